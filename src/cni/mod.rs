@@ -1,0 +1,253 @@
+//! The CNI protocol: environment rules, versions, results, errors.
+//!
+//! Owns: turning (environment, stdin) into an operation call and its outcome
+//! into stdout bytes and an exit status. Never: the store.
+
+pub mod args;
+pub mod result;
+pub mod version;
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use serde_json::Value;
+
+use crate::config::{IpamConfig, ReleaseConfig};
+use crate::error::Error;
+use crate::ids::{Attachment, ContainerId, IfName, NameError, NetworkName};
+use crate::ops;
+use crate::ops::gc::ValidAttachment;
+use crate::store::{BootSource, StoreOptions};
+use args::CniArgs;
+use version::SpecVersion;
+
+/// Largest network configuration we read (a config with a `prevResult` is a
+/// few KiB; anything near this is not a network config).
+pub const MAX_STDIN: usize = 4 << 20;
+
+/// What the process received: the environment (only `CNI_*` and `PODLEASE_*`
+/// matter) and stdin.
+#[derive(Debug, Clone, Default)]
+pub struct RawInvocation {
+    /// Environment variables.
+    pub env: BTreeMap<String, String>,
+    /// Standard input.
+    pub stdin: Vec<u8>,
+}
+
+/// What the process must write to stdout, and its exit status.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Outcome {
+    /// Bytes for stdout.
+    pub stdout: Vec<u8>,
+    /// Exit status.
+    pub status: u8,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Command {
+    Add,
+    Del,
+    Check,
+    Gc,
+    Status,
+    Version,
+}
+
+impl Command {
+    fn parse(s: &str) -> Option<Self> {
+        Some(match s {
+            "ADD" => Self::Add,
+            "DEL" => Self::Del,
+            "CHECK" => Self::Check,
+            "GC" => Self::Gc,
+            "STATUS" => Self::Status,
+            "VERSION" => Self::Version,
+            _ => return None,
+        })
+    }
+
+    /// Variables the spec requires, in the reference skeleton's order.
+    fn required(self) -> &'static [&'static str] {
+        match self {
+            Self::Add | Self::Check => &["CNI_CONTAINERID", "CNI_NETNS", "CNI_IFNAME", "CNI_PATH"],
+            Self::Del => &["CNI_CONTAINERID", "CNI_IFNAME", "CNI_PATH"],
+            Self::Gc | Self::Status => &["CNI_PATH"],
+            Self::Version => &[],
+        }
+    }
+}
+
+impl RawInvocation {
+    fn var(&self, key: &str) -> Option<&str> {
+        self.env.get(key).map(String::as_str)
+    }
+
+    fn store_options(&self, reclaim_on_reboot: bool) -> StoreOptions {
+        let mut boot = BootSource::default();
+        if let Some(p) = self.var("PODLEASE_BOOT_ID_FILE") {
+            boot.boot_id_path = PathBuf::from(p);
+        }
+        if let Some(p) = self.var("PODLEASE_PROC_STAT") {
+            boot.proc_stat_path = PathBuf::from(p);
+        }
+        let lock_timeout = self
+            .var("PODLEASE_LOCK_TIMEOUT_MS")
+            .and_then(|v| v.parse().ok())
+            .map_or(StoreOptions::default().lock_timeout, Duration::from_millis);
+        StoreOptions { reclaim_on_reboot, lock_timeout, boot }
+    }
+}
+
+fn name_err(var: &str, e: &NameError) -> Error {
+    Error::Environment(format!("invalid {var}: {e}"))
+}
+
+/// Runs one CNI invocation. Pure with respect to the process: everything
+/// comes in through `raw` and goes out through the [`Outcome`].
+pub fn run(raw: &RawInvocation) -> Outcome {
+    let mut version_for_errors = SpecVersion::NEWEST.as_str().to_owned();
+    match dispatch(raw, &mut version_for_errors) {
+        Ok(stdout) => Outcome { stdout, status: 0 },
+        Err(e) => {
+            let msg = e.to_string();
+            let details = e.details();
+            Outcome {
+                stdout: result::encode_error(&version_for_errors, e.code().as_u32(), &msg, details.as_deref()),
+                status: 1,
+            }
+        }
+    }
+}
+
+fn dispatch(raw: &RawInvocation, version_for_errors: &mut String) -> Result<Vec<u8>, Error> {
+    let command_str = raw.var("CNI_COMMAND").unwrap_or_default();
+    let command = Command::parse(command_str)
+        .ok_or_else(|| Error::Environment(format!("unknown CNI_COMMAND: {command_str:?} (expected ADD, DEL, CHECK, GC, STATUS or VERSION)")))?;
+    if command == Command::Version {
+        return Ok(SpecVersion::version_info().into_bytes());
+    }
+    let missing: Vec<&str> =
+        command.required().iter().copied().filter(|k| raw.var(k).is_none_or(str::is_empty)).collect();
+    if !missing.is_empty() {
+        return Err(Error::Environment(format!("required env variables [{}] missing", missing.join(","))));
+    }
+    let who = match command {
+        Command::Add | Command::Del | Command::Check => {
+            let id = raw.var("CNI_CONTAINERID").unwrap_or_default();
+            let ifname = raw.var("CNI_IFNAME").unwrap_or_default();
+            Some(Attachment {
+                container_id: ContainerId::new(id).map_err(|e| name_err("CNI_CONTAINERID", &e))?,
+                ifname: IfName::new(ifname).map_err(|e| name_err("CNI_IFNAME", &e))?,
+            })
+        }
+        _ => None,
+    };
+
+    if raw.stdin.len() > MAX_STDIN {
+        return Err(Error::Decode(format!("stdin is {} bytes, more than the {MAX_STDIN} a network config may have", raw.stdin.len())));
+    }
+    let root: Value = serde_json::from_slice(&raw.stdin).map_err(|e| Error::Decode(e.to_string()))?;
+    let Value::Object(top) = &root else {
+        return Err(Error::Decode("the network configuration must be a JSON object".into()));
+    };
+    let version_str = match top.get("cniVersion") {
+        None | Some(Value::Null) => "",
+        Some(Value::String(s)) => s.as_str(),
+        Some(other) => {
+            return Err(Error::Decode(format!("cniVersion must be a string, found {other}")));
+        }
+    };
+    let version = SpecVersion::parse(version_str).ok_or_else(|| Error::IncompatibleVersion {
+        found: version_str.to_owned(),
+        supported: SpecVersion::supported_list(),
+    })?;
+    version.as_str().clone_into(version_for_errors);
+    let name = match top.get("name") {
+        Some(Value::String(s)) if !s.is_empty() => NetworkName::new(s).map_err(Error::NetworkName)?,
+        Some(Value::String(_)) | None | Some(Value::Null) => {
+            return Err(Error::Config(crate::config::ConfigError::Missing { field: "name".into() }));
+        }
+        Some(other) => {
+            return Err(Error::Config(crate::config::ConfigError::Type {
+                field: "name".into(),
+                expected: "a string",
+                found: other.to_string(),
+            }));
+        }
+    };
+    let not_allowed = |command: &'static str, needs: SpecVersion| Error::CommandNotAllowed {
+        command,
+        version: version.as_str(),
+        needs: needs.as_str(),
+    };
+    match command {
+        Command::Check if !version.has_check() => return Err(not_allowed("CHECK", SpecVersion::V0_4_0)),
+        Command::Gc if !version.has_gc_and_status() => return Err(not_allowed("GC", SpecVersion::V1_1_0)),
+        Command::Status if !version.has_gc_and_status() => return Err(not_allowed("STATUS", SpecVersion::V1_1_0)),
+        _ => {}
+    }
+
+    let cni_args = raw.var("CNI_ARGS").unwrap_or_default();
+    match (command, who) {
+        (Command::Del, Some(who)) => {
+            // DEL must release even when the config or CNI_ARGS went bad since ADD.
+            let cfg = ReleaseConfig::parse(&root)?;
+            ops::del(&name, &who, &cfg, &raw.store_options(cfg.reclaim_on_reboot))?;
+            Ok(Vec::new())
+        }
+        (Command::Add, Some(who)) => {
+            let args = CniArgs::parse(cni_args)?;
+            let cfg = IpamConfig::parse(&root, version, &args)?;
+            let pod = match (&args.pod_namespace, &args.pod_name) {
+                (Some(ns), Some(n)) => Some(format!("{ns}/{n}")),
+                _ => None,
+            };
+            let result = ops::add(&name, &who, &cfg, pod, &raw.store_options(cfg.reclaim_on_reboot))?;
+            Ok(result::encode(&result, version))
+        }
+        (Command::Check, Some(who)) => {
+            let args = CniArgs::parse(cni_args)?;
+            let cfg = IpamConfig::parse(&root, version, &args)?;
+            ops::check(&name, &who, &cfg, top.get("prevResult"), &raw.store_options(cfg.reclaim_on_reboot))?;
+            Ok(Vec::new())
+        }
+        (Command::Gc, _) => {
+            let cfg = ReleaseConfig::parse(&root)?;
+            let keep = valid_attachments(&root)?;
+            ops::gc(&name, &keep, &cfg, &raw.store_options(cfg.reclaim_on_reboot))?;
+            Ok(Vec::new())
+        }
+        (Command::Status, _) => {
+            let cfg = IpamConfig::parse(&root, version, &CniArgs::default())?;
+            ops::status(&name, &cfg, &raw.store_options(cfg.reclaim_on_reboot))?;
+            Ok(Vec::new())
+        }
+        _ => Err(Error::Environment("internal: command without attachment".into())),
+    }
+}
+
+/// `cni.dev/valid-attachments` from a GC request. Absent is an error: GC
+/// without it would release every allocation.
+fn valid_attachments(root: &Value) -> Result<Vec<ValidAttachment>, Error> {
+    use crate::config::ConfigError;
+    const KEY: &str = "cni.dev/valid-attachments";
+    let Some(list) = root.get(KEY) else {
+        return Err(ConfigError::Missing { field: KEY.into() }.into());
+    };
+    let Value::Array(items) = list else {
+        return Err(ConfigError::Type { field: KEY.into(), expected: "an array", found: list.to_string() }.into());
+    };
+    let mut out = Vec::with_capacity(items.len());
+    for (i, item) in items.iter().enumerate() {
+        let field = |k: &str| -> Result<String, Error> {
+            match item.get(k) {
+                Some(Value::String(s)) if !s.is_empty() => Ok(s.clone()),
+                _ => Err(ConfigError::Missing { field: format!("{KEY}[{i}].{k}") }.into()),
+            }
+        };
+        out.push(ValidAttachment { container_id: field("containerID")?, ifname: field("ifname")? });
+    }
+    Ok(out)
+}

@@ -1,0 +1,186 @@
+//! Encoding results and errors for a CNI version, byte-compatible with the
+//! reference plugins' output (4-space indent, no trailing newline; 1.x keys
+//! sorted, 0.x keys in struct order, `dns` always present before 1.0).
+
+use serde::Serialize;
+use serde_json::{Map, Value, json};
+
+use super::version::{ResultStyle, SpecVersion};
+use crate::config::Route;
+use crate::config::resolv::Dns;
+use crate::ops::IpamResult;
+use crate::range::Family;
+
+fn pretty<T: Serialize>(value: &T) -> Vec<u8> {
+    let mut out = Vec::with_capacity(512);
+    let mut ser = serde_json::Serializer::with_formatter(&mut out, serde_json::ser::PrettyFormatter::with_indent(b"    "));
+    // Serialising plain data into a Vec cannot fail.
+    if value.serialize(&mut ser).is_err() {
+        out.clear();
+        out.extend_from_slice(b"{}");
+    }
+    out
+}
+
+#[derive(Serialize)]
+struct RouteOut<'a> {
+    dst: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    gw: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    mtu: Option<i64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    advmss: Option<i64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    priority: Option<i64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    table: Option<i64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    scope: Option<i64>,
+    #[serde(skip)]
+    _route: std::marker::PhantomData<&'a ()>,
+}
+
+impl RouteOut<'_> {
+    fn new(r: &Route, full: bool) -> Self {
+        Self {
+            dst: r.dst.to_string(),
+            gw: r.gw.map(|g| g.to_string()),
+            mtu: r.mtu.filter(|_| full),
+            advmss: r.advmss.filter(|_| full),
+            priority: r.priority.filter(|_| full),
+            table: r.table.filter(|_| full),
+            scope: r.scope.filter(|_| full),
+            _route: std::marker::PhantomData,
+        }
+    }
+}
+
+#[derive(Serialize)]
+struct DnsOut<'a> {
+    #[serde(skip_serializing_if = "<[String]>::is_empty")]
+    nameservers: &'a [String],
+    #[serde(skip_serializing_if = "Option::is_none")]
+    domain: Option<&'a str>,
+    #[serde(skip_serializing_if = "<[String]>::is_empty")]
+    search: &'a [String],
+    #[serde(skip_serializing_if = "<[String]>::is_empty")]
+    options: &'a [String],
+}
+
+impl<'a> DnsOut<'a> {
+    fn new(d: &'a Dns) -> Self {
+        Self { nameservers: &d.nameservers, domain: d.domain.as_deref(), search: &d.search, options: &d.options }
+    }
+}
+
+#[derive(Serialize)]
+struct IpOut040 {
+    version: &'static str,
+    address: String,
+    gateway: String,
+}
+
+#[derive(Serialize)]
+struct Result040<'a> {
+    #[serde(rename = "cniVersion")]
+    cni_version: &'static str,
+    ips: Vec<IpOut040>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    routes: Vec<RouteOut<'a>>,
+    dns: DnsOut<'a>,
+}
+
+#[derive(Serialize)]
+struct IpConfig020<'a> {
+    ip: String,
+    gateway: String,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    routes: Vec<RouteOut<'a>>,
+}
+
+#[derive(Serialize)]
+struct Result020<'a> {
+    #[serde(rename = "cniVersion")]
+    cni_version: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    ip4: Option<IpConfig020<'a>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    ip6: Option<IpConfig020<'a>>,
+    dns: DnsOut<'a>,
+}
+
+fn current(result: &IpamResult, version: SpecVersion) -> Value {
+    let mut top = Map::new();
+    top.insert("cniVersion".into(), json!(version.as_str()));
+    let ips: Vec<Value> = result
+        .ips
+        .iter()
+        .map(|e| json!({ "address": e.address.to_string(), "gateway": e.gateway.to_string() }))
+        .collect();
+    top.insert("ips".into(), Value::Array(ips));
+    if !result.routes.is_empty() {
+        let full = version >= SpecVersion::V1_1_0;
+        let routes = result.routes.iter().map(|r| serde_json::to_value(RouteOut::new(r, full)).unwrap_or(Value::Null));
+        top.insert("routes".into(), Value::Array(routes.collect()));
+    }
+    if !result.dns.is_empty() {
+        top.insert("dns".into(), serde_json::to_value(DnsOut::new(&result.dns)).unwrap_or(Value::Null));
+    }
+    // serde_json's Map is ordered by key, as the Go library's 1.x output is.
+    Value::Object(top)
+}
+
+/// The ADD result bytes for `version`.
+pub fn encode(result: &IpamResult, version: SpecVersion) -> Vec<u8> {
+    match version.result_style() {
+        ResultStyle::Current => pretty(&current(result, version)),
+        ResultStyle::Versioned => pretty(&Result040 {
+            cni_version: version.as_str(),
+            ips: result
+                .ips
+                .iter()
+                .map(|e| IpOut040 {
+                    version: Family::of(e.address.ip()).version_str(),
+                    address: e.address.to_string(),
+                    gateway: e.gateway.to_string(),
+                })
+                .collect(),
+            routes: result.routes.iter().map(|r| RouteOut::new(r, true)).collect(),
+            dns: DnsOut::new(&result.dns),
+        }),
+        ResultStyle::Legacy => {
+            let per_family = |family: Family| {
+                let entry = result.ips.iter().find(|e| Family::of(e.address.ip()) == family)?;
+                let routes = result
+                    .routes
+                    .iter()
+                    .filter(|r| Family::of(r.dst.ip()) == family)
+                    .map(|r| RouteOut::new(r, false))
+                    .collect();
+                Some(IpConfig020 { ip: entry.address.to_string(), gateway: entry.gateway.to_string(), routes })
+            };
+            pretty(&Result020 {
+                cni_version: version.as_str(),
+                ip4: per_family(Family::V4),
+                ip6: per_family(Family::V6),
+                dns: DnsOut::new(&result.dns),
+            })
+        }
+    }
+}
+
+#[derive(Serialize)]
+struct ErrorOut<'a> {
+    #[serde(rename = "cniVersion")]
+    cni_version: &'a str,
+    code: u32,
+    msg: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    details: Option<&'a str>,
+}
+
+/// The error object bytes.
+pub fn encode_error(version: &str, code: u32, msg: &str, details: Option<&str>) -> Vec<u8> {
+    pretty(&ErrorOut { cni_version: version, code, msg, details })
+}

@@ -1,0 +1,411 @@
+//! The network configuration and its `ipam` section: parsing, host-local's
+//! defaults, and validation that is stricter than host-local's.
+//!
+//! Owns: turning stdin JSON (plus `CNI_ARGS`) into a validated [`IpamConfig`].
+//! Never: files other than the resolv.conf named in the config, the store, or
+//! the choice of addresses.
+
+mod json;
+pub mod resolv;
+
+use std::net::IpAddr;
+use std::path::PathBuf;
+
+use ipnetwork::IpNetwork;
+use serde_json::Value;
+
+use crate::cni::args::{CniArgs, parse_requested_ip};
+use crate::cni::version::SpecVersion;
+use crate::range::{Family, Range, RangeError, RangeSet, RangeSetError, canonical};
+use json::{Field, Obj};
+
+/// host-local's default state directory.
+pub const DEFAULT_DATA_DIR: &str = "/var/lib/cni/networks";
+
+/// Why a configuration is not acceptable. Every variant names the field.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ConfigError {
+    /// A required field is absent.
+    #[error("{field} is required")]
+    Missing {
+        /// JSON path.
+        field: String,
+    },
+    /// A field of the wrong JSON type.
+    #[error("{field} must be {expected}, found {found}")]
+    Type {
+        /// JSON path.
+        field: String,
+        /// What was expected.
+        expected: &'static str,
+        /// What was there.
+        found: String,
+    },
+    /// A string that does not parse as what the field holds.
+    #[error("{field}: {value:?} is not {what}")]
+    Parse {
+        /// JSON path.
+        field: String,
+        /// The text.
+        value: String,
+        /// What it should be.
+        what: &'static str,
+    },
+    /// A range that breaks the range rules.
+    #[error("{field}: {reason}")]
+    Range {
+        /// JSON path of the range.
+        field: String,
+        /// What is wrong.
+        reason: RangeError,
+    },
+    /// A range set that breaks the set rules.
+    #[error("{field}: {reason}")]
+    RangeSet {
+        /// JSON path of the range set.
+        field: String,
+        /// What is wrong.
+        reason: RangeSetError,
+    },
+    /// No range at all.
+    #[error("no IP ranges specified: set ipam.ranges (or the legacy ipam.subnet)")]
+    NoRanges,
+    /// Two range sets share addresses.
+    #[error("range set {a} ({a_ranges}) overlaps range set {b} ({b_ranges})")]
+    SetsOverlap {
+        /// Index of the first set.
+        a: usize,
+        /// Its ranges.
+        a_ranges: String,
+        /// Index of the second set.
+        b: usize,
+        /// Its ranges.
+        b_ranges: String,
+    },
+    /// 0.1.0/0.2.0 results hold one address per family.
+    #[error("CNI version {version} does not support more than 1 address per family: range sets {a} and {b} are both IPv{family}")]
+    TooManyPerFamily {
+        /// The config's version.
+        version: SpecVersion,
+        /// First set.
+        a: usize,
+        /// Second set.
+        b: usize,
+        /// "4" or "6".
+        family: &'static str,
+    },
+    /// A requested address outside every range set.
+    #[error("{field}: requested address {ip} is not in any range ({ranges})")]
+    RequestedOutside {
+        /// Where the request came from.
+        field: String,
+        /// The address.
+        ip: IpAddr,
+        /// All configured ranges.
+        ranges: String,
+    },
+    /// Two requested addresses for one range set.
+    #[error("{field}: requested address {ip} is the second one for range set {set} ({ranges}), which already has {other}; a range set gives one address")]
+    RequestedTwice {
+        /// Where the second request came from.
+        field: String,
+        /// The second address.
+        ip: IpAddr,
+        /// The first address.
+        other: IpAddr,
+        /// The set.
+        set: usize,
+        /// Its ranges.
+        ranges: String,
+    },
+    /// A requested address that is a gateway.
+    #[error("{field}: requested address {ip} is a gateway and is never handed out")]
+    RequestedGateway {
+        /// Where the request came from.
+        field: String,
+        /// The address.
+        ip: IpAddr,
+    },
+    /// Anything else, with the field and the reason.
+    #[error("{field}: {reason}")]
+    Invalid {
+        /// JSON path.
+        field: String,
+        /// What is wrong.
+        reason: String,
+    },
+}
+
+/// A route, returned as configured.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Route {
+    /// Destination, host bits kept as written (host-local does the same).
+    pub dst: IpNetwork,
+    /// Next hop.
+    pub gw: Option<IpAddr>,
+    /// CNI 1.1 route attributes, passed through.
+    pub mtu: Option<i64>,
+    /// TCP advertised MSS.
+    pub advmss: Option<i64>,
+    /// Route priority.
+    pub priority: Option<i64>,
+    /// Routing table.
+    pub table: Option<i64>,
+    /// Route scope.
+    pub scope: Option<i64>,
+}
+
+/// A specific address a caller asked for, and where it asked.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Requested {
+    /// The address.
+    pub ip: IpAddr,
+    /// `CNI_ARGS IP`, `args.cni.ips[0]`, `runtimeConfig.ips[1]`...
+    pub source: String,
+}
+
+/// The validated `ipam` section plus the runtime's requests.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IpamConfig {
+    /// Range sets in host-local's order: `runtimeConfig.ipRanges`, legacy `subnet`, `ranges`.
+    pub range_sets: Vec<RangeSet>,
+    /// For each range set, the address requested from it, if any.
+    pub requested: Vec<Option<Requested>>,
+    /// Routes for the result.
+    pub routes: Vec<Route>,
+    /// Where state lives (`<dataDir>/<network name>/`).
+    pub data_dir: PathBuf,
+    /// resolv.conf to turn into the result's `dns`.
+    pub resolv_conf: Option<PathBuf>,
+    /// Release the allocations of earlier boots at the first operation of a new boot.
+    pub reclaim_on_reboot: bool,
+}
+
+/// The part of the configuration that DEL needs. DEL must release whatever the
+/// attachment holds even when the rest of the config has gone bad, so only
+/// these fields are read and bad values fall back to defaults.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReleaseConfig {
+    /// Where state lives.
+    pub data_dir: PathBuf,
+    /// As in [`IpamConfig`].
+    pub reclaim_on_reboot: bool,
+}
+
+fn parse_ip(field: &Field<'_>) -> Result<IpAddr, ConfigError> {
+    let s = field.as_str()?;
+    s.parse::<IpAddr>().map(canonical).map_err(|_| ConfigError::Parse {
+        field: field.path.clone(),
+        value: s.to_owned(),
+        what: "an IP address",
+    })
+}
+
+fn parse_cidr(field: &Field<'_>) -> Result<IpNetwork, ConfigError> {
+    let s = field.as_str()?;
+    let bad = || ConfigError::Parse { field: field.path.clone(), value: s.to_owned(), what: "a CIDR (address/prefix)" };
+    // ipnetwork reads a bare address as a host route; a subnet must say its prefix.
+    if !s.contains('/') {
+        return Err(bad());
+    }
+    s.parse::<IpNetwork>().map_err(|_| bad())
+}
+
+fn opt_ip(obj: &Obj<'_>, key: &str) -> Result<Option<IpAddr>, ConfigError> {
+    match obj.get(key) {
+        Some(f) if f.value.as_str() == Some("") => Ok(None),
+        Some(f) => parse_ip(&f).map(Some),
+        None => Ok(None),
+    }
+}
+
+fn parse_range(obj: &Obj<'_>) -> Result<Range, ConfigError> {
+    let subnet = match obj.get("subnet") {
+        Some(f) => parse_cidr(&f)?,
+        None => return Err(ConfigError::Missing { field: format!("{}.subnet", obj.path) }),
+    };
+    let start = opt_ip(obj, "rangeStart")?;
+    let end = opt_ip(obj, "rangeEnd")?;
+    let gateway = opt_ip(obj, "gateway")?;
+    Range::new(subnet, start, end, gateway).map_err(|reason| ConfigError::Range { field: obj.path.to_owned(), reason })
+}
+
+fn parse_range_sets(field: &Field<'_>, out: &mut Vec<RangeSet>) -> Result<(), ConfigError> {
+    for set_field in field.items()? {
+        let mut ranges = Vec::new();
+        for range_field in set_field.items()? {
+            ranges.push(parse_range(&Obj::of(range_field.value, &range_field.path)?)?);
+        }
+        let set = RangeSet::new(ranges).map_err(|reason| ConfigError::RangeSet { field: set_field.path.clone(), reason })?;
+        out.push(set);
+    }
+    Ok(())
+}
+
+fn parse_routes(ipam: &Obj<'_>) -> Result<Vec<Route>, ConfigError> {
+    let Some(field) = ipam.get("routes") else { return Ok(Vec::new()) };
+    let mut routes = Vec::new();
+    for item in field.items()? {
+        let obj = Obj::of(item.value, &item.path)?;
+        let dst = match obj.get("dst") {
+            Some(f) => parse_cidr(&f)?,
+            None => return Err(ConfigError::Missing { field: format!("{}.dst", item.path) }),
+        };
+        let gw = opt_ip(&obj, "gw")?;
+        if let Some(gw) = gw {
+            if Family::of(gw) != Family::of(dst.ip()) {
+                return Err(ConfigError::Invalid {
+                    field: format!("{}.gw", item.path),
+                    reason: format!("gateway {gw} is not of the same address family as dst {dst}"),
+                });
+            }
+        }
+        routes.push(Route {
+            dst,
+            gw,
+            mtu: obj.i64("mtu")?,
+            advmss: obj.i64("advmss")?,
+            priority: obj.i64("priority")?,
+            table: obj.i64("table")?,
+            scope: obj.i64("scope")?,
+        });
+    }
+    Ok(routes)
+}
+
+fn requested_list(field: Option<Field<'_>>, out: &mut Vec<Requested>) -> Result<(), ConfigError> {
+    let Some(field) = field else { return Ok(()) };
+    for item in field.items()? {
+        let s = item.as_str()?;
+        let ip = parse_requested_ip(s).ok_or_else(|| ConfigError::Parse {
+            field: item.path.clone(),
+            value: s.to_owned(),
+            what: "an IP address (optionally with /prefix)",
+        })?;
+        out.push(Requested { ip, source: item.path });
+    }
+    Ok(())
+}
+
+fn data_dir(ipam: Option<&Obj<'_>>) -> Result<PathBuf, ConfigError> {
+    match ipam.map(|o| o.str("dataDir")).transpose()?.flatten() {
+        Some((s, _)) if !s.is_empty() => Ok(PathBuf::from(s)),
+        _ => Ok(PathBuf::from(DEFAULT_DATA_DIR)),
+    }
+}
+
+/// Gives each requested address to the first range set that contains it, in
+/// request order (host-local walks a Go map, so its choice is random).
+fn assign_requests(sets: &[RangeSet], requests: Vec<Requested>) -> Result<Vec<Option<Requested>>, ConfigError> {
+    let mut per_set: Vec<Option<Requested>> = vec![None; sets.len()];
+    let all_ranges = || sets.iter().map(ToString::to_string).collect::<Vec<_>>().join(",");
+    for req in requests {
+        let Some((idx, set)) = sets.iter().enumerate().find(|(_, s)| s.range_for(req.ip).is_some()) else {
+            return Err(ConfigError::RequestedOutside { field: req.source, ip: req.ip, ranges: all_ranges() });
+        };
+        if sets.iter().flat_map(RangeSet::ranges).any(|r| r.gateway == req.ip) {
+            return Err(ConfigError::RequestedGateway { field: req.source, ip: req.ip });
+        }
+        match per_set.get_mut(idx) {
+            Some(Some(first)) if first.ip == req.ip => {} // the same address asked twice
+            Some(Some(first)) => {
+                return Err(ConfigError::RequestedTwice {
+                    field: req.source,
+                    ip: req.ip,
+                    other: first.ip,
+                    set: idx,
+                    ranges: set.to_string(),
+                });
+            }
+            Some(slot) => *slot = Some(req),
+            None => {}
+        }
+    }
+    Ok(per_set)
+}
+
+impl IpamConfig {
+    /// Parses and validates the whole config for ADD, CHECK, GC and STATUS.
+    ///
+    /// # Errors
+    /// [`ConfigError`] naming the first field that is wrong.
+    pub fn parse(root: &Value, version: SpecVersion, args: &CniArgs) -> Result<Self, ConfigError> {
+        let root = Obj::of(root, "")?;
+        let Some(ipam_field) = root.get("ipam") else {
+            return Err(ConfigError::Missing { field: "ipam".into() });
+        };
+        let ipam = Obj::of(ipam_field.value, "ipam")?;
+
+        let mut range_sets = Vec::new();
+        let runtime = root.get("runtimeConfig").map(|f| Obj::of(f.value, "runtimeConfig")).transpose()?;
+        if let Some(f) = runtime.as_ref().and_then(|r| r.get("ipRanges")) {
+            parse_range_sets(&f, &mut range_sets)?;
+        }
+        if ipam.get("subnet").is_some() {
+            let legacy = parse_range(&ipam)?;
+            let set = RangeSet::new(vec![legacy]).map_err(|reason| ConfigError::RangeSet { field: "ipam".into(), reason })?;
+            range_sets.push(set);
+        }
+        if let Some(f) = ipam.get("ranges") {
+            parse_range_sets(&f, &mut range_sets)?;
+        }
+        if range_sets.is_empty() {
+            return Err(ConfigError::NoRanges);
+        }
+        for (i, a) in range_sets.iter().enumerate() {
+            for (j, b) in range_sets.iter().enumerate().skip(i + 1) {
+                if a.overlaps(b) {
+                    return Err(ConfigError::SetsOverlap { a: i, a_ranges: a.to_string(), b: j, b_ranges: b.to_string() });
+                }
+                if version < SpecVersion::V0_3_0 && a.family() == b.family() {
+                    return Err(ConfigError::TooManyPerFamily { version, a: i, b: j, family: a.family().version_str() });
+                }
+            }
+        }
+
+        let mut requests: Vec<Requested> =
+            args.ips.iter().map(|&ip| Requested { ip, source: "CNI_ARGS IP".into() }).collect();
+        let args_obj = root.get("args").map(|f| Obj::of(f.value, "args")).transpose()?;
+        let cni_args = args_obj.and_then(|a| a.get("cni")).map(|f| (f.value, f.path));
+        if let Some((value, path)) = &cni_args {
+            requested_list(Obj::of(value, path)?.get("ips"), &mut requests)?;
+        }
+        if let Some(rt) = &runtime {
+            requested_list(rt.get("ips"), &mut requests)?;
+        }
+        let requested = assign_requests(&range_sets, requests)?;
+
+        let resolv_conf = ipam.nonempty_str("resolvConf")?.map(|(s, _)| PathBuf::from(s));
+        Ok(Self {
+            routes: parse_routes(&ipam)?,
+            data_dir: data_dir(Some(&ipam))?,
+            resolv_conf,
+            reclaim_on_reboot: ipam.bool("reclaimOnReboot")?.unwrap_or(true),
+            range_sets,
+            requested,
+        })
+    }
+}
+
+impl ReleaseConfig {
+    /// Reads what DEL needs, tolerating everything else being wrong.
+    ///
+    /// # Errors
+    /// Only when `ipam.dataDir` is present and not a string: guessing another
+    /// directory could release the wrong network's state.
+    pub fn parse(root: &Value) -> Result<Self, ConfigError> {
+        let ipam = root
+            .as_object()
+            .and_then(|m| {
+                m.get("ipam").or_else(|| m.iter().find(|(k, _)| k.eq_ignore_ascii_case("ipam")).map(|(_, v)| v))
+            })
+            .and_then(|v| Obj::of(v, "ipam").ok());
+        Ok(Self {
+            data_dir: data_dir(ipam.as_ref())?,
+            reclaim_on_reboot: ipam.and_then(|o| o.bool("reclaimOnReboot").ok().flatten()).unwrap_or(true),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,25 @@
+//! podlease: a CNI IPAM plugin that replaces host-local.
+//!
+//! The data path of an ADD, one module per step:
+//! 1. [`cni::run`] reads the environment and stdin, checks the `CNI_*` rules
+//!    ([`ids`]) and the version ([`cni::version`]).
+//! 2. [`config::IpamConfig::parse`] validates the `ipam` section into range
+//!    sets ([`range`]) and requested addresses.
+//! 3. [`ops::add`] takes the network's lock ([`store::LockedNetwork::open`]),
+//!    which also reclaims allocations of earlier boots and repairs the index.
+//! 4. [`alloc::Candidates`] proposes addresses in host-local's round-robin
+//!    order; [`store::LockedNetwork::try_reserve`] links each atomically.
+//! 5. The lock is released and [`cni::result::encode`] writes the result in
+//!    the config's version.
+#![forbid(unsafe_code)]
+
+pub mod alloc;
+pub mod cni;
+pub mod config;
+pub mod error;
+pub mod ids;
+pub mod ops;
+pub mod range;
+pub mod store;
+
+pub use error::{Error, ErrorCode};

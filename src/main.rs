@@ -1,0 +1,46 @@
+//! The binary: a CNI plugin when `CNI_COMMAND` is set, the operator's
+//! command line otherwise. The only place that touches the process's
+//! environment, stdin, stdout and exit status.
+#![forbid(unsafe_code)]
+
+mod cli;
+
+use std::collections::BTreeMap;
+use std::io::{Read, Write};
+use std::process::ExitCode;
+
+use podlease::cni::{self, MAX_STDIN, RawInvocation};
+
+fn main() -> ExitCode {
+    // Only our variables matter; non-UTF-8 values become U+FFFD, which every
+    // name rule rejects with a CNI error rather than a panic.
+    let env: BTreeMap<String, String> = std::env::vars_os()
+        .filter_map(|(k, v)| {
+            let k = k.into_string().ok()?;
+            (k.starts_with("CNI_") || k.starts_with("PODLEASE_")).then(|| (k, v.to_string_lossy().into_owned()))
+        })
+        .collect();
+    if !env.contains_key("CNI_COMMAND") {
+        return cli::main(std::env::args_os().skip(1).collect(), &env);
+    }
+    let mut stdin = Vec::new();
+    let needs_stdin = env.get("CNI_COMMAND").is_some_and(|c| c != "VERSION");
+    if needs_stdin {
+        // Read one byte past the limit so an oversized config is detected, not truncated.
+        let _ = std::io::stdin().lock().take(MAX_STDIN as u64 + 1).read_to_end(&mut stdin);
+    }
+    let raw = RawInvocation { env, stdin };
+    let outcome = std::panic::catch_unwind(|| cni::run(&raw)).unwrap_or_else(|_| cni::Outcome {
+        stdout: cni::result::encode_error(
+            cni::version::SpecVersion::NEWEST.as_str(),
+            podlease::ErrorCode::Internal.as_u32(),
+            "internal error in podlease (a bug: please report it with the network config)",
+            None,
+        ),
+        status: 1,
+    });
+    let mut out = std::io::stdout().lock();
+    // If stdout is gone the runtime has gone too; nothing is left to tell.
+    let _ = out.write_all(&outcome.stdout).and_then(|()| out.flush());
+    ExitCode::from(outcome.status)
+}

@@ -1,0 +1,22 @@
+//! DEL: release what the attachment holds. Succeeds when it holds nothing,
+//! repeatedly, and whatever the state of the ranges in the config.
+
+use crate::config::ReleaseConfig;
+use crate::error::Error;
+use crate::ids::{Attachment, NetworkName};
+use crate::store::{LockedNetwork, StoreOptions};
+
+/// Releases every address of `who` in `network`.
+///
+/// # Errors
+/// [`Error`] on I/O failure or a lock timeout; never because nothing was held.
+pub fn del(network: &NetworkName, who: &Attachment, cfg: &ReleaseConfig, opts: &StoreOptions) -> Result<(), Error> {
+    // No directory, no allocation: nothing to create just to say so.
+    if !cfg.data_dir.join(network.as_str()).is_dir() {
+        return Ok(());
+    }
+    let mut net = LockedNetwork::open(&cfg.data_dir, network, opts)?;
+    net.release(who)?;
+    net.commit()?;
+    Ok(())
+}

@@ -1,0 +1,62 @@
+//! GC (CNI 1.1): release every allocation of the network whose attachment is
+//! not in the runtime's list of valid attachments. Also the operator's
+//! `podlease gc --keep` for runtimes without CNI GC.
+
+use std::collections::BTreeSet;
+use std::net::IpAddr;
+
+use crate::config::ReleaseConfig;
+use crate::error::Error;
+use crate::ids::NetworkName;
+use crate::store::{LockedNetwork, Owner, StoreOptions};
+
+/// An attachment as the runtime names it in `cni.dev/valid-attachments`.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub struct ValidAttachment {
+    /// `containerID`.
+    pub container_id: String,
+    /// `ifname`.
+    pub ifname: String,
+}
+
+/// Releases everything not kept. Returns the released addresses. Keeps going
+/// past individual failures and reports them all.
+///
+/// Kept: files whose attachment is listed; legacy id-only files whose
+/// container has any listed attachment. Released: every other allocation,
+/// including empty files (a write that never finished) and files whose
+/// content names no attachment at all.
+///
+/// # Errors
+/// [`Error::Several`] with every failure; I/O errors opening the store.
+pub fn gc(
+    network: &NetworkName,
+    keep: &[ValidAttachment],
+    cfg: &ReleaseConfig,
+    opts: &StoreOptions,
+) -> Result<Vec<IpAddr>, Error> {
+    if !cfg.data_dir.join(network.as_str()).is_dir() {
+        return Ok(Vec::new());
+    }
+    let keep_pairs: BTreeSet<(&str, &str)> = keep.iter().map(|a| (a.container_id.as_str(), a.ifname.as_str())).collect();
+    let keep_ids: BTreeSet<&str> = keep.iter().map(|a| a.container_id.as_str()).collect();
+    let mut net = LockedNetwork::open(&cfg.data_dir, network, opts)?;
+    let mut released = Vec::new();
+    let mut failures = Vec::new();
+    for a in net.scan()? {
+        let kept = match &a.owner {
+            Owner::Attachment(who) => keep_pairs.contains(&(who.container_id.as_str(), who.ifname.as_str())),
+            Owner::Legacy(id) => keep_ids.contains(id.as_str()),
+            Owner::Empty | Owner::Unknown(_) => false,
+        };
+        if kept {
+            continue;
+        }
+        match net.release_ip(a.ip) {
+            Ok(_) => released.push(a.ip),
+            Err(e) => failures.push(Error::from(e)),
+        }
+    }
+    net.commit()?;
+    if failures.is_empty() { Ok(released) } else { Err(Error::Several(failures)) }
+}

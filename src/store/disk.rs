@@ -1,0 +1,791 @@
+//! The state directory, host-local's layout, under the lock.
+//!
+//! Truth: an address is taken iff `<dir>/<ip>` exists; its content is
+//! `<containerID>\r\n<ifname>` (or a bare id, written by old host-local).
+//! Everything under `.podlease/` is a hint that is rebuilt from the address
+//! files whenever it cannot be proven current:
+//!
+//! * `clean` exists only between operations that finished. A mutating
+//!   operation deletes it before its first change and writes it last, with
+//!   the directory's (inode, mtime). An operation that finds it missing, or
+//!   finds the directory changed behind its back (host-local, an operator's
+//!   `rm`), rebuilds the index with one scan. A SIGKILL at any instant
+//!   therefore costs at most one rebuild, never a wrong answer.
+//! * `att/<id>:<ifname>` lists an attachment's addresses, so DEL and CHECK
+//!   read one small file plus the address files it names, whatever the
+//!   number of allocations. Entries are verified against the address files.
+//!
+//! Reservations are atomic: the owner's content is written once to
+//! `.podlease/tmp/owner` and hard-linked to each address name; `link` fails if
+//! the name exists, and a reader sees either no file or a complete one.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::fs::{self, File, OpenOptions};
+use std::io::{self, Read, Write};
+use std::net::IpAddr;
+use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use super::boot::BootSource;
+use super::layout::{Layout, parse_ip_name};
+use super::lock::{LockError, NetworkLock};
+use crate::ids::{Attachment, ContainerId, IfName, NetworkName};
+
+/// An I/O failure, with what was being done and to which path.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// A file system operation failed.
+    #[error("cannot {op} {path}: {source}")]
+    Io {
+        /// What we tried ("create directory", "read", "link"...).
+        op: &'static str,
+        /// The path involved.
+        path: PathBuf,
+        /// The cause.
+        #[source]
+        source: io::Error,
+    },
+    /// The lock could not be taken.
+    #[error(transparent)]
+    Lock(#[from] LockError),
+}
+
+fn io_err<'a>(op: &'static str, path: &'a Path) -> impl FnOnce(io::Error) -> StoreError + 'a {
+    move |source| StoreError::Io { op, path: path.to_path_buf(), source }
+}
+
+/// Options of the store that come from the config and the environment.
+#[derive(Debug, Clone)]
+pub struct StoreOptions {
+    /// Release the allocations of earlier boots at the first operation of a boot.
+    pub reclaim_on_reboot: bool,
+    /// How long to wait for another process's lock.
+    pub lock_timeout: Duration,
+    /// Where the boot id and boot time come from.
+    pub boot: BootSource,
+}
+
+impl Default for StoreOptions {
+    fn default() -> Self {
+        Self { reclaim_on_reboot: true, lock_timeout: Duration::from_secs(60), boot: BootSource::default() }
+    }
+}
+
+/// Who holds an address, as its file says.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Owner {
+    /// `id\r\nifname`.
+    Attachment(Attachment),
+    /// A bare id (host-local before 2018): held for every ifname of the id.
+    Legacy(ContainerId),
+    /// A zero-length file: a write that never finished (crash, power loss).
+    Empty,
+    /// Anything else, shown as found.
+    Unknown(String),
+}
+
+impl Owner {
+    fn parse(content: &str) -> Self {
+        let content = content.trim();
+        if content.is_empty() {
+            return Self::Empty;
+        }
+        if let Some((id, ifname)) = content.split_once("\r\n") {
+            if let (Ok(container_id), Ok(ifname)) = (ContainerId::new(id.trim()), IfName::new(ifname)) {
+                return Self::Attachment(Attachment { container_id, ifname });
+            }
+        } else if let Ok(id) = ContainerId::new(content) {
+            return Self::Legacy(id);
+        }
+        Self::Unknown(content.chars().take(200).collect())
+    }
+
+    /// Whether DEL of `who` releases this: the exact attachment, or a legacy
+    /// file of the same container.
+    pub fn belongs_to(&self, who: &Attachment) -> bool {
+        match self {
+            Self::Attachment(a) => a == who,
+            Self::Legacy(id) => *id == who.container_id,
+            Self::Empty | Self::Unknown(_) => false,
+        }
+    }
+}
+
+impl std::fmt::Display for Owner {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Attachment(a) => write!(f, "{a}"),
+            Self::Legacy(id) => write!(f, "{id} (legacy, any interface)"),
+            Self::Empty => f.write_str("(empty file)"),
+            Self::Unknown(s) => write!(f, "(unrecognised content {s:?})"),
+        }
+    }
+}
+
+/// Identity of an address file: a file recreated under the same name differs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FileStamp {
+    /// Inode number.
+    pub ino: u64,
+    /// Modification time, seconds since the epoch.
+    pub mtime: i64,
+    /// Nanoseconds of the modification time.
+    pub mtime_nsec: i64,
+}
+
+impl FileStamp {
+    fn of(m: &fs::Metadata) -> Self {
+        Self { ino: m.ino(), mtime: m.mtime(), mtime_nsec: m.mtime_nsec() }
+    }
+}
+
+/// One reservation as found on disk.
+#[derive(Debug, Clone)]
+pub struct Allocation {
+    /// The address.
+    pub ip: IpAddr,
+    /// Its holder.
+    pub owner: Owner,
+    /// The file's identity (its mtime is the allocation time).
+    pub stamp: FileStamp,
+    /// The pod, when the runtime passed `K8S_POD_NAMESPACE`/`K8S_POD_NAME`.
+    pub pod: Option<String>,
+}
+
+/// The content of an index entry.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+struct IndexEntry {
+    ips: Vec<(IpAddr, FileStamp)>,
+    pod: Option<String>,
+}
+
+const INDEX_HEADER: &str = "podlease-attachment 1";
+
+impl IndexEntry {
+    fn render(&self) -> String {
+        // The header line guarantees that the content never equals a container
+        // id or `id\r\nifname`, which host-local's scans compare against.
+        let mut s = format!("{INDEX_HEADER}\n");
+        for (ip, st) in &self.ips {
+            s.push_str(&format!("ip {ip} {} {} {}\n", st.ino, st.mtime, st.mtime_nsec));
+        }
+        if let Some(pod) = &self.pod {
+            s.push_str(&format!("pod {pod}\n"));
+        }
+        s
+    }
+
+    fn parse(text: &str) -> Option<Self> {
+        let mut lines = text.lines();
+        if lines.next()? != INDEX_HEADER {
+            return None;
+        }
+        let mut entry = Self::default();
+        for line in lines {
+            if let Some(rest) = line.strip_prefix("ip ") {
+                let mut f = rest.split(' ');
+                let ip = f.next()?.parse().ok()?;
+                let stamp = FileStamp {
+                    ino: f.next()?.parse().ok()?,
+                    mtime: f.next()?.parse().ok()?,
+                    mtime_nsec: f.next()?.parse().ok()?,
+                };
+                entry.ips.push((ip, stamp));
+            } else if let Some(pod) = line.strip_prefix("pod ") {
+                entry.pod = Some(pod.to_owned());
+            }
+        }
+        Some(entry)
+    }
+}
+
+/// A reservation's owner file, written once and linked to each address.
+#[derive(Debug)]
+pub struct OwnerFile {
+    who: Attachment,
+    stamp: FileStamp,
+    linked: Vec<IpAddr>,
+}
+
+impl OwnerFile {
+    /// Addresses linked so far.
+    pub fn linked(&self) -> &[IpAddr] {
+        &self.linked
+    }
+}
+
+/// A network's state with its lock held. Every read and write of state goes
+/// through this, so none can happen without the lock.
+#[derive(Debug)]
+pub struct LockedNetwork {
+    layout: Layout,
+    _lock: NetworkLock,
+    /// Whether `clean` is still on disk (so must be removed before a change).
+    clean_on_disk: bool,
+    /// Whether the index must be (or has been) rewritten, so `clean` is due at commit.
+    needs_commit: bool,
+}
+
+fn read_small(path: &Path, limit: u64) -> io::Result<String> {
+    let mut s = String::new();
+    File::open(path)?.take(limit).read_to_string(&mut s)?;
+    Ok(s)
+}
+
+fn read_optional(path: &Path, limit: u64) -> Result<Option<String>, StoreError> {
+    match read_small(path, limit) {
+        Ok(s) => Ok(Some(s)),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
+        // Garbage (not UTF-8) in one of our hints is the same as no hint.
+        Err(e) if e.kind() == io::ErrorKind::InvalidData => Ok(None),
+        Err(e) => Err(io_err("read", path)(e)),
+    }
+}
+
+fn remove_if_exists(path: &Path) -> Result<bool, StoreError> {
+    match fs::remove_file(path) {
+        Ok(()) => Ok(true),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(false),
+        Err(e) => Err(io_err("remove", path)(e)),
+    }
+}
+
+fn create_dir(path: &Path) -> Result<(), StoreError> {
+    match fs::create_dir(path) {
+        Ok(()) => Ok(()),
+        Err(e) if e.kind() == io::ErrorKind::AlreadyExists && path.is_dir() => Ok(()),
+        Err(e) => Err(io_err("create directory", path)(e)),
+    }
+}
+
+fn dir_stamp(path: &Path) -> Result<String, StoreError> {
+    let m = fs::metadata(path).map_err(io_err("stat", path))?;
+    Ok(format!("dir {} {} {}", m.ino(), m.mtime(), m.mtime_nsec()))
+}
+
+impl LockedNetwork {
+    /// Creates the network's directory if needed, takes the lock, releases the
+    /// allocations of earlier boots if this is the first operation of a boot,
+    /// and makes sure the index can be trusted.
+    ///
+    /// # Errors
+    /// [`StoreError`] for any file system failure or a lock timeout.
+    pub fn open(data_dir: &Path, network: &NetworkName, opts: &StoreOptions) -> Result<Self, StoreError> {
+        let layout = Layout::new(data_dir, network);
+        if let Err(e) = fs::create_dir(&layout.dir) {
+            if e.kind() != io::ErrorKind::AlreadyExists {
+                fs::create_dir_all(&layout.dir).map_err(io_err("create directory", &layout.dir))?;
+            } else if !layout.dir.is_dir() {
+                return Err(io_err("use as a directory", &layout.dir)(io::Error::new(
+                    io::ErrorKind::AlreadyExists,
+                    "it exists and is not a directory",
+                )));
+            }
+        }
+        let lock = NetworkLock::acquire(&layout.lock(), opts.lock_timeout)?;
+        let clean = match read_optional(&layout.clean_marker(), 256) {
+            Ok(c) => c,
+            Err(_) => {
+                // First use (no .podlease yet) or a damaged one: make it.
+                create_dir(&layout.meta)?;
+                None
+            }
+        };
+        let mut net = Self { layout, _lock: lock, clean_on_disk: clean.is_some(), needs_commit: false };
+        if clean.is_none() {
+            create_dir(&net.layout.meta)?;
+            create_dir(&net.layout.index_dir())?;
+            create_dir(&net.layout.tmp_dir())?;
+        }
+        if opts.reclaim_on_reboot {
+            net.reclaim_earlier_boots(&opts.boot)?;
+        }
+        let current = dir_stamp(&net.layout.dir)?;
+        if clean.as_deref().map(str::trim) != Some(current.as_str()) {
+            net.rebuild_index()?;
+        }
+        Ok(net)
+    }
+
+    /// The paths of this network.
+    pub fn layout(&self) -> &Layout {
+        &self.layout
+    }
+
+    /// Records that state is about to change: until [`Self::commit`], a reader
+    /// that finds no `clean` marker rebuilds the index.
+    fn begin_change(&mut self) -> Result<(), StoreError> {
+        if self.clean_on_disk {
+            remove_if_exists(&self.layout.clean_marker())?;
+            self.clean_on_disk = false;
+        }
+        self.needs_commit = true;
+        Ok(())
+    }
+
+    /// Writes `content` to `path` atomically (scratch file, then rename).
+    fn replace_file(&self, path: &Path, content: &str) -> Result<(), StoreError> {
+        let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("file");
+        let tmp = self.layout.tmp_for(name);
+        let mut f = OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .mode(0o600)
+            .open(&tmp)
+            .map_err(io_err("create", &tmp))?;
+        f.write_all(content.as_bytes()).map_err(io_err("write", &tmp))?;
+        drop(f);
+        fs::rename(&tmp, path).map_err(io_err("rename into place", path))
+    }
+
+    /// Every address file with its owner. One read per file: used by
+    /// rebuilds, GC, reclaim and the operator's listing, never by ADD/DEL/CHECK
+    /// on a healthy index.
+    ///
+    /// # Errors
+    /// [`StoreError`] when the directory cannot be listed.
+    pub fn scan(&self) -> Result<Vec<Allocation>, StoreError> {
+        let dir = &self.layout.dir;
+        let mut out = Vec::new();
+        for entry in fs::read_dir(dir).map_err(io_err("list", dir))? {
+            let entry = entry.map_err(io_err("list", dir))?;
+            let Some(ip) = entry.file_name().to_str().and_then(parse_ip_name) else { continue };
+            let path = entry.path();
+            let mut file = match File::open(&path) {
+                Ok(f) => f,
+                Err(e) if e.kind() == io::ErrorKind::NotFound => continue,
+                Err(e) => return Err(io_err("open", &path)(e)),
+            };
+            let meta = file.metadata().map_err(io_err("stat", &path))?;
+            if !meta.is_file() {
+                continue;
+            }
+            let mut buf = Vec::new();
+            (&mut file).take(4096).read_to_end(&mut buf).map_err(io_err("read", &path))?;
+            let owner = Owner::parse(&String::from_utf8_lossy(&buf));
+            out.push(Allocation { ip, owner, stamp: FileStamp::of(&meta), pod: None });
+        }
+        out.sort_by_key(|a| (crate::range::Family::of(a.ip), crate::range::to_u128(a.ip)));
+        Ok(out)
+    }
+
+    /// The set of taken addresses, from file names alone (no file is read).
+    ///
+    /// # Errors
+    /// [`StoreError`] when the directory cannot be listed.
+    pub fn taken(&self) -> Result<BTreeSet<IpAddr>, StoreError> {
+        let dir = &self.layout.dir;
+        let mut out = BTreeSet::new();
+        for entry in fs::read_dir(dir).map_err(io_err("list", dir))? {
+            let entry = entry.map_err(io_err("list", dir))?;
+            if let Some(ip) = entry.file_name().to_str().and_then(parse_ip_name) {
+                out.insert(ip);
+            }
+        }
+        Ok(out)
+    }
+
+    /// Rewrites the index from the address files; removes empty address files,
+    /// which only a write that never finished can leave (every writer holds the
+    /// lock while writing, and we hold it now).
+    fn rebuild_index(&mut self) -> Result<(), StoreError> {
+        self.begin_change()?;
+        let mut entries: BTreeMap<PathBuf, IndexEntry> = BTreeMap::new();
+        let old = self.read_all_index_pods()?;
+        for a in self.scan()? {
+            let path = match &a.owner {
+                Owner::Attachment(who) => self.layout.index_entry(who),
+                Owner::Legacy(id) => self.layout.legacy_index_entry(id),
+                Owner::Empty => {
+                    remove_if_exists(&self.layout.ip_file(a.ip))?;
+                    continue;
+                }
+                Owner::Unknown(_) => None,
+            };
+            if let Some(path) = path {
+                let e = entries.entry(path.clone()).or_default();
+                e.ips.push((a.ip, a.stamp));
+                if e.pod.is_none() {
+                    e.pod = old.get(&path).cloned().flatten();
+                }
+            }
+        }
+        let index_dir = self.layout.index_dir();
+        create_dir(&index_dir)?;
+        create_dir(&self.layout.tmp_dir())?;
+        for entry in fs::read_dir(&index_dir).map_err(io_err("list", &index_dir))? {
+            let path = entry.map_err(io_err("list", &index_dir))?.path();
+            if !entries.contains_key(&path) {
+                remove_if_exists(&path)?;
+            }
+        }
+        for (path, entry) in &entries {
+            self.replace_file(path, &entry.render())?;
+        }
+        Ok(())
+    }
+
+    fn read_all_index_pods(&self) -> Result<BTreeMap<PathBuf, Option<String>>, StoreError> {
+        Ok(self.read_all_index()?.into_iter().map(|(p, e)| (p, e.pod)).collect())
+    }
+
+    fn read_all_index(&self) -> Result<BTreeMap<PathBuf, IndexEntry>, StoreError> {
+        let index_dir = self.layout.index_dir();
+        let mut out = BTreeMap::new();
+        let list = match fs::read_dir(&index_dir) {
+            Ok(l) => l,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(out),
+            Err(e) => return Err(io_err("list", &index_dir)(e)),
+        };
+        for entry in list {
+            let path = entry.map_err(io_err("list", &index_dir))?.path();
+            if let Some(e) = read_optional(&path, 64 * 1024)?.as_deref().and_then(IndexEntry::parse) {
+                out.insert(path, e);
+            }
+        }
+        Ok(out)
+    }
+
+    /// Reads one address file's owner; `None` if the address is free.
+    ///
+    /// # Errors
+    /// [`StoreError`] when the file exists but cannot be read.
+    pub fn owner_of(&self, ip: IpAddr) -> Result<Option<(Owner, FileStamp)>, StoreError> {
+        let path = self.layout.ip_file(ip);
+        let mut file = match File::open(&path) {
+            Ok(f) => f,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
+            Err(e) => return Err(io_err("open", &path)(e)),
+        };
+        let meta = file.metadata().map_err(io_err("stat", &path))?;
+        let mut buf = Vec::new();
+        (&mut file).take(4096).read_to_end(&mut buf).map_err(io_err("read", &path))?;
+        Ok(Some((Owner::parse(&String::from_utf8_lossy(&buf)), FileStamp::of(&meta))))
+    }
+
+    fn read_entry(&self, path: &Path) -> Result<Option<IndexEntry>, StoreError> {
+        Ok(read_optional(path, 64 * 1024)?.as_deref().and_then(IndexEntry::parse))
+    }
+
+    /// The addresses `who` holds, verified against the address files: exact
+    /// matches first; legacy id-only files only when there is no exact match,
+    /// as host-local does.
+    ///
+    /// # Errors
+    /// [`StoreError`] on I/O failure.
+    pub fn find(&self, who: &Attachment) -> Result<Vec<IpAddr>, StoreError> {
+        let exact = Owner::Attachment(who.clone());
+        let legacy = Owner::Legacy(who.container_id.clone());
+        let (Some(entry_path), Some(legacy_path)) =
+            (self.layout.index_entry(who), self.layout.legacy_index_entry(&who.container_id))
+        else {
+            // Ids too long for an index file name: fall back to a scan.
+            let all = self.scan()?;
+            let mine: Vec<IpAddr> = all.iter().filter(|a| a.owner == exact).map(|a| a.ip).collect();
+            if !mine.is_empty() {
+                return Ok(mine);
+            }
+            return Ok(all.iter().filter(|a| a.owner == legacy).map(|a| a.ip).collect());
+        };
+        for (path, want) in [(entry_path, &exact), (legacy_path, &legacy)] {
+            let Some(entry) = self.read_entry(&path)? else { continue };
+            let mut found = Vec::new();
+            for (ip, _) in entry.ips {
+                if matches!(self.owner_of(ip)?, Some((ref o, _)) if o == want) {
+                    found.push(ip);
+                }
+            }
+            if !found.is_empty() {
+                return Ok(found);
+            }
+        }
+        Ok(Vec::new())
+    }
+
+    /// The pod recorded for `who`, if any.
+    ///
+    /// # Errors
+    /// [`StoreError`] on I/O failure.
+    pub fn pod_of(&self, who: &Attachment) -> Result<Option<String>, StoreError> {
+        let Some(path) = self.layout.index_entry(who) else { return Ok(None) };
+        Ok(self.read_entry(&path)?.and_then(|e| e.pod))
+    }
+
+    /// Writes the owner content once, ready to be linked to addresses.
+    ///
+    /// # Errors
+    /// [`StoreError`] on I/O failure (nothing is reserved then).
+    pub fn prepare_owner(&mut self, who: &Attachment) -> Result<OwnerFile, StoreError> {
+        self.begin_change()?;
+        let tmp = self.layout.tmp_owner();
+        // A leftover may still be linked to an address of a killed ADD:
+        // unlink it rather than truncate it, which would empty that address file.
+        remove_if_exists(&tmp)?;
+        let mut f = OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(0o600)
+            .open(&tmp)
+            .map_err(io_err("create", &tmp))?;
+        f.write_all(format!("{}\r\n{}", who.container_id, who.ifname).as_bytes()).map_err(io_err("write", &tmp))?;
+        let meta = f.metadata().map_err(io_err("stat", &tmp))?;
+        Ok(OwnerFile { who: who.clone(), stamp: FileStamp::of(&meta), linked: Vec::new() })
+    }
+
+    /// Tries to reserve `ip` for the owner: `Ok(false)` if it is taken.
+    ///
+    /// # Errors
+    /// [`StoreError`] on I/O failure other than "exists".
+    pub fn try_reserve(&mut self, owner: &mut OwnerFile, ip: IpAddr) -> Result<bool, StoreError> {
+        let target = self.layout.ip_file(ip);
+        match fs::hard_link(self.layout.tmp_owner(), &target) {
+            Ok(()) => {
+                owner.linked.push(ip);
+                Ok(true)
+            }
+            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => Ok(false),
+            Err(e) => Err(io_err("create reservation", &target)(e)),
+        }
+    }
+
+    /// Undoes the links made through `owner` (ADD failed part-way). Only what
+    /// this ADD created is removed, never an earlier reservation.
+    ///
+    /// # Errors
+    /// [`StoreError`] listing the first address that could not be removed.
+    pub fn abandon(&mut self, owner: OwnerFile) -> Result<(), StoreError> {
+        let mut first_err = None;
+        for ip in &owner.linked {
+            if let Err(e) = self.remove_if_owned(*ip, &Owner::Attachment(owner.who.clone()), Some(owner.stamp)) {
+                first_err.get_or_insert(e);
+            }
+        }
+        remove_if_exists(&self.layout.tmp_owner())?;
+        first_err.map_or(Ok(()), Err)
+    }
+
+    /// Records the reservation in the index and drops the scratch file.
+    ///
+    /// # Errors
+    /// [`StoreError`] on I/O failure.
+    pub fn finish(&mut self, owner: OwnerFile, pod: Option<String>) -> Result<Vec<IpAddr>, StoreError> {
+        if let Some(path) = self.layout.index_entry(&owner.who) {
+            let entry = IndexEntry { ips: owner.linked.iter().map(|ip| (*ip, owner.stamp)).collect(), pod };
+            self.replace_file(&path, &entry.render())?;
+        }
+        remove_if_exists(&self.layout.tmp_owner())?;
+        Ok(owner.linked)
+    }
+
+    /// Removes `ip`'s file if it still belongs to `owner` (and, when given, is
+    /// the very file with `stamp`). Returns whether it was removed.
+    fn remove_if_owned(&mut self, ip: IpAddr, owner: &Owner, stamp: Option<FileStamp>) -> Result<bool, StoreError> {
+        match self.owner_of(ip)? {
+            Some((o, st)) if o == *owner && stamp.is_none_or(|s| s == st) => {
+                self.begin_change()?;
+                remove_if_exists(&self.layout.ip_file(ip))
+            }
+            _ => Ok(false),
+        }
+    }
+
+    /// Releases everything `who` holds (DEL). Returns the released addresses.
+    ///
+    /// # Errors
+    /// [`StoreError`] on I/O failure; what was released before it stays released.
+    pub fn release(&mut self, who: &Attachment) -> Result<Vec<IpAddr>, StoreError> {
+        let ips = self.find(who)?;
+        let mut released = Vec::new();
+        for ip in ips {
+            if let Some((owner, _)) = self.owner_of(ip)? {
+                if owner.belongs_to(who) && self.remove_if_owned(ip, &owner, None)? {
+                    released.push(ip);
+                }
+            }
+        }
+        if let Some(path) = self.layout.index_entry(who) {
+            if path.exists() {
+                self.begin_change()?;
+                remove_if_exists(&path)?;
+            }
+        }
+        if !released.is_empty() {
+            // Legacy entries of this container may now be stale too.
+            if let Some(path) = self.layout.legacy_index_entry(&who.container_id) {
+                if path.exists() && self.find(who)?.is_empty() {
+                    remove_if_exists(&path)?;
+                }
+            }
+        }
+        Ok(released)
+    }
+
+    /// Releases one address whatever holds it (operator release, GC).
+    /// Returns the owner it had, `None` if it was free.
+    ///
+    /// # Errors
+    /// [`StoreError`] on I/O failure.
+    pub fn release_ip(&mut self, ip: IpAddr) -> Result<Option<Owner>, StoreError> {
+        let Some((owner, _)) = self.owner_of(ip)? else { return Ok(None) };
+        self.begin_change()?;
+        remove_if_exists(&self.layout.ip_file(ip))?;
+        let entry = match &owner {
+            Owner::Attachment(who) => self.layout.index_entry(who),
+            Owner::Legacy(id) => self.layout.legacy_index_entry(id),
+            Owner::Empty | Owner::Unknown(_) => None,
+        };
+        if let Some(path) = entry {
+            if let Some(mut e) = self.read_entry(&path)? {
+                e.ips.retain(|(i, _)| *i != ip);
+                if e.ips.is_empty() {
+                    remove_if_exists(&path)?;
+                } else {
+                    self.replace_file(&path, &e.render())?;
+                }
+            }
+        }
+        Ok(Some(owner))
+    }
+
+    /// Every allocation with the pod recorded for it.
+    ///
+    /// # Errors
+    /// [`StoreError`] on I/O failure.
+    pub fn list(&self) -> Result<Vec<Allocation>, StoreError> {
+        let mut all = self.scan()?;
+        let index = self.read_all_index()?;
+        let mut pods = BTreeMap::new();
+        for entry in index.values() {
+            if let Some(pod) = &entry.pod {
+                for (ip, _) in &entry.ips {
+                    pods.insert(*ip, pod.clone());
+                }
+            }
+        }
+        for a in &mut all {
+            a.pod = pods.get(&a.ip).cloned();
+        }
+        Ok(all)
+    }
+
+    /// host-local's round-robin cursor for a range set; `None` when absent or
+    /// unreadable (host-local ignores those too). Trailing white space is
+    /// tolerated, which host-local does not do.
+    pub fn cursor(&self, set: usize) -> Option<IpAddr> {
+        let text = read_small(&self.layout.cursor(set), 128).ok()?;
+        text.trim().parse().ok().map(crate::range::canonical)
+    }
+
+    /// Moves a range set's cursor, atomically.
+    ///
+    /// # Errors
+    /// [`StoreError`] on I/O failure.
+    pub fn set_cursor(&mut self, set: usize, ip: IpAddr) -> Result<(), StoreError> {
+        self.begin_change()?;
+        self.replace_file(&self.layout.cursor(set), &ip.to_string())
+    }
+
+    /// Reads our own log of recent releases: (address, unix seconds).
+    pub fn released_log(&self) -> Vec<(IpAddr, i64)> {
+        let Ok(Some(text)) = read_optional(&self.layout.released_log(), 4 << 20) else { return Vec::new() };
+        text.lines()
+            .filter_map(|l| {
+                let (ip, t) = l.split_once(' ')?;
+                Some((ip.parse().ok()?, t.parse().ok()?))
+            })
+            .collect()
+    }
+
+    /// Replaces the release log.
+    ///
+    /// # Errors
+    /// [`StoreError`] on I/O failure.
+    pub fn write_released_log(&mut self, entries: &[(IpAddr, i64)]) -> Result<(), StoreError> {
+        let text: String = entries.iter().map(|(ip, t)| format!("{ip} {t}\n")).collect();
+        self.replace_file(&self.layout.released_log(), &text)
+    }
+
+    /// Reads a small hint file of ours under `.podlease/`.
+    ///
+    /// # Errors
+    /// [`StoreError`] on I/O failure other than absence.
+    pub fn read_hint(&self, path: &Path) -> Result<Option<String>, StoreError> {
+        read_optional(path, 4096)
+    }
+
+    /// Writes a small hint file of ours under `.podlease/`, creating its directory.
+    ///
+    /// # Errors
+    /// [`StoreError`] on I/O failure.
+    pub fn write_hint(&mut self, path: &Path, content: &str) -> Result<(), StoreError> {
+        if let Some(parent) = path.parent() {
+            create_dir(parent)?;
+        }
+        self.replace_file(path, content)
+    }
+
+    /// Releases the allocations of earlier boots, once per boot.
+    ///
+    /// The rule (README, "Reclaim after reboot"):
+    /// 1. The boot id of the boot our last operation ran in is in
+    ///    `.podlease/boot`. When it equals the current boot id, nothing happens.
+    /// 2. Otherwise every address file that our index recorded, with the same
+    ///    inode and mtime, was there before this boot began (our index is only
+    ///    written after this check), so it is released. No clock is involved.
+    /// 3. An address file we never recorded (host-local wrote it) is released
+    ///    only if its mtime is before the boot time. A file of this boot is
+    ///    newer than the boot, unless the clock was stepped forward since;
+    ///    a file with an mtime in the future is always kept.
+    fn reclaim_earlier_boots(&mut self, boot: &BootSource) -> Result<(), StoreError> {
+        let Some(current) = boot.boot_id() else { return Ok(()) };
+        let record_path = self.layout.boot_record();
+        let recorded = read_optional(&record_path, 256)?;
+        let recorded = recorded.as_deref().map(str::trim);
+        if recorded == Some(current.as_str()) {
+            return Ok(());
+        }
+        let known: BTreeMap<IpAddr, FileStamp> = if recorded.is_some() {
+            self.read_all_index()?.into_values().flat_map(|e| e.ips).collect()
+        } else {
+            BTreeMap::new()
+        };
+        let boot_time = boot.boot_time();
+        let mut released = Vec::new();
+        for a in self.scan()? {
+            let recorded_earlier = known.get(&a.ip) == Some(&a.stamp);
+            let older_than_boot = boot_time.is_some_and(|bt| a.stamp.mtime < bt);
+            if recorded_earlier || older_than_boot {
+                self.begin_change()?;
+                remove_if_exists(&self.layout.ip_file(a.ip))?;
+                released.push(a.ip);
+            }
+        }
+        if !released.is_empty() {
+            // Forces the index rebuild in open(): entries of released addresses go.
+            self.begin_change()?;
+        }
+        create_dir(&self.layout.tmp_dir())?;
+        self.replace_file(&record_path, &format!("{current}\n"))
+    }
+
+    /// Finishes the operation: records that the index matches the directory.
+    /// Dropping without commit leaves the `clean` marker absent, so the next
+    /// operation rebuilds the index.
+    ///
+    /// # Errors
+    /// [`StoreError`] on I/O failure.
+    pub fn commit(mut self) -> Result<(), StoreError> {
+        if !self.needs_commit && self.clean_on_disk {
+            return Ok(());
+        }
+        let stamp = dir_stamp(&self.layout.dir)?;
+        self.replace_file(&self.layout.clean_marker(), &format!("{stamp}\n"))?;
+        self.clean_on_disk = true;
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,110 @@
+//! The one lock: an exclusive `flock` on `<dataDir>/<network>/lock`, the same
+//! file host-local locks, so both plugins can run on one node during a
+//! migration. Held by a guard; dropping the guard (or the process dying)
+//! releases it.
+
+use std::fs::{File, OpenOptions};
+use std::io;
+use std::path::Path;
+use std::sync::mpsc;
+use std::time::Duration;
+
+use fs2::FileExt;
+
+/// Proof that the network's lock is held. Unlocks on drop.
+#[derive(Debug)]
+pub struct NetworkLock {
+    file: File,
+}
+
+/// Why the lock could not be taken.
+#[derive(Debug, thiserror::Error)]
+pub enum LockError {
+    /// Opening or locking failed.
+    #[error("cannot lock {path}: {source}")]
+    Io {
+        /// The lock file.
+        path: String,
+        /// The cause.
+        #[source]
+        source: io::Error,
+    },
+    /// Another process held the lock for longer than the timeout.
+    #[error("timed out after {secs}s waiting for the lock {path}: another process holds it")]
+    Timeout {
+        /// The lock file.
+        path: String,
+        /// How long we waited.
+        secs: u64,
+    },
+}
+
+impl NetworkLock {
+    /// Opens (creating if needed) and locks `path`, waiting at most `timeout`.
+    ///
+    /// The uncontended case is one non-blocking `flock`. Under contention a
+    /// helper thread blocks in `flock` so the wait is woken by the kernel
+    /// (no polling delay), while this thread gives up after `timeout`.
+    ///
+    /// # Errors
+    /// [`LockError`] when the file cannot be opened or locked, or on timeout.
+    #[allow(clippy::disallowed_methods)] // this is the one place that locks
+    pub fn acquire(path: &Path, timeout: Duration) -> Result<Self, LockError> {
+        let io_err = |source| LockError::Io { path: path.display().to_string(), source };
+        let file = OpenOptions::new().read(true).write(true).create(true).truncate(false).open(path).map_err(io_err)?;
+        match file.try_lock_exclusive() {
+            Ok(()) => return Ok(Self { file }),
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock || e.raw_os_error() == fs2::lock_contended_error().raw_os_error() => {}
+            Err(e) => return Err(io_err(e)),
+        }
+        let waiter = file.try_clone().map_err(io_err)?;
+        let (tx, rx) = mpsc::channel();
+        std::thread::spawn(move || {
+            // The send fails only if we already gave up; the process is then exiting.
+            let _ = tx.send(waiter.lock_exclusive());
+        });
+        match rx.recv_timeout(timeout) {
+            Ok(Ok(())) => Ok(Self { file }),
+            Ok(Err(e)) => Err(io_err(e)),
+            Err(_) => Err(LockError::Timeout { path: path.display().to_string(), secs: timeout.as_secs() }),
+        }
+    }
+}
+
+impl Drop for NetworkLock {
+    #[allow(clippy::disallowed_methods)]
+    fn drop(&mut self) {
+        // Closing the descriptor would release the lock as well; unlocking
+        // first makes the release explicit and independent of other clones.
+        let _ = FileExt::unlock(&self.file);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn excludes_and_times_out() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("lock");
+        let held = NetworkLock::acquire(&path, Duration::from_secs(1)).unwrap();
+        let err = NetworkLock::acquire(&path, Duration::from_millis(100)).unwrap_err();
+        assert!(matches!(err, LockError::Timeout { .. }), "{err}");
+        drop(held);
+        let again = NetworkLock::acquire(&path, Duration::from_millis(100));
+        assert!(again.is_ok());
+    }
+
+    #[test]
+    fn waits_for_release() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("lock");
+        let held = NetworkLock::acquire(&path, Duration::from_secs(1)).unwrap();
+        let p2 = path.clone();
+        let t = std::thread::spawn(move || NetworkLock::acquire(&p2, Duration::from_secs(10)).is_ok());
+        std::thread::sleep(Duration::from_millis(50));
+        drop(held);
+        assert!(t.join().unwrap());
+    }
+}

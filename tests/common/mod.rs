@@ -1,0 +1,207 @@
+//! Shared harness for black-box tests: exec the built binary the way a runtime
+//! does (environment + stdin), and find the reference plugins.
+#![allow(dead_code, clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+
+use serde_json::Value;
+
+/// The podlease binary cargo built for this test run.
+pub fn podlease() -> PathBuf {
+    PathBuf::from(env!("CARGO_BIN_EXE_podlease"))
+}
+
+/// Whether we run in CI, where every prerequisite must be present.
+pub fn in_ci() -> bool {
+    std::env::var("CI").is_ok_and(|v| !v.is_empty() && v != "0" && v != "false")
+}
+
+/// Directory of Debian's reference plugins.
+pub const CNI_BIN_DIR: &str = "/usr/lib/cni";
+
+/// A reference plugin (host-local, bridge, ...). Under `CI=true` a missing one
+/// fails the test; elsewhere the test prints a visible SKIP line and returns None.
+pub fn reference_plugin(name: &str) -> Option<PathBuf> {
+    let p = Path::new(CNI_BIN_DIR).join(name);
+    if p.is_file() {
+        return Some(p);
+    }
+    if in_ci() {
+        panic!("{} is missing: install Debian's containernetworking-plugins (CI requires it)", p.display());
+    }
+    eprintln!("SKIP: {} not installed (apt-get install containernetworking-plugins)", p.display());
+    None
+}
+
+/// Whether we are root; under `CI=true`, not being root fails the test.
+pub fn require_root() -> bool {
+    let uid = std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| s.lines().find(|l| l.starts_with("Uid:")).map(|l| l.split_whitespace().nth(1).unwrap_or("1").to_owned()));
+    if uid.as_deref() == Some("0") {
+        return true;
+    }
+    if in_ci() {
+        panic!("this test needs root, and CI runs as root");
+    }
+    eprintln!("SKIP: not root");
+    false
+}
+
+/// One plugin invocation.
+#[derive(Clone, Debug)]
+pub struct Call {
+    pub command: String,
+    pub container_id: String,
+    pub ifname: String,
+    pub netns: String,
+    pub args: Option<String>,
+    pub path: String,
+    pub extra_env: Vec<(String, String)>,
+    pub stdin: Vec<u8>,
+}
+
+impl Call {
+    /// A call with the Go tests' conventions: container `dummy`, `eth0`, a
+    /// netns path that does not exist.
+    pub fn new(command: &str, conf: &Value) -> Self {
+        Self {
+            command: command.into(),
+            container_id: "dummy".into(),
+            ifname: "eth0".into(),
+            netns: "/some/where".into(),
+            args: None,
+            path: CNI_BIN_DIR.into(),
+            extra_env: Vec::new(),
+            stdin: serde_json::to_vec(conf).unwrap(),
+        }
+    }
+    pub fn id(mut self, id: &str) -> Self {
+        self.container_id = id.into();
+        self
+    }
+    pub fn ifname(mut self, ifname: &str) -> Self {
+        self.ifname = ifname.into();
+        self
+    }
+    pub fn args(mut self, args: &str) -> Self {
+        self.args = Some(args.into());
+        self
+    }
+    pub fn env(mut self, k: &str, v: &str) -> Self {
+        self.extra_env.push((k.into(), v.into()));
+        self
+    }
+    pub fn stdin_bytes(mut self, bytes: &[u8]) -> Self {
+        self.stdin = bytes.to_vec();
+        self
+    }
+
+    /// The command, ready to spawn (environment cleared, as a runtime's exec is explicit).
+    pub fn command(&self, bin: &Path) -> Command {
+        let mut cmd = Command::new(bin);
+        cmd.env_clear()
+            .env("CNI_COMMAND", &self.command)
+            .env("CNI_CONTAINERID", &self.container_id)
+            .env("CNI_IFNAME", &self.ifname)
+            .env("CNI_NETNS", &self.netns)
+            .env("CNI_PATH", &self.path)
+            // The reference skeleton refuses when CNI_NETNS is its own netns; we pass a fake path.
+            .env("CNI_NETNS_OVERRIDE", "1");
+        if let Some(a) = &self.args {
+            cmd.env("CNI_ARGS", a);
+        }
+        for (k, v) in &self.extra_env {
+            cmd.env(k, v);
+        }
+        cmd.stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::piped());
+        cmd
+    }
+
+    /// Runs `bin` with this call.
+    pub fn run(&self, bin: &Path) -> Reply {
+        let mut child = self.command(bin).spawn().expect("spawn plugin");
+        // The plugin may exit before reading everything (VERSION); ignore EPIPE.
+        let _ = child.stdin.take().unwrap().write_all(&self.stdin);
+        Reply::from(child.wait_with_output().unwrap())
+    }
+}
+
+/// What a plugin answered.
+#[derive(Debug, Clone)]
+pub struct Reply {
+    pub status: Option<i32>,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+impl From<Output> for Reply {
+    fn from(o: Output) -> Self {
+        Self {
+            status: o.status.code(),
+            stdout: String::from_utf8_lossy(&o.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&o.stderr).into_owned(),
+        }
+    }
+}
+
+impl Reply {
+    pub fn ok(&self) -> bool {
+        self.status == Some(0)
+    }
+    /// The stdout JSON; panics with the whole reply if it is not JSON.
+    pub fn json(&self) -> Value {
+        serde_json::from_str(&self.stdout).unwrap_or_else(|e| panic!("stdout is not JSON ({e}): {self:?}"))
+    }
+    /// Asserts success and returns the result JSON.
+    pub fn success(&self) -> Value {
+        assert!(self.ok(), "expected success, got {self:?}");
+        self.json()
+    }
+    /// Asserts success with empty stdout (DEL, CHECK, GC, STATUS).
+    pub fn success_empty(&self) {
+        assert!(self.ok() && self.stdout.is_empty(), "expected silent success, got {self:?}");
+    }
+    /// Asserts a CNI error with `code`; returns its `msg`.
+    pub fn error(&self, code: u64) -> String {
+        assert_eq!(self.status, Some(1), "expected exit 1: {self:?}");
+        let v = self.json();
+        assert_eq!(v["code"].as_u64(), Some(code), "wrong code: {self:?}");
+        v["msg"].as_str().expect("msg").to_owned()
+    }
+    /// The addresses (without prefix) of a 0.3+/1.x result.
+    pub fn addresses(&self) -> Vec<String> {
+        self.success()["ips"]
+            .as_array()
+            .expect("ips")
+            .iter()
+            .map(|e| e["address"].as_str().unwrap().split('/').next().unwrap().to_owned())
+            .collect()
+    }
+}
+
+/// A network config with an ipam section for `plugin` (podlease or host-local).
+pub fn conf(version: &str, name: &str, plugin: &str, ipam_extra: Value, data_dir: &Path) -> Value {
+    let mut ipam = serde_json::json!({ "type": plugin, "dataDir": data_dir });
+    if let (Some(m), Value::Object(extra)) = (ipam.as_object_mut(), ipam_extra) {
+        m.extend(extra);
+    }
+    serde_json::json!({ "cniVersion": version, "name": name, "type": "bridge", "ipam": ipam })
+}
+
+/// Every regular file under `dir` (relative path → bytes), our `.podlease/` excluded.
+pub fn host_local_files(dir: &Path) -> std::collections::BTreeMap<String, Vec<u8>> {
+    let mut out = std::collections::BTreeMap::new();
+    if let Ok(rd) = std::fs::read_dir(dir) {
+        for e in rd.flatten() {
+            let name = e.file_name().to_string_lossy().into_owned();
+            if name == ".podlease" || !e.path().is_file() {
+                continue;
+            }
+            out.insert(name, std::fs::read(e.path()).unwrap_or_default());
+        }
+    }
+    out
+}
