@@ -4,7 +4,7 @@ use std::net::IpAddr;
 use std::path::PathBuf;
 
 use crate::cni::args::ArgsError;
-use crate::config::ConfigError;
+use crate::config::{ConfigError, SubnetFileProblem};
 use crate::ids::NameError;
 use crate::store::StoreError;
 use crate::store::lock::LockError;
@@ -27,7 +27,8 @@ pub enum ErrorCode {
     Decode = 6,
     /// 7: invalid network configuration.
     InvalidConfig = 7,
-    /// 11: try again later (the lock is held too long by another process).
+    /// 11: try again later (the lock is held too long by another process, or
+    /// the node agent has not written `subnetFile` yet).
     TryAgainLater = 11,
     /// 50: the plugin cannot serve ADD now (STATUS).
     NotAvailable = 50,
@@ -155,6 +156,8 @@ impl Error {
             Self::IncompatibleVersion { .. } | Self::CommandNotAllowed { .. } => ErrorCode::IncompatibleVersion,
             Self::Environment(_) | Self::Args(_) => ErrorCode::InvalidEnvironment,
             Self::Decode(_) => ErrorCode::Decode,
+            Self::Config(ConfigError::SubnetFile { kind: SubnetFileProblem::Missing, .. }) => ErrorCode::TryAgainLater,
+            Self::Config(ConfigError::SubnetFile { kind: SubnetFileProblem::Unreadable, .. }) => ErrorCode::Io,
             Self::Config(_) | Self::NetworkName(_) => ErrorCode::InvalidConfig,
             Self::Store(StoreError::Lock(LockError::Timeout { .. })) => ErrorCode::TryAgainLater,
             Self::Store(_) | Self::ResolvConf { .. } => ErrorCode::Io,

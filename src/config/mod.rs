@@ -2,11 +2,12 @@
 //! defaults, and validation that is stricter than host-local's.
 //!
 //! Owns: turning stdin JSON (plus `CNI_ARGS`) into a validated [`IpamConfig`].
-//! Never: files other than the resolv.conf named in the config, the store, or
-//! the choice of addresses.
+//! Never: files other than the resolv.conf and subnet file named in the
+//! config, the store, or the choice of addresses.
 
 mod json;
 pub mod resolv;
+pub mod subnet_file;
 
 use std::net::IpAddr;
 use std::path::PathBuf;
@@ -16,7 +17,7 @@ use serde_json::Value;
 
 use crate::cni::args::{CniArgs, parse_requested_ip};
 use crate::cni::version::SpecVersion;
-use crate::range::{Family, Range, RangeError, RangeSet, RangeSetError, canonical};
+use crate::range::{Family, Range, RangeError, RangeSet, RangeSetError, canonical, subnet_bounds, to_u128};
 use json::{Field, Obj};
 
 /// host-local's default state directory.
@@ -126,6 +127,36 @@ pub enum ConfigError {
         /// The address.
         ip: IpAddr,
     },
+    /// A requested address inside an excluded block.
+    #[error("{field}: requested address {ip} is excluded by {exclude}")]
+    RequestedExcluded {
+        /// Where the request came from.
+        field: String,
+        /// The address.
+        ip: IpAddr,
+        /// The exclusion entry.
+        exclude: String,
+    },
+    /// A pod range that collides with a Service CIDR or a node address.
+    #[error("{range_field} range {range} collides with {other_field} {other}: pod, Service and node addresses must never overlap")]
+    Collides {
+        /// The range set's path.
+        range_field: String,
+        /// The range (`start-end`).
+        range: String,
+        /// `ipam.serviceCidrs[i]` or `ipam.nodeAddresses[i]`.
+        other_field: String,
+        /// Its value.
+        other: IpNetwork,
+    },
+    /// The node range file is missing, unreadable or malformed.
+    #[error("{message}")]
+    SubnetFile {
+        /// Which of the three.
+        kind: SubnetFileProblem,
+        /// The file's error, naming the path.
+        message: String,
+    },
     /// Anything else, with the field and the reason.
     #[error("{field}: {reason}")]
     Invalid {
@@ -134,6 +165,18 @@ pub enum ConfigError {
         /// What is wrong.
         reason: String,
     },
+}
+
+/// What is wrong with `ipam.subnetFile`: a missing file is worth retrying
+/// (the node agent writes it at start-up), the others are not.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SubnetFileProblem {
+    /// Not written yet.
+    Missing,
+    /// Cannot be read.
+    Unreadable,
+    /// No usable subnet in it.
+    Malformed,
 }
 
 /// A route, returned as configured.
@@ -179,6 +222,12 @@ pub struct IpamConfig {
     pub resolv_conf: Option<PathBuf>,
     /// Release the allocations of earlier boots at the first operation of a new boot.
     pub reclaim_on_reboot: bool,
+    /// Blocks inside the ranges that are never handed out, with their source field.
+    pub exclude: Vec<(IpNetwork, String)>,
+    /// A released address is not handed out again for this long while others are free.
+    pub reuse_delay_secs: u64,
+    /// Give a pod (namespace/name) the addresses it held last time when they are free.
+    pub sticky: bool,
 }
 
 /// The part of the configuration that DEL needs. DEL must release whatever the
@@ -190,6 +239,8 @@ pub struct ReleaseConfig {
     pub data_dir: PathBuf,
     /// As in [`IpamConfig`].
     pub reclaim_on_reboot: bool,
+    /// As in [`IpamConfig`]: DEL records releases only when it is set.
+    pub reuse_delay_secs: u64,
 }
 
 fn parse_ip(field: &Field<'_>) -> Result<IpAddr, ConfigError> {
@@ -287,6 +338,61 @@ fn requested_list(field: Option<Field<'_>>, out: &mut Vec<Requested>) -> Result<
     Ok(())
 }
 
+/// A list of addresses or CIDRs (a bare address is a single-address block).
+fn cidr_list(ipam: &Obj<'_>, key: &str) -> Result<Vec<(IpNetwork, String)>, ConfigError> {
+    let Some(field) = ipam.get(key) else { return Ok(Vec::new()) };
+    let mut out = Vec::new();
+    for item in field.items()? {
+        let s = item.as_str()?;
+        let net = if s.contains('/') {
+            s.parse::<IpNetwork>().ok()
+        } else {
+            s.parse::<IpAddr>().ok().map(|ip| IpNetwork::from(canonical(ip)))
+        };
+        let net = net.ok_or_else(|| ConfigError::Parse { field: item.path.clone(), value: s.to_owned(), what: "an address or CIDR" })?;
+        out.push((net, item.path));
+    }
+    Ok(out)
+}
+
+/// Rejects a range that shares an address with one of `others`, unless the
+/// shared addresses are all gateways or excluded.
+fn check_collisions(
+    sets: &[RangeSet],
+    others: &[(IpNetwork, String)],
+    exclude: &[(IpNetwork, String)],
+) -> Result<(), ConfigError> {
+    for (set_idx, set) in sets.iter().enumerate() {
+        for range in set.ranges() {
+            for (other, field) in others {
+                if Family::of(other.ip()) != range.family() {
+                    continue;
+                }
+                let (lo, hi) = subnet_bounds(*other);
+                let (a, b) = (lo.max(range.start_u()), hi.min(range.end_u()));
+                if a > b {
+                    continue;
+                }
+                // Collides unless every shared address is a gateway or excluded.
+                let harmless = a == b && to_u128(range.gateway) == a
+                    || exclude.iter().any(|(e, _)| {
+                        let (el, eh) = subnet_bounds(*e);
+                        Family::of(e.ip()) == range.family() && el <= a && b <= eh
+                    });
+                if !harmless {
+                    return Err(ConfigError::Collides {
+                        range_field: format!("range set {set_idx}"),
+                        range: range.to_string(),
+                        other_field: field.clone(),
+                        other: *other,
+                    });
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
 fn data_dir(ipam: Option<&Obj<'_>>) -> Result<PathBuf, ConfigError> {
     match ipam.map(|o| o.str("dataDir")).transpose()?.flatten() {
         Some((s, _)) if !s.is_empty() => Ok(PathBuf::from(s)),
@@ -341,6 +447,17 @@ impl IpamConfig {
         if let Some(f) = runtime.as_ref().and_then(|r| r.get("ipRanges")) {
             parse_range_sets(&f, &mut range_sets)?;
         }
+        if let Some((path, _)) = ipam.nonempty_str("subnetFile")? {
+            let sets = subnet_file::read(std::path::Path::new(path)).map_err(|e| {
+                let kind = match e {
+                    subnet_file::SubnetFileError::Missing { .. } => SubnetFileProblem::Missing,
+                    subnet_file::SubnetFileError::Io { .. } => SubnetFileProblem::Unreadable,
+                    subnet_file::SubnetFileError::Malformed { .. } => SubnetFileProblem::Malformed,
+                };
+                ConfigError::SubnetFile { kind, message: e.to_string() }
+            })?;
+            range_sets.extend(sets);
+        }
         if ipam.get("subnet").is_some() {
             let legacy = parse_range(&ipam)?;
             let set = RangeSet::new(vec![legacy]).map_err(|reason| ConfigError::RangeSet { field: "ipam".into(), reason })?;
@@ -373,7 +490,17 @@ impl IpamConfig {
         if let Some(rt) = &runtime {
             requested_list(rt.get("ips"), &mut requests)?;
         }
+        let exclude = cidr_list(&ipam, "exclude")?;
+        check_collisions(&range_sets, &cidr_list(&ipam, "serviceCidrs")?, &[])?;
+        check_collisions(&range_sets, &cidr_list(&ipam, "nodeAddresses")?, &exclude)?;
         let requested = assign_requests(&range_sets, requests)?;
+        if let Some((req, (net, field))) = requested
+            .iter()
+            .flatten()
+            .find_map(|r| exclude.iter().find(|(n, _)| n.contains(r.ip)).map(|e| (r, e)))
+        {
+            return Err(ConfigError::RequestedExcluded { field: req.source.clone(), ip: req.ip, exclude: format!("{field} ({net})") });
+        }
 
         let resolv_conf = ipam.nonempty_str("resolvConf")?.map(|(s, _)| PathBuf::from(s));
         Ok(Self {
@@ -381,6 +508,9 @@ impl IpamConfig {
             data_dir: data_dir(Some(&ipam))?,
             resolv_conf,
             reclaim_on_reboot: ipam.bool("reclaimOnReboot")?.unwrap_or(true),
+            reuse_delay_secs: ipam.u64("reuseDelaySeconds")?.unwrap_or(0),
+            sticky: ipam.bool("sticky")?.unwrap_or(false),
+            exclude,
             range_sets,
             requested,
         })
@@ -402,7 +532,8 @@ impl ReleaseConfig {
             .and_then(|v| Obj::of(v, "ipam").ok());
         Ok(Self {
             data_dir: data_dir(ipam.as_ref())?,
-            reclaim_on_reboot: ipam.and_then(|o| o.bool("reclaimOnReboot").ok().flatten()).unwrap_or(true),
+            reclaim_on_reboot: ipam.as_ref().and_then(|o| o.bool("reclaimOnReboot").ok().flatten()).unwrap_or(true),
+            reuse_delay_secs: ipam.as_ref().and_then(|o| o.u64("reuseDelaySeconds").ok().flatten()).unwrap_or(0),
         })
     }
 }

@@ -3,13 +3,13 @@
 use std::collections::BTreeSet;
 use std::net::IpAddr;
 
-use super::{IpEntry, IpamResult, entries_matching, skips_for};
+use super::{IpEntry, IpamResult, entries_matching, history, skips_for};
 use crate::alloc::Candidates;
 use crate::config::IpamConfig;
 use crate::config::resolv::Dns;
 use crate::error::Error;
 use crate::ids::{Attachment, NetworkName};
-use crate::range::{Family, to_u128};
+use crate::range::{Family, RangeSet, to_u128};
 use crate::store::{LockedNetwork, OwnerFile, StoreOptions};
 
 /// How many candidates are tried one `link` at a time before one directory
@@ -51,10 +51,15 @@ pub fn add(
     }
 
     let mut owner = net.prepare_owner(who)?;
-    match reserve_all(&mut net, &mut owner, network, cfg) {
+    match reserve_all(&mut net, &mut owner, network, cfg, pod.as_deref()) {
         Ok(picked) => {
             for (set, ip) in &picked {
                 net.set_cursor(*set, *ip)?;
+            }
+            let ips: Vec<IpAddr> = picked.iter().map(|(_, ip)| *ip).collect();
+            history::forget_released(&mut net, &ips, cfg.reuse_delay_secs)?;
+            if let (true, Some(pod)) = (cfg.sticky, &pod) {
+                history::remember_sticky(&mut net, pod, &ips)?;
             }
             net.finish(owner, pod)?;
             net.commit()?;
@@ -77,14 +82,36 @@ pub fn add(
     }
 }
 
+/// Per-ADD context shared by the range sets.
+struct Picker<'a> {
+    cfg: &'a IpamConfig,
+    network: &'a NetworkName,
+    /// Released within the reuse delay: tried only when nothing else is free.
+    recent: BTreeSet<IpAddr>,
+    /// The pod's addresses from last time (sticky), tried first.
+    sticky: Vec<IpAddr>,
+    /// One directory listing per ADD at most, shared by the range sets.
+    listing: Option<BTreeSet<IpAddr>>,
+}
+
 fn reserve_all(
     net: &mut LockedNetwork,
     owner: &mut OwnerFile,
     network: &NetworkName,
     cfg: &IpamConfig,
+    pod: Option<&str>,
 ) -> Result<Vec<(usize, IpAddr)>, Error> {
+    let mut picker = Picker {
+        cfg,
+        network,
+        recent: history::recently_released(net, cfg.reuse_delay_secs),
+        sticky: match pod {
+            Some(pod) if cfg.sticky => history::sticky_addresses(net, pod),
+            _ => Vec::new(),
+        },
+        listing: None,
+    };
     let mut picked = Vec::with_capacity(cfg.range_sets.len());
-    let mut taken_listing: Option<BTreeSet<IpAddr>> = None;
     for (idx, set) in cfg.range_sets.iter().enumerate() {
         if let Some(Some(req)) = cfg.requested.get(idx) {
             if !net.try_reserve(owner, req.ip)? {
@@ -94,42 +121,69 @@ fn reserve_all(
             picked.push((idx, req.ip));
             continue;
         }
-        let skips = skips_for(cfg, set.family());
-        let mut candidates = Candidates::new(set, net.cursor(idx), &skips);
-        let mut found = None;
-        let none_taken = BTreeSet::new();
-        for _ in 0..PROBES {
-            let Some(ip) = candidates.next_free(&none_taken) else { break };
-            if net.try_reserve(owner, ip)? {
-                found = Some(ip);
-                break;
-            }
-        }
-        if found.is_none() {
-            let listing = match taken_listing.take() {
-                Some(l) => l,
-                None => net.taken()?,
-            };
-            let family = set.family();
-            let mut taken: BTreeSet<u128> =
-                listing.iter().filter(|ip| Family::of(**ip) == family).map(|ip| to_u128(*ip)).collect();
-            while let Some(ip) = candidates.next_free(&taken) {
-                if net.try_reserve(owner, ip)? {
-                    found = Some(ip);
-                    break;
-                }
-                // Named in a form the listing did not parse to; never reuse it.
-                taken.insert(to_u128(ip));
-            }
-            taken_listing = Some(listing);
-        }
-        let Some(ip) = found else {
-            let in_use = taken_listing
-                .as_ref()
-                .map_or(0, |l| l.iter().filter(|ip| set.range_for(**ip).is_some()).count() as u128);
-            return Err(Error::Exhausted { network: network.to_string(), set: idx, ranges: set.to_string(), in_use });
-        };
+        let ip = picker.pick(net, owner, idx, set)?;
         picked.push((idx, ip));
     }
     Ok(picked)
+}
+
+impl Picker<'_> {
+    fn pick(&mut self, net: &mut LockedNetwork, owner: &mut OwnerFile, idx: usize, set: &RangeSet) -> Result<IpAddr, Error> {
+        let skips = skips_for(self.cfg, set.family());
+        if let Some(ip) = self.sticky.iter().copied().find(|ip| set.range_for(*ip).is_some()) {
+            if !skips.contains(to_u128(ip)) && net.try_reserve(owner, ip)? {
+                return Ok(ip);
+            }
+        }
+        let cursor = net.cursor(idx);
+        let family = set.family();
+        let recent: BTreeSet<u128> =
+            self.recent.iter().filter(|ip| Family::of(**ip) == family).map(|ip| to_u128(*ip)).collect();
+
+        // Fast path: a few candidates after the cursor, one link each.
+        let mut candidates = Candidates::new(set, cursor, &skips);
+        for _ in 0..PROBES {
+            let Some(ip) = candidates.next_free(&recent) else { break };
+            if net.try_reserve(owner, ip)? {
+                return Ok(ip);
+            }
+        }
+        // Slow path: one listing tells every taken address.
+        let listing = match self.listing.take() {
+            Some(l) => l,
+            None => net.taken()?,
+        };
+        let mut taken: BTreeSet<u128> =
+            listing.iter().filter(|ip| Family::of(**ip) == family).map(|ip| to_u128(*ip)).collect();
+        let in_use = listing.iter().filter(|ip| set.range_for(**ip).is_some()).count() as u128;
+        self.listing = Some(listing);
+        let mut avoid: BTreeSet<u128> = taken.union(&recent).copied().collect();
+        if let Some(ip) = Self::first_reservable(net, owner, &mut candidates, &mut avoid)? {
+            return Ok(ip);
+        }
+        // Only recently released addresses are left: the delay yields.
+        if !recent.is_empty() {
+            let mut again = Candidates::new(set, cursor, &skips);
+            if let Some(ip) = Self::first_reservable(net, owner, &mut again, &mut taken)? {
+                return Ok(ip);
+            }
+        }
+        Err(Error::Exhausted { network: self.network.to_string(), set: idx, ranges: set.to_string(), in_use })
+    }
+
+    fn first_reservable(
+        net: &mut LockedNetwork,
+        owner: &mut OwnerFile,
+        candidates: &mut Candidates<'_>,
+        taken: &mut BTreeSet<u128>,
+    ) -> Result<Option<IpAddr>, Error> {
+        while let Some(ip) = candidates.next_free(taken) {
+            if net.try_reserve(owner, ip)? {
+                return Ok(Some(ip));
+            }
+            // Named in a form the listing did not parse to; never try it again.
+            taken.insert(to_u128(ip));
+        }
+        Ok(None)
+    }
 }

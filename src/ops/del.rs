@@ -16,7 +16,8 @@ pub fn del(network: &NetworkName, who: &Attachment, cfg: &ReleaseConfig, opts: &
         return Ok(());
     }
     let mut net = LockedNetwork::open(&cfg.data_dir, network, opts)?;
-    net.release(who)?;
+    let released = net.release(who)?;
+    super::history::note_released(&mut net, &released, cfg.reuse_delay_secs)?;
     net.commit()?;
     Ok(())
 }

@@ -8,6 +8,7 @@ mod add;
 mod check;
 mod del;
 pub mod gc;
+mod history;
 mod status;
 
 use std::net::IpAddr;
@@ -46,17 +47,22 @@ pub struct IpamResult {
 }
 
 /// Addresses that are never handed out in `family`: every configured gateway
-/// (host-local skips only the gateway of the range being walked).
-pub(crate) fn skips_for(cfg: &IpamConfig, family: Family) -> Skips {
+/// (host-local skips only the gateway of the range being walked) and every
+/// `exclude` block.
+pub fn skips_for(cfg: &IpamConfig, family: Family) -> Skips {
     let gateways = cfg
         .range_sets
         .iter()
         .flat_map(|s| s.ranges())
         .filter(|r| r.family() == family)
         .map(|r| to_u128(r.gateway))
-        .map(|v| (v, v))
-        .collect();
-    Skips::new(gateways)
+        .map(|v| (v, v));
+    let excluded = cfg
+        .exclude
+        .iter()
+        .filter(|(net, _)| Family::of(net.ip()) == family)
+        .map(|(net, _)| crate::range::subnet_bounds(*net));
+    Skips::new(gateways.chain(excluded).collect())
 }
 
 /// The result entries for `ips` if they are exactly one address per range set
