@@ -12,10 +12,9 @@ use crate::store::{LockedNetwork, StoreOptions};
 /// [`Error`] on I/O failure or a lock timeout; never because nothing was held.
 pub fn del(network: &NetworkName, who: &Attachment, cfg: &ReleaseConfig, opts: &StoreOptions) -> Result<(), Error> {
     // No directory, no allocation: nothing to create just to say so.
-    if !cfg.data_dir.join(network.as_str()).is_dir() {
+    let Some(mut net) = LockedNetwork::open_existing(&cfg.data_dir, network, opts)? else {
         return Ok(());
-    }
-    let mut net = LockedNetwork::open(&cfg.data_dir, network, opts)?;
+    };
     let released = net.release(who)?;
     super::history::note_released(&mut net, &released, cfg.reuse_delay_secs)?;
     net.commit()?;

@@ -35,12 +35,11 @@ pub fn gc(
     cfg: &ReleaseConfig,
     opts: &StoreOptions,
 ) -> Result<Vec<IpAddr>, Error> {
-    if !cfg.data_dir.join(network.as_str()).is_dir() {
-        return Ok(Vec::new());
-    }
     let keep_pairs: BTreeSet<(&str, &str)> = keep.iter().map(|a| (a.container_id.as_str(), a.ifname.as_str())).collect();
     let keep_ids: BTreeSet<&str> = keep.iter().map(|a| a.container_id.as_str()).collect();
-    let mut net = LockedNetwork::open(&cfg.data_dir, network, opts)?;
+    let Some(mut net) = LockedNetwork::open_existing(&cfg.data_dir, network, opts)? else {
+        return Ok(Vec::new());
+    };
     let mut released = Vec::new();
     let mut failures = Vec::new();
     for a in net.scan()? {

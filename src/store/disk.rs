@@ -225,12 +225,27 @@ pub struct LockedNetwork {
     clean_on_disk: bool,
     /// Whether the index must be (or has been) rewritten, so `clean` is due at commit.
     needs_commit: bool,
+    /// The current boot id, when reclaim is on and it could be read.
+    boot_id: Option<String>,
 }
 
+/// Reads a small file with as few system calls as possible: files on the
+/// hot path (index entries, address files, markers) are far below 4 KiB, and
+/// a short read of a regular file means end of file.
 fn read_small(path: &Path, limit: u64) -> io::Result<String> {
-    let mut s = String::new();
-    File::open(path)?.take(limit).read_to_string(&mut s)?;
-    Ok(s)
+    let mut file = File::open(path)?;
+    let mut buf = vec![0u8; 4096];
+    let mut len = 0;
+    loop {
+        let n = file.read(buf.get_mut(len..).unwrap_or_default())?;
+        len += n;
+        if n == 0 || len < buf.len() || len as u64 >= limit {
+            break;
+        }
+        buf.resize((buf.len() * 2).min(usize::try_from(limit).unwrap_or(usize::MAX)).max(len + 1), 0);
+    }
+    buf.truncate(len.min(usize::try_from(limit).unwrap_or(usize::MAX)));
+    String::from_utf8(buf).map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e))
 }
 
 fn read_optional(path: &Path, limit: u64) -> Result<Option<String>, StoreError> {
@@ -273,36 +288,69 @@ impl LockedNetwork {
     /// [`StoreError`] for any file system failure or a lock timeout.
     pub fn open(data_dir: &Path, network: &NetworkName, opts: &StoreOptions) -> Result<Self, StoreError> {
         let layout = Layout::new(data_dir, network);
-        if let Err(e) = fs::create_dir(&layout.dir) {
-            if e.kind() != io::ErrorKind::AlreadyExists {
+        let lock = match NetworkLock::acquire(&layout.lock(), opts.lock_timeout) {
+            Ok(lock) => lock,
+            Err(LockError::Io { source, .. }) if source.kind() == io::ErrorKind::NotFound => {
                 fs::create_dir_all(&layout.dir).map_err(io_err("create directory", &layout.dir))?;
-            } else if !layout.dir.is_dir() {
-                return Err(io_err("use as a directory", &layout.dir)(io::Error::new(
-                    io::ErrorKind::AlreadyExists,
-                    "it exists and is not a directory",
-                )));
+                NetworkLock::acquire(&layout.lock(), opts.lock_timeout)?
             }
-        }
-        let lock = NetworkLock::acquire(&layout.lock(), opts.lock_timeout)?;
-        let clean = match read_optional(&layout.clean_marker(), 256) {
-            Ok(c) => c,
-            Err(_) => {
-                // First use (no .podlease yet) or a damaged one: make it.
-                create_dir(&layout.meta)?;
-                None
+            Err(LockError::Io { source, .. }) if source.raw_os_error() == Some(20) => {
+                // ENOTDIR: the network's directory (or dataDir) is a file.
+                return Err(io_err("use as a directory", &layout.dir)(source));
             }
+            Err(e) => return Err(e.into()),
         };
-        let mut net = Self { layout, _lock: lock, clean_on_disk: clean.is_some(), needs_commit: false };
+        Self::locked(layout, lock, opts)
+    }
+
+    /// Like [`Self::open`], but `None` when the network has no state
+    /// directory: nothing is created just to find nothing.
+    ///
+    /// # Errors
+    /// [`StoreError`] for any file system failure or a lock timeout.
+    pub fn open_existing(data_dir: &Path, network: &NetworkName, opts: &StoreOptions) -> Result<Option<Self>, StoreError> {
+        let layout = Layout::new(data_dir, network);
+        match NetworkLock::acquire(&layout.lock(), opts.lock_timeout) {
+            Ok(lock) => Self::locked(layout, lock, opts).map(Some),
+            Err(LockError::Io { source, .. })
+                if source.kind() == io::ErrorKind::NotFound || source.raw_os_error() == Some(20) =>
+            {
+                Ok(None)
+            }
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    fn locked(layout: Layout, lock: NetworkLock, opts: &StoreOptions) -> Result<Self, StoreError> {
+        let clean = match read_optional(&layout.clean_marker(), 512) {
+            Ok(c) => c,
+            // `.podlease` missing or damaged: made below.
+            Err(_) => None,
+        };
+        let (clean_stamp, clean_boot) = match clean.as_deref() {
+            Some(text) => {
+                let mut lines = text.lines();
+                (lines.next().map(str::to_owned), lines.find_map(|l| l.strip_prefix("boot ")).map(str::to_owned))
+            }
+            None => (None, None),
+        };
+        let mut net =
+            Self { layout, _lock: lock, clean_on_disk: clean.is_some(), needs_commit: false, boot_id: None };
         if clean.is_none() {
             create_dir(&net.layout.meta)?;
             create_dir(&net.layout.index_dir())?;
             create_dir(&net.layout.tmp_dir())?;
         }
         if opts.reclaim_on_reboot {
-            net.reclaim_earlier_boots(&opts.boot)?;
+            net.boot_id = opts.boot.boot_id();
+            // The clean marker carries the boot it was written in: a match
+            // proves no reboot happened since, without reading the record.
+            if net.boot_id.is_some() && net.boot_id != clean_boot {
+                net.reclaim_earlier_boots(&opts.boot)?;
+            }
         }
         let current = dir_stamp(&net.layout.dir)?;
-        if clean.as_deref().map(str::trim) != Some(current.as_str()) {
+        if clean_stamp.as_deref().map(str::trim) != Some(current.as_str()) {
             net.rebuild_index()?;
         }
         Ok(net)
@@ -465,6 +513,17 @@ impl LockedNetwork {
         Ok(Some((Owner::parse(&String::from_utf8_lossy(&buf)), FileStamp::of(&meta))))
     }
 
+    /// Reads one address file's owner without its stamp (one open, one read).
+    fn read_owner(&self, ip: IpAddr) -> Result<Option<Owner>, StoreError> {
+        let path = self.layout.ip_file(ip);
+        match read_small(&path, 4096) {
+            Ok(text) => Ok(Some(Owner::parse(&text))),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
+            Err(e) if e.kind() == io::ErrorKind::InvalidData => Ok(Some(Owner::Unknown("(not UTF-8)".into()))),
+            Err(e) => Err(io_err("read", &path)(e)),
+        }
+    }
+
     fn read_entry(&self, path: &Path) -> Result<Option<IndexEntry>, StoreError> {
         Ok(read_optional(path, 64 * 1024)?.as_deref().and_then(IndexEntry::parse))
     }
@@ -476,6 +535,11 @@ impl LockedNetwork {
     /// # Errors
     /// [`StoreError`] on I/O failure.
     pub fn find(&self, who: &Attachment) -> Result<Vec<IpAddr>, StoreError> {
+        Ok(self.find_owned(who)?.into_iter().map(|(ip, _)| ip).collect())
+    }
+
+    /// [`Self::find`] with the owner each address file names.
+    fn find_owned(&self, who: &Attachment) -> Result<Vec<(IpAddr, Owner)>, StoreError> {
         let exact = Owner::Attachment(who.clone());
         let legacy = Owner::Legacy(who.container_id.clone());
         let (Some(entry_path), Some(legacy_path)) =
@@ -483,18 +547,18 @@ impl LockedNetwork {
         else {
             // Ids too long for an index file name: fall back to a scan.
             let all = self.scan()?;
-            let mine: Vec<IpAddr> = all.iter().filter(|a| a.owner == exact).map(|a| a.ip).collect();
+            let mine: Vec<(IpAddr, Owner)> = all.iter().filter(|a| a.owner == exact).map(|a| (a.ip, a.owner.clone())).collect();
             if !mine.is_empty() {
                 return Ok(mine);
             }
-            return Ok(all.iter().filter(|a| a.owner == legacy).map(|a| a.ip).collect());
+            return Ok(all.into_iter().filter(|a| a.owner == legacy).map(|a| (a.ip, a.owner)).collect());
         };
         for (path, want) in [(entry_path, &exact), (legacy_path, &legacy)] {
             let Some(entry) = self.read_entry(&path)? else { continue };
             let mut found = Vec::new();
             for (ip, _) in entry.ips {
-                if matches!(self.owner_of(ip)?, Some((ref o, _)) if o == want) {
-                    found.push(ip);
+                if let Some(owner) = self.read_owner(ip)?.filter(|o| o == want) {
+                    found.push((ip, owner));
                 }
             }
             if !found.is_empty() {
@@ -596,17 +660,18 @@ impl LockedNetwork {
     /// # Errors
     /// [`StoreError`] on I/O failure; what was released before it stays released.
     pub fn release(&mut self, who: &Attachment) -> Result<Vec<IpAddr>, StoreError> {
-        let ips = self.find(who)?;
+        // Verified just now, under the lock: nobody else can change them.
         let mut released = Vec::new();
-        for ip in ips {
-            if let Some((owner, _)) = self.owner_of(ip)? {
-                if owner.belongs_to(who) && self.remove_if_owned(ip, &owner, None)? {
-                    released.push(ip);
-                }
+        for (ip, _) in self.find_owned(who)? {
+            self.begin_change()?;
+            if remove_if_exists(&self.layout.ip_file(ip))? {
+                released.push(ip);
             }
         }
         if let Some(path) = self.layout.index_entry(who) {
-            if path.exists() {
+            if !released.is_empty() {
+                remove_if_exists(&path)?;
+            } else if path.exists() {
                 self.begin_change()?;
                 remove_if_exists(&path)?;
             }
@@ -739,7 +804,7 @@ impl LockedNetwork {
     ///    newer than the boot, unless the clock was stepped forward since;
     ///    a file with an mtime in the future is always kept.
     fn reclaim_earlier_boots(&mut self, boot: &BootSource) -> Result<(), StoreError> {
-        let Some(current) = boot.boot_id() else { return Ok(()) };
+        let Some(current) = self.boot_id.clone() else { return Ok(()) };
         let record_path = self.layout.boot_record();
         let recorded = read_optional(&record_path, 256)?;
         let recorded = recorded.as_deref().map(str::trim);
@@ -767,7 +832,10 @@ impl LockedNetwork {
             self.begin_change()?;
         }
         create_dir(&self.layout.tmp_dir())?;
-        self.replace_file(&record_path, &format!("{current}\n"))
+        self.replace_file(&record_path, &format!("{current}\n"))?;
+        // The clean marker must now carry this boot: force it to be rewritten.
+        self.needs_commit = true;
+        Ok(())
     }
 
     /// Finishes the operation: records that the index matches the directory.
@@ -781,7 +849,8 @@ impl LockedNetwork {
             return Ok(());
         }
         let stamp = dir_stamp(&self.layout.dir)?;
-        self.replace_file(&self.layout.clean_marker(), &format!("{stamp}\n"))?;
+        let boot = self.boot_id.as_deref().map_or_else(String::new, |b| format!("boot {b}\n"));
+        self.replace_file(&self.layout.clean_marker(), &format!("{stamp}\n{boot}"))?;
         self.clean_on_disk = true;
         Ok(())
     }
