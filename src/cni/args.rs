@@ -37,10 +37,16 @@ pub enum ArgsError {
 
 /// Parses an address with an optional `/prefix`, which is discarded as host-local does.
 pub fn parse_requested_ip(s: &str) -> Option<IpAddr> {
-    let addr = s.split_once('/').map_or(s, |(a, p)| {
-        if p.parse::<u8>().is_ok() { a } else { "" }
-    });
-    addr.parse::<IpAddr>().ok().map(canonical)
+    let (addr, prefix) = match s.split_once('/') {
+        Some((a, p)) => (a, Some(p.parse::<u8>().ok()?)),
+        None => (s, None),
+    };
+    let ip = addr.parse::<IpAddr>().ok()?;
+    let bits = if ip.is_ipv4() { 32 } else { 128 };
+    if prefix.is_some_and(|p| p > bits) {
+        return None;
+    }
+    Some(canonical(ip))
 }
 
 impl CniArgs {
@@ -98,7 +104,7 @@ mod tests {
         assert_eq!(a.pod_namespace.as_deref(), Some("ns"));
         assert_eq!(a.pod_name.as_deref(), Some("web-0"));
         assert_eq!(CniArgs::parse("").unwrap(), CniArgs::default());
-        assert_eq!(CniArgs::parse("IP=").unwrap().ips, vec![]);
+        assert!(CniArgs::parse("IP=").unwrap().ips.is_empty());
         assert_eq!(CniArgs::parse("IP=10.0.0.1,2001:db8::1").unwrap().ips.len(), 2);
         assert_eq!(CniArgs::parse("IP=::ffff:10.0.0.1").unwrap().ips, vec!["10.0.0.1".parse::<IpAddr>().unwrap()]);
     }
