@@ -220,7 +220,11 @@ fn dispatch(raw: &RawInvocation, version_for_errors: &mut String) -> Result<Vec<
             Ok(Vec::new())
         }
         (Command::Status, _) => {
-            let cfg = IpamConfig::parse(&root, version, &CniArgs::default())?;
+            // A node range that is not there yet means "not available", not a bad config.
+            let cfg = IpamConfig::parse(&root, version, &CniArgs::default()).map_err(|e| match e {
+                crate::config::ConfigError::SubnetFile { message, .. } => Error::NotAvailable(message),
+                other => Error::Config(other),
+            })?;
             ops::status(&name, &cfg, &raw.store_options(cfg.reclaim_on_reboot))?;
             Ok(Vec::new())
         }
