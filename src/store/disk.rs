@@ -440,8 +440,8 @@ impl LockedNetwork {
     /// lock while writing, and we hold it now).
     fn rebuild_index(&mut self) -> Result<(), StoreError> {
         self.begin_change()?;
+        let old = self.read_all_index()?;
         let mut entries: BTreeMap<PathBuf, IndexEntry> = BTreeMap::new();
-        let old = self.read_all_index_pods()?;
         for a in self.scan()? {
             let path = match &a.owner {
                 Owner::Attachment(who) => self.layout.index_entry(who),
@@ -456,27 +456,29 @@ impl LockedNetwork {
                 let e = entries.entry(path.clone()).or_default();
                 e.ips.push((a.ip, a.stamp));
                 if e.pod.is_none() {
-                    e.pod = old.get(&path).cloned().flatten();
+                    e.pod = old.get(&path).and_then(|o| o.pod.clone());
                 }
             }
         }
-        let index_dir = self.layout.index_dir();
-        create_dir(&index_dir)?;
+        create_dir(&self.layout.index_dir())?;
         create_dir(&self.layout.tmp_dir())?;
-        for entry in fs::read_dir(&index_dir).map_err(io_err("list", &index_dir))? {
-            let path = entry.map_err(io_err("list", &index_dir))?.path();
-            if !entries.contains_key(&path) {
-                remove_if_exists(&path)?;
+        for path in old.keys().filter(|p| !entries.contains_key(*p)) {
+            remove_if_exists(path)?;
+        }
+        // Only what differs is written: after host-local touched one address,
+        // a rebuild costs one scan, not one write per attachment.
+        for (path, entry) in &entries {
+            let mut current = old.get(path).cloned();
+            if let Some(c) = current.as_mut() {
+                c.ips.sort_by_key(|(ip, _)| *ip);
+            }
+            let mut wanted = entry.clone();
+            wanted.ips.sort_by_key(|(ip, _)| *ip);
+            if current.as_ref() != Some(&wanted) {
+                self.replace_file(path, &wanted.render())?;
             }
         }
-        for (path, entry) in &entries {
-            self.replace_file(path, &entry.render())?;
-        }
         Ok(())
-    }
-
-    fn read_all_index_pods(&self) -> Result<BTreeMap<PathBuf, Option<String>>, StoreError> {
-        Ok(self.read_all_index()?.into_iter().map(|(p, e)| (p, e.pod)).collect())
     }
 
     fn read_all_index(&self) -> Result<BTreeMap<PathBuf, IndexEntry>, StoreError> {
