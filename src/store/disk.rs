@@ -322,11 +322,8 @@ impl LockedNetwork {
     }
 
     fn locked(layout: Layout, lock: NetworkLock, opts: &StoreOptions) -> Result<Self, StoreError> {
-        let clean = match read_optional(&layout.clean_marker(), 512) {
-            Ok(c) => c,
-            // `.podlease` missing or damaged: made below.
-            Err(_) => None,
-        };
+        // `.podlease` missing or damaged reads as "not clean": it is made below.
+        let clean = read_optional(&layout.clean_marker(), 512).unwrap_or_default();
         let (clean_stamp, clean_boot) = match clean.as_deref() {
             Some(text) => {
                 let mut lines = text.lines();
