@@ -428,6 +428,7 @@ mod tests {
     }
 
     #[test]
+    #[allow(clippy::type_complexity)] // a table of cases reads best inline
     fn strict_bounds() {
         let n = net("192.0.2.0/24");
         let cases: &[(Option<&str>, Option<&str>, Option<&str>, &str)] = &[

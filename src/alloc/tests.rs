@@ -36,6 +36,7 @@ fn order_from_start_middle_end() {
 
 /// host-local's allocator_test.go round-robin table (A4).
 #[test]
+#[allow(clippy::type_complexity)] // a table of cases reads best inline
 fn host_local_round_robin_table() {
     let cases: &[(&[&str], &[&str], Option<&str>, &str)] = &[
         (&["10.0.0.0/29"], &[], None, "10.0.0.2"),

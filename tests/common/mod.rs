@@ -1,6 +1,7 @@
 //! Shared harness for black-box tests: exec the built binary the way a runtime
 //! does (environment + stdin), and find the reference plugins.
-#![allow(dead_code, clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+#![allow(dead_code, clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::print_stderr)]
+#![allow(clippy::disallowed_methods)] // tests read CI from their own environment
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -29,9 +30,15 @@ pub fn reference_plugin(name: &str) -> Option<PathBuf> {
         return Some(p);
     }
     if in_ci() {
-        panic!("{} is missing: install Debian's containernetworking-plugins (CI requires it)", p.display());
+        panic!(
+            "{} is missing: install Debian's containernetworking-plugins (CI requires it)",
+            p.display()
+        );
     }
-    eprintln!("SKIP: {} not installed (apt-get install containernetworking-plugins)", p.display());
+    eprintln!(
+        "SKIP: {} not installed (apt-get install containernetworking-plugins)",
+        p.display()
+    );
     None
 }
 
@@ -39,7 +46,11 @@ pub fn reference_plugin(name: &str) -> Option<PathBuf> {
 pub fn require_root() -> bool {
     let uid = std::fs::read_to_string("/proc/self/status")
         .ok()
-        .and_then(|s| s.lines().find(|l| l.starts_with("Uid:")).map(|l| l.split_whitespace().nth(1).unwrap_or("1").to_owned()));
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("Uid:"))
+                .map(|l| l.split_whitespace().nth(1).unwrap_or("1").to_owned())
+        });
     if uid.as_deref() == Some("0") {
         return true;
     }
@@ -116,7 +127,9 @@ impl Call {
         for (k, v) in &self.extra_env {
             cmd.env(k, v);
         }
-        cmd.stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::piped());
+        cmd.stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
         cmd
     }
 
@@ -153,7 +166,8 @@ impl Reply {
     }
     /// The stdout JSON; panics with the whole reply if it is not JSON.
     pub fn json(&self) -> Value {
-        serde_json::from_str(&self.stdout).unwrap_or_else(|e| panic!("stdout is not JSON ({e}): {self:?}"))
+        serde_json::from_str(&self.stdout)
+            .unwrap_or_else(|e| panic!("stdout is not JSON ({e}): {self:?}"))
     }
     /// Asserts success and returns the result JSON.
     pub fn success(&self) -> Value {
@@ -162,7 +176,10 @@ impl Reply {
     }
     /// Asserts success with empty stdout (DEL, CHECK, GC, STATUS).
     pub fn success_empty(&self) {
-        assert!(self.ok() && self.stdout.is_empty(), "expected silent success, got {self:?}");
+        assert!(
+            self.ok() && self.stdout.is_empty(),
+            "expected silent success, got {self:?}"
+        );
     }
     /// Asserts a CNI error with `code`; returns its `msg`.
     pub fn error(&self, code: u64) -> String {
@@ -177,7 +194,15 @@ impl Reply {
             .as_array()
             .expect("ips")
             .iter()
-            .map(|e| e["address"].as_str().unwrap().split('/').next().unwrap().to_owned())
+            .map(|e| {
+                e["address"]
+                    .as_str()
+                    .unwrap()
+                    .split('/')
+                    .next()
+                    .unwrap()
+                    .to_owned()
+            })
             .collect()
     }
 }
