@@ -4,6 +4,7 @@
 //! Owns: the lock's scope (visible in each operation) and the rollback of a
 //! failed ADD. Never: JSON encoding, environment variables.
 
+pub mod admin;
 mod add;
 mod check;
 mod del;

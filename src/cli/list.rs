@@ -1,0 +1,48 @@
+//! `podlease list [NETWORK]`.
+
+use super::render::{Align, Table, container_cell, ifname_cell, json, or_dash};
+use super::{Ctx, Failure, Io, network_arg};
+
+/// List the allocated addresses of every network, or of one
+#[derive(Debug, clap::Args)]
+#[command(after_help = concat!(
+    "Example:\n  podlease list cbr0 --data-dir /var/lib/cni/networks\n\n",
+    "Legacy files (container id only, host-local before 2018) show \"(legacy: any)\" as the interface;\n",
+    "files with no or unrecognised content are shown as such.\n\n",
+    "Exit status: 0 success, 1 failure (I/O, lock), 2 usage error, 3 the network has no state"
+))]
+pub struct Args {
+    /// Only this network
+    pub network: Option<String>,
+}
+
+pub fn run(ctx: &Ctx, args: &Args, io: &mut Io<'_>) -> Result<(), Failure> {
+    let network = network_arg(args.network.as_deref())?;
+    let report = ctx.admin.list(network.as_ref())?;
+    if ctx.json {
+        return Ok(json(io.out, &report)?);
+    }
+    if report.allocations.is_empty() {
+        writeln!(io.out, "no allocations in {}", report.data_dir.display())?;
+        return Ok(());
+    }
+    let mut t = Table::new(&[
+        ("NETWORK", Align::Left),
+        ("ADDRESS", Align::Left),
+        ("CONTAINER", Align::Left),
+        ("IFNAME", Align::Left),
+        ("POD", Align::Left),
+        ("ALLOCATED", Align::Left),
+    ]);
+    for a in &report.allocations {
+        t.row(vec![
+            a.network.clone(),
+            a.address.to_string(),
+            container_cell(a),
+            ifname_cell(a),
+            or_dash(a.pod.as_deref()),
+            a.allocated_at.clone(),
+        ]);
+    }
+    Ok(t.write(io.out)?)
+}

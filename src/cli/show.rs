@@ -1,0 +1,82 @@
+//! `podlease show ADDRESS|CONTAINER`.
+
+use std::io::Write;
+
+use podlease::ops::admin::{AllocationInfo, OwnerKind};
+
+use super::render::{json, or_dash};
+use super::{Ctx, Failure, Io, network_arg, target_arg};
+
+/// Show who holds an address, or every address of a container
+#[derive(Debug, clap::Args)]
+#[command(after_help = concat!(
+    "Examples:\n  podlease show 10.22.0.14\n  podlease show 3f2a9c... --network cbr0 --ifname eth0\n\n",
+    "An argument that parses as an IP address is an address; use --container for a container id\n",
+    "that looks like one.\n\n",
+    "Exit status: 0 success, 1 failure (I/O, lock), 2 usage error, 3 nothing matched"
+))]
+pub struct Args {
+    /// An IP address, or a container id
+    #[arg(value_name = "ADDRESS|CONTAINER")]
+    pub target: String,
+    /// Only this network
+    #[arg(long, value_name = "NETWORK")]
+    pub network: Option<String>,
+    /// Only this interface of the container
+    #[arg(long, value_name = "IF")]
+    pub ifname: Option<String>,
+    /// Read the argument as a container id even if it looks like an address
+    #[arg(long)]
+    pub container: bool,
+}
+
+pub fn run(ctx: &Ctx, args: &Args, io: &mut Io<'_>) -> Result<(), Failure> {
+    let network = network_arg(args.network.as_deref())?;
+    let target = target_arg(&args.target, args.ifname.as_deref(), args.container)?;
+    let report = ctx.admin.show(&target, network.as_ref())?;
+    if ctx.json {
+        return Ok(json(io.out, &report)?);
+    }
+    for (i, a) in report.matches.iter().enumerate() {
+        if i > 0 {
+            writeln!(io.out)?;
+        }
+        write_details(io.out, a)?;
+    }
+    Ok(())
+}
+
+fn write_details(w: &mut dyn Write, a: &AllocationInfo) -> std::io::Result<()> {
+    let owner = match a.kind {
+        OwnerKind::Attachment => "attachment (container id and interface)",
+        OwnerKind::Legacy => {
+            "legacy (container id only: held for every interface of the container)"
+        }
+        OwnerKind::Empty => "empty file (a write that never finished)",
+        OwnerKind::Unknown => "unknown (unrecognised content)",
+    };
+    let range_set = a.range_set.map_or_else(
+        || "- (no config, or outside every configured range)".to_owned(),
+        |i| i.to_string(),
+    );
+    let mut lines = vec![
+        ("network", a.network.clone()),
+        ("address", a.address.to_string()),
+        ("owner", owner.to_owned()),
+        ("container id", or_dash(a.container_id.as_deref())),
+        ("ifname", or_dash(a.ifname.as_deref())),
+    ];
+    if let Some(content) = &a.content {
+        lines.push(("content", format!("{content:?}")));
+    }
+    lines.extend([
+        ("pod", or_dash(a.pod.as_deref())),
+        ("allocated at", a.allocated_at.clone()),
+        ("range set", range_set),
+        ("file", a.file.display().to_string()),
+    ]);
+    for (k, v) in lines {
+        writeln!(w, "{:<14}{v}", format!("{k}:"))?;
+    }
+    Ok(())
+}
