@@ -267,3 +267,38 @@ fn service_cidrs_and_node_addresses_guard_rails() {
     );
     add(&gw, "c").success();
 }
+
+#[test]
+fn gc_prunes_old_sticky_records_of_pods_that_are_gone() {
+    let d = tempfile::tempdir().unwrap();
+    let c = conf(
+        "1.1.0",
+        "shaped",
+        "podlease",
+        json!({"ranges": [[{"subnet": "10.25.0.0/24"}]], "sticky": true}),
+        d.path(),
+    );
+    add_pod(&c, "live", "web-0").success();
+    add_pod(&c, "gone", "job-x").success();
+    add_pod(&c, "recent", "job-y").success();
+    let sticky = d.path().join("shaped/.podlease/sticky");
+    let week_and_a_day = std::time::Duration::from_secs(8 * 24 * 3600);
+    for name in ["apps_web-0", "apps_job-x"] {
+        let f = std::fs::File::options()
+            .write(true)
+            .open(sticky.join(name))
+            .unwrap();
+        f.set_modified(std::time::SystemTime::now() - week_and_a_day)
+            .unwrap();
+    }
+    let mut gc = c.clone();
+    gc["cni.dev/valid-attachments"] = json!([{"containerID": "live", "ifname": "eth0"}]);
+    Call::new("GC", &gc).run(&podlease()).success_empty();
+    let mut left: Vec<String> = std::fs::read_dir(&sticky)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .collect();
+    left.sort();
+    // web-0 still runs; job-y's record is recent; job-x is gone and old.
+    assert_eq!(left, ["apps_job-y", "apps_web-0"]);
+}

@@ -22,6 +22,9 @@ pub struct ValidAttachment {
 /// Releases everything not kept. Returns the released addresses. Keeps going
 /// past individual failures and reports them all.
 ///
+/// Also drops sticky records of pods that no longer hold an address and were
+/// last written more than a week ago.
+///
 /// Kept: files whose attachment is listed; legacy id-only files whose
 /// container has any listed attachment. Released: every other allocation,
 /// including empty files (a write that never finished) and files whose
@@ -42,19 +45,24 @@ pub fn gc(
     };
     let mut released = Vec::new();
     let mut failures = Vec::new();
-    for a in net.scan()? {
+    let mut live_pods = BTreeSet::new();
+    for a in net.list()? {
         let kept = match &a.owner {
             Owner::Attachment(who) => keep_pairs.contains(&(who.container_id.as_str(), who.ifname.as_str())),
             Owner::Legacy(id) => keep_ids.contains(id.as_str()),
             Owner::Empty | Owner::Unknown(_) => false,
         };
         if kept {
+            live_pods.extend(a.pod);
             continue;
         }
         match net.release_ip(a.ip) {
             Ok(_) => released.push(a.ip),
             Err(e) => failures.push(Error::from(e)),
         }
+    }
+    if let Err(e) = super::history::prune_sticky(&mut net, &live_pods) {
+        failures.push(Error::from(e));
     }
     net.commit()?;
     if failures.is_empty() { Ok(released) } else { Err(Error::Several(failures)) }

@@ -90,6 +90,21 @@ pub(crate) fn remember_sticky(net: &mut LockedNetwork, pod: &str, ips: &[IpAddr]
     net.write_hint(&path, &text)
 }
 
+/// How long the sticky record of a pod that no longer runs is kept.
+pub(crate) const STICKY_RETENTION: std::time::Duration = std::time::Duration::from_secs(7 * 24 * 3600);
+
+/// Drops sticky records of pods not in `live` that are older than
+/// [`STICKY_RETENTION`], so pods with generated names do not accumulate.
+///
+/// # Errors
+/// [`StoreError`] on I/O failure.
+pub(crate) fn prune_sticky(net: &mut LockedNetwork, live: &BTreeSet<String>) -> Result<usize, StoreError> {
+    let live_names: BTreeSet<String> = live.iter().filter_map(|p| sticky_name(p)).collect();
+    let cutoff = SystemTime::now().checked_sub(STICKY_RETENTION).unwrap_or(UNIX_EPOCH);
+    let dir = net.layout().sticky_dir();
+    net.prune_hints(&dir, |name| live_names.contains(name), cutoff)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

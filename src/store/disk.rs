@@ -790,6 +790,35 @@ impl LockedNetwork {
         self.replace_file(path, content)
     }
 
+    /// Removes files in one of our hint directories (e.g. `.podlease/sticky`)
+    /// that `keep` rejects and that were last written before `cutoff`.
+    /// Returns how many were removed.
+    ///
+    /// # Errors
+    /// [`StoreError`] on I/O failure other than the directory being absent.
+    pub fn prune_hints(
+        &mut self,
+        dir: &Path,
+        keep: impl Fn(&str) -> bool,
+        cutoff: std::time::SystemTime,
+    ) -> Result<usize, StoreError> {
+        let list = match fs::read_dir(dir) {
+            Ok(l) => l,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(0),
+            Err(e) => return Err(io_err("list", dir)(e)),
+        };
+        let mut removed = 0;
+        for entry in list {
+            let entry = entry.map_err(io_err("list", dir))?;
+            let name = entry.file_name().to_string_lossy().into_owned();
+            let old = entry.metadata().ok().and_then(|m| m.modified().ok()).is_some_and(|t| t < cutoff);
+            if old && !keep(&name) && remove_if_exists(&entry.path())? {
+                removed += 1;
+            }
+        }
+        Ok(removed)
+    }
+
     /// Releases the allocations of earlier boots, once per boot.
     ///
     /// The rule (README, "Reclaim after reboot"):
