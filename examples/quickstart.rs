@@ -26,7 +26,7 @@ fn invoke(command: &str, container: &str, conf: &Value) -> (u8, String) {
     .into_iter()
     .map(|(k, v)| (k.to_owned(), v.to_owned()))
     .collect();
-    let out = run(&RawInvocation { env, stdin: serde_json::to_vec(conf).unwrap() });
+    let out = run(&RawInvocation { env, stdin: serde_json::to_vec(conf).unwrap(), non_utf8: Vec::new() });
     (out.status, String::from_utf8_lossy(&out.stdout).into_owned())
 }
 

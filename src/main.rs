@@ -12,14 +12,21 @@ use std::process::ExitCode;
 use podlease::cni::{self, MAX_STDIN, RawInvocation};
 
 fn main() -> ExitCode {
-    // Only our variables matter; non-UTF-8 values become U+FFFD, which every
-    // name rule rejects with a CNI error rather than a panic.
-    let env: BTreeMap<String, String> = std::env::vars_os()
-        .filter_map(|(k, v)| {
-            let k = k.into_string().ok()?;
-            (k.starts_with("CNI_") || k.starts_with("PODLEASE_")).then(|| (k, v.to_string_lossy().into_owned()))
-        })
-        .collect();
+    // Only our variables matter. A value that is not UTF-8 is kept lossily and
+    // named in `non_utf8`, so the names that matter are refused with code 4.
+    let mut env = BTreeMap::new();
+    let mut non_utf8 = Vec::new();
+    for (k, v) in std::env::vars_os() {
+        let Ok(k) = k.into_string() else { continue };
+        if !(k.starts_with("CNI_") || k.starts_with("PODLEASE_")) {
+            continue;
+        }
+        let v = v.into_string().unwrap_or_else(|v| {
+            non_utf8.push(k.clone());
+            v.to_string_lossy().into_owned()
+        });
+        env.insert(k, v);
+    }
     if !env.contains_key("CNI_COMMAND") {
         return cli::main(std::env::args_os().skip(1).collect(), &env);
     }
@@ -29,7 +36,7 @@ fn main() -> ExitCode {
         // Read one byte past the limit so an oversized config is detected, not truncated.
         let _ = std::io::stdin().lock().take(MAX_STDIN as u64 + 1).read_to_end(&mut stdin);
     }
-    let raw = RawInvocation { env, stdin };
+    let raw = RawInvocation { env, stdin, non_utf8 };
     let outcome = std::panic::catch_unwind(|| cni::run(&raw)).unwrap_or_else(|_| cni::Outcome {
         stdout: cni::result::encode_error(
             cni::version::SpecVersion::NEWEST.as_str(),

@@ -25,7 +25,7 @@ use podlease::cni::version::SpecVersion;
 use podlease::config::DEFAULT_DATA_DIR;
 use podlease::ids::{ContainerId, IfName, NetworkName};
 use podlease::ops::admin::{Admin, AdminError, Configs, Target};
-use podlease::store::{BootSource, StoreOptions};
+use podlease::store::StoreOptions;
 
 /// Exit status: success.
 pub const EXIT_OK: u8 = 0;
@@ -253,26 +253,11 @@ fn dispatch(cli: Cli, env: &BTreeMap<String, String>, io: &mut Io<'_>) -> Result
 /// The store options the CNI face would use in this environment, so the
 /// operator and the plugin agree on the boot (a disagreement would reclaim).
 fn store_options(lock_timeout: Option<u64>, env: &BTreeMap<String, String>) -> StoreOptions {
-    let mut boot = BootSource::default();
-    if let Some(p) = env.get("PODLEASE_BOOT_ID_FILE") {
-        boot.boot_id_path = PathBuf::from(p);
+    let mut opts = StoreOptions::from_env(env);
+    if let Some(s) = lock_timeout {
+        opts.lock_timeout = Duration::from_secs(s);
     }
-    if let Some(p) = env.get("PODLEASE_PROC_STAT") {
-        boot.proc_stat_path = PathBuf::from(p);
-    }
-    let default = StoreOptions::default();
-    let lock_timeout = match lock_timeout {
-        Some(s) => Duration::from_secs(s),
-        None => env
-            .get("PODLEASE_LOCK_TIMEOUT_MS")
-            .and_then(|v| v.parse().ok())
-            .map_or(default.lock_timeout, Duration::from_millis),
-    };
-    StoreOptions {
-        reclaim_on_reboot: true,
-        lock_timeout,
-        boot,
-    }
+    opts
 }
 
 /// A network name from the command line, validated before it becomes a path.

@@ -8,8 +8,6 @@ pub mod result;
 pub mod version;
 
 use std::collections::BTreeMap;
-use std::path::PathBuf;
-use std::time::Duration;
 
 use serde_json::Value;
 
@@ -18,7 +16,7 @@ use crate::error::Error;
 use crate::ids::{Attachment, ContainerId, IfName, NameError, NetworkName};
 use crate::ops;
 use crate::ops::gc::ValidAttachment;
-use crate::store::{BootSource, StoreOptions};
+use crate::store::StoreOptions;
 use args::CniArgs;
 use version::SpecVersion;
 
@@ -34,6 +32,9 @@ pub struct RawInvocation {
     pub env: BTreeMap<String, String>,
     /// Standard input.
     pub stdin: Vec<u8>,
+    /// Names of variables whose value was not valid UTF-8 (their value in
+    /// `env` is lossy); a name or argument must never be guessed.
+    pub non_utf8: Vec<String>,
 }
 
 /// What the process must write to stdout, and its exit status.
@@ -84,19 +85,8 @@ impl RawInvocation {
         self.env.get(key).map(String::as_str)
     }
 
-    fn store_options(&self, reclaim_on_reboot: bool) -> StoreOptions {
-        let mut boot = BootSource::default();
-        if let Some(p) = self.var("PODLEASE_BOOT_ID_FILE") {
-            boot.boot_id_path = PathBuf::from(p);
-        }
-        if let Some(p) = self.var("PODLEASE_PROC_STAT") {
-            boot.proc_stat_path = PathBuf::from(p);
-        }
-        let lock_timeout = self
-            .var("PODLEASE_LOCK_TIMEOUT_MS")
-            .and_then(|v| v.parse().ok())
-            .map_or(StoreOptions::default().lock_timeout, Duration::from_millis);
-        StoreOptions { reclaim_on_reboot, lock_timeout, boot }
+    fn store_options(&self, reclaim_on_reboot: bool, foreign_clock_slack_secs: u64) -> StoreOptions {
+        StoreOptions { reclaim_on_reboot, foreign_clock_slack_secs, ..StoreOptions::from_env(&self.env) }
     }
 }
 
@@ -127,6 +117,11 @@ fn dispatch(raw: &RawInvocation, version_for_errors: &mut String) -> Result<Vec<
         .ok_or_else(|| Error::Environment(format!("unknown CNI_COMMAND: {command_str:?} (expected ADD, DEL, CHECK, GC, STATUS or VERSION)")))?;
     if command == Command::Version {
         return Ok(SpecVersion::version_info().into_bytes());
+    }
+    for key in ["CNI_CONTAINERID", "CNI_IFNAME", "CNI_ARGS"] {
+        if raw.non_utf8.iter().any(|k| k == key) {
+            return Err(Error::Environment(format!("{key} is not valid UTF-8")));
+        }
     }
     let missing: Vec<&str> =
         command.required().iter().copied().filter(|k| raw.var(k).is_none_or(str::is_empty)).collect();
@@ -194,7 +189,7 @@ fn dispatch(raw: &RawInvocation, version_for_errors: &mut String) -> Result<Vec<
         (Command::Del, Some(who)) => {
             // DEL must release even when the config or CNI_ARGS went bad since ADD.
             let cfg = ReleaseConfig::parse(&root)?;
-            ops::del(&name, &who, &cfg, &raw.store_options(cfg.reclaim_on_reboot))?;
+            ops::del(&name, &who, &cfg, &raw.store_options(cfg.reclaim_on_reboot, cfg.reclaim_clock_slack_secs))?;
             Ok(Vec::new())
         }
         (Command::Add, Some(who)) => {
@@ -204,19 +199,19 @@ fn dispatch(raw: &RawInvocation, version_for_errors: &mut String) -> Result<Vec<
                 (Some(ns), Some(n)) => Some(format!("{ns}/{n}")),
                 _ => None,
             };
-            let result = ops::add(&name, &who, &cfg, pod, &raw.store_options(cfg.reclaim_on_reboot))?;
+            let result = ops::add(&name, &who, &cfg, pod, &raw.store_options(cfg.reclaim_on_reboot, cfg.reclaim_clock_slack_secs))?;
             Ok(result::encode(&result, version))
         }
         (Command::Check, Some(who)) => {
             let args = CniArgs::parse(cni_args)?;
             let cfg = IpamConfig::parse(&root, version, &args)?;
-            ops::check(&name, &who, &cfg, top.get("prevResult"), &raw.store_options(cfg.reclaim_on_reboot))?;
+            ops::check(&name, &who, &cfg, top.get("prevResult"), &raw.store_options(cfg.reclaim_on_reboot, cfg.reclaim_clock_slack_secs))?;
             Ok(Vec::new())
         }
         (Command::Gc, _) => {
             let cfg = ReleaseConfig::parse(&root)?;
             let keep = valid_attachments(&root)?;
-            ops::gc(&name, &keep, &cfg, &raw.store_options(cfg.reclaim_on_reboot))?;
+            ops::gc(&name, &keep, &cfg, &raw.store_options(cfg.reclaim_on_reboot, cfg.reclaim_clock_slack_secs))?;
             Ok(Vec::new())
         }
         (Command::Status, _) => {
@@ -225,7 +220,7 @@ fn dispatch(raw: &RawInvocation, version_for_errors: &mut String) -> Result<Vec<
                 crate::config::ConfigError::SubnetFile { message, .. } => Error::NotAvailable(message),
                 other => Error::Config(other),
             })?;
-            ops::status(&name, &cfg, &raw.store_options(cfg.reclaim_on_reboot))?;
+            ops::status(&name, &cfg, &raw.store_options(cfg.reclaim_on_reboot, cfg.reclaim_clock_slack_secs))?;
             Ok(Vec::new())
         }
         _ => Err(Error::Environment("internal: command without attachment".into())),

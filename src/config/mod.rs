@@ -72,26 +72,30 @@ pub enum ConfigError {
     #[error("no IP ranges specified: set ipam.ranges (or the legacy ipam.subnet)")]
     NoRanges,
     /// Two range sets share addresses.
-    #[error("range set {a} ({a_ranges}) overlaps range set {b} ({b_ranges})")]
+    #[error("range set {a} ({a_field}: {a_ranges}) overlaps range set {b} ({b_field}: {b_ranges})")]
     SetsOverlap {
-        /// Index of the first set.
+        /// Index of the first set in the merged list.
         a: usize,
+        /// Where it was configured.
+        a_field: String,
         /// Its ranges.
         a_ranges: String,
         /// Index of the second set.
         b: usize,
+        /// Where it was configured.
+        b_field: String,
         /// Its ranges.
         b_ranges: String,
     },
     /// 0.1.0/0.2.0 results hold one address per family.
-    #[error("CNI version {version} does not support more than 1 address per family: range sets {a} and {b} are both IPv{family}")]
+    #[error("CNI version {version} does not support more than 1 address per family: range sets {a_field} and {b_field} are both IPv{family}")]
     TooManyPerFamily {
         /// The config's version.
         version: SpecVersion,
-        /// First set.
-        a: usize,
-        /// Second set.
-        b: usize,
+        /// Where the first set was configured.
+        a_field: String,
+        /// Where the second set was configured.
+        b_field: String,
         /// "4" or "6".
         family: &'static str,
     },
@@ -222,6 +226,9 @@ pub struct IpamConfig {
     pub resolv_conf: Option<PathBuf>,
     /// Release the allocations of earlier boots at the first operation of a new boot.
     pub reclaim_on_reboot: bool,
+    /// How much older than the boot a file podlease did not write must be to
+    /// be released by that (seconds).
+    pub reclaim_clock_slack_secs: u64,
     /// Blocks inside the ranges that are never handed out, with their source field.
     pub exclude: Vec<(IpNetwork, String)>,
     /// A released address is not handed out again for this long while others are free.
@@ -241,6 +248,8 @@ pub struct ReleaseConfig {
     pub reclaim_on_reboot: bool,
     /// As in [`IpamConfig`]: DEL records releases only when it is set.
     pub reuse_delay_secs: u64,
+    /// As in [`IpamConfig`].
+    pub reclaim_clock_slack_secs: u64,
 }
 
 fn parse_ip(field: &Field<'_>) -> Result<IpAddr, ConfigError> {
@@ -281,8 +290,9 @@ fn parse_range(obj: &Obj<'_>) -> Result<Range, ConfigError> {
     Range::new(subnet, start, end, gateway).map_err(|reason| ConfigError::Range { field: obj.path.to_owned(), reason })
 }
 
-fn parse_range_sets(field: &Field<'_>, out: &mut Vec<RangeSet>) -> Result<(), ConfigError> {
+fn parse_range_sets(field: &Field<'_>, out: &mut Vec<RangeSet>, origins: &mut Vec<String>) -> Result<(), ConfigError> {
     for set_field in field.items()? {
+        origins.push(set_field.path.clone());
         let mut ranges = Vec::new();
         for range_field in set_field.items()? {
             ranges.push(parse_range(&Obj::of(range_field.value, &range_field.path)?)?);
@@ -443,11 +453,13 @@ impl IpamConfig {
         let ipam = Obj::of(ipam_field.value, "ipam")?;
 
         let mut range_sets = Vec::new();
+        // Where each range set was configured, for error messages.
+        let mut origins: Vec<String> = Vec::new();
         let runtime = root.get("runtimeConfig").map(|f| Obj::of(f.value, "runtimeConfig")).transpose()?;
         if let Some(f) = runtime.as_ref().and_then(|r| r.get("ipRanges")) {
-            parse_range_sets(&f, &mut range_sets)?;
+            parse_range_sets(&f, &mut range_sets, &mut origins)?;
         }
-        if let Some((path, _)) = ipam.nonempty_str("subnetFile")? {
+        if let Some((path, field)) = ipam.nonempty_str("subnetFile")? {
             let sets = subnet_file::read(std::path::Path::new(path)).map_err(|e| {
                 let kind = match e {
                     subnet_file::SubnetFileError::Missing { .. } => SubnetFileProblem::Missing,
@@ -456,26 +468,41 @@ impl IpamConfig {
                 };
                 ConfigError::SubnetFile { kind, message: e.to_string() }
             })?;
+            origins.extend(sets.iter().map(|_| field.clone()));
             range_sets.extend(sets);
         }
         if ipam.get("subnet").is_some() {
             let legacy = parse_range(&ipam)?;
             let set = RangeSet::new(vec![legacy]).map_err(|reason| ConfigError::RangeSet { field: "ipam".into(), reason })?;
             range_sets.push(set);
+            origins.push("ipam.subnet".into());
         }
         if let Some(f) = ipam.get("ranges") {
-            parse_range_sets(&f, &mut range_sets)?;
+            parse_range_sets(&f, &mut range_sets, &mut origins)?;
         }
         if range_sets.is_empty() {
             return Err(ConfigError::NoRanges);
         }
         for (i, a) in range_sets.iter().enumerate() {
             for (j, b) in range_sets.iter().enumerate().skip(i + 1) {
+                let origin = |k: usize| origins.get(k).cloned().unwrap_or_default();
                 if a.overlaps(b) {
-                    return Err(ConfigError::SetsOverlap { a: i, a_ranges: a.to_string(), b: j, b_ranges: b.to_string() });
+                    return Err(ConfigError::SetsOverlap {
+                        a: i,
+                        a_field: origin(i),
+                        a_ranges: a.to_string(),
+                        b: j,
+                        b_field: origin(j),
+                        b_ranges: b.to_string(),
+                    });
                 }
                 if version < SpecVersion::V0_3_0 && a.family() == b.family() {
-                    return Err(ConfigError::TooManyPerFamily { version, a: i, b: j, family: a.family().version_str() });
+                    return Err(ConfigError::TooManyPerFamily {
+                        version,
+                        a_field: origin(i),
+                        b_field: origin(j),
+                        family: a.family().version_str(),
+                    });
                 }
             }
         }
@@ -509,6 +536,9 @@ impl IpamConfig {
             resolv_conf,
             reclaim_on_reboot: ipam.bool("reclaimOnReboot")?.unwrap_or(true),
             reuse_delay_secs: ipam.u64("reuseDelaySeconds")?.unwrap_or(0),
+            reclaim_clock_slack_secs: ipam
+                .u64("reclaimClockSlackSeconds")?
+                .unwrap_or(crate::store::disk::DEFAULT_FOREIGN_CLOCK_SLACK_SECS),
             sticky: ipam.bool("sticky")?.unwrap_or(false),
             exclude,
             range_sets,
@@ -534,6 +564,10 @@ impl ReleaseConfig {
             data_dir: data_dir(ipam.as_ref())?,
             reclaim_on_reboot: ipam.as_ref().and_then(|o| o.bool("reclaimOnReboot").ok().flatten()).unwrap_or(true),
             reuse_delay_secs: ipam.as_ref().and_then(|o| o.u64("reuseDelaySeconds").ok().flatten()).unwrap_or(0),
+            reclaim_clock_slack_secs: ipam
+                .as_ref()
+                .and_then(|o| o.u64("reclaimClockSlackSeconds").ok().flatten())
+                .unwrap_or(crate::store::disk::DEFAULT_FOREIGN_CLOCK_SLACK_SECS),
         })
     }
 }

@@ -38,7 +38,7 @@ pub fn add(
     };
     let mut net = LockedNetwork::open(&cfg.data_dir, network, opts)?;
 
-    let held = net.find(who)?;
+    let held = net.find_exact(who)?;
     if !held.is_empty() {
         let ips = entries_matching(cfg, &held).map_err(|why| {
             Error::AttachmentMismatch(format!(
@@ -49,20 +49,22 @@ pub fn add(
         net.commit()?;
         return Ok(IpamResult { ips, routes: cfg.routes.clone(), dns });
     }
+    // An id-only file (host-local before 2018) holds its address for every
+    // interface of the container: giving it to this one could give it to two.
+    let legacy = net.find_legacy(&who.container_id)?;
+    if let Some(ip) = legacy.first() {
+        return Err(Error::AttachmentMismatch(format!(
+            "container {} holds {ip} through a legacy id-only reservation, which cannot tell its interfaces apart; DEL the container (or `podlease release {ip}`) first",
+            who.container_id
+        )));
+    }
 
     let mut owner = net.prepare_owner(who)?;
-    match reserve_all(&mut net, &mut owner, network, cfg, pod.as_deref()) {
+    let outcome = reserve_all(&mut net, &mut owner, network, cfg, pod.as_deref())
+        .and_then(|picked| record(&mut net, &owner, &picked, cfg, pod).map(|()| picked));
+    let outcome = outcome.and_then(|picked| net.mark_clean().map(|()| picked).map_err(Error::from));
+    match outcome {
         Ok(picked) => {
-            for (set, ip) in &picked {
-                net.set_cursor(*set, *ip)?;
-            }
-            let ips: Vec<IpAddr> = picked.iter().map(|(_, ip)| *ip).collect();
-            history::forget_released(&mut net, &ips, cfg.reuse_delay_secs)?;
-            if let (true, Some(pod)) = (cfg.sticky, &pod) {
-                history::remember_sticky(&mut net, pod, &ips)?;
-            }
-            net.finish(owner, pod)?;
-            net.commit()?;
             let ips = picked
                 .iter()
                 .filter_map(|(set, ip)| {
@@ -74,12 +76,37 @@ pub fn add(
         }
         Err(cause) => match net.abandon(owner) {
             Ok(()) => {
-                net.commit()?;
-                Err(cause)
+                // If even this commit fails, the `clean` marker stays absent and
+                // the next operation rebuilds the index; the cause is the news.
+                match net.commit() {
+                    Ok(()) => Err(cause),
+                    Err(e) => Err(Error::RolledBack { cause: Box::new(cause), rollback: e }),
+                }
             }
             Err(rollback) => Err(Error::RolledBack { cause: Box::new(cause), rollback }),
         },
     }
+}
+
+/// Everything after the reservations: cursors, reuse/sticky hints, the index.
+/// A failure here undoes the reservations like a failure before.
+fn record(
+    net: &mut LockedNetwork,
+    owner: &OwnerFile,
+    picked: &[(usize, IpAddr)],
+    cfg: &IpamConfig,
+    pod: Option<String>,
+) -> Result<(), Error> {
+    for (set, ip) in picked {
+        net.set_cursor(*set, *ip)?;
+    }
+    let ips: Vec<IpAddr> = picked.iter().map(|(_, ip)| *ip).collect();
+    history::forget_released(net, &ips, cfg.reuse_delay_secs)?;
+    if let (true, Some(pod)) = (cfg.sticky, &pod) {
+        history::remember_sticky(net, pod, &ips)?;
+    }
+    net.finish(owner, pod)?;
+    Ok(())
 }
 
 /// Per-ADD context shared by the range sets.

@@ -746,6 +746,7 @@ impl Admin {
         let mut opts = self.opts.clone();
         if let Some(cfg) = self.configs.get(network) {
             opts.reclaim_on_reboot = cfg.release.reclaim_on_reboot;
+            opts.foreign_clock_slack_secs = cfg.release.reclaim_clock_slack_secs;
         }
         opts
     }

@@ -48,8 +48,14 @@ pub fn check(
     opts: &StoreOptions,
 ) -> Result<(), Error> {
     let held = {
-        let net = LockedNetwork::open(&cfg.data_dir, network, opts)?;
-        let held = net.find(who)?;
+        let mut net = LockedNetwork::open(&cfg.data_dir, network, opts)?;
+        let mut held = net.find(who)?;
+        if held.is_empty() {
+            // "Unknown container" may make the runtime tear the pod down:
+            // before saying it, make sure the index missed nothing.
+            net.refresh()?;
+            held = net.find(who)?;
+        }
         net.commit()?;
         held
     };

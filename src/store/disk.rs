@@ -64,11 +64,44 @@ pub struct StoreOptions {
     pub lock_timeout: Duration,
     /// Where the boot id and boot time come from.
     pub boot: BootSource,
+    /// A file podlease did not write is released after a reboot only if its
+    /// mtime is this much older than the boot time, so a clock stepped
+    /// forward by up to this much after boot cannot make a file of this boot
+    /// look old.
+    pub foreign_clock_slack_secs: u64,
 }
+
+/// Default for [`StoreOptions::foreign_clock_slack_secs`]: one hour.
+pub const DEFAULT_FOREIGN_CLOCK_SLACK_SECS: u64 = 3600;
 
 impl Default for StoreOptions {
     fn default() -> Self {
-        Self { reclaim_on_reboot: true, lock_timeout: Duration::from_secs(60), boot: BootSource::default() }
+        Self {
+            reclaim_on_reboot: true,
+            lock_timeout: Duration::from_secs(60),
+            boot: BootSource::default(),
+            foreign_clock_slack_secs: DEFAULT_FOREIGN_CLOCK_SLACK_SECS,
+        }
+    }
+}
+
+impl StoreOptions {
+    /// The defaults, with the overrides a test or operator can set in the
+    /// environment: `PODLEASE_BOOT_ID_FILE`, `PODLEASE_PROC_STAT` (boot
+    /// sources) and `PODLEASE_LOCK_TIMEOUT_MS`. The CNI face and the CLI both
+    /// use this, so they always agree on the boot (a disagreement would reclaim).
+    pub fn from_env(env: &std::collections::BTreeMap<String, String>) -> Self {
+        let mut opts = Self::default();
+        if let Some(p) = env.get("PODLEASE_BOOT_ID_FILE") {
+            opts.boot.boot_id_path = PathBuf::from(p);
+        }
+        if let Some(p) = env.get("PODLEASE_PROC_STAT") {
+            opts.boot.proc_stat_path = PathBuf::from(p);
+        }
+        if let Some(ms) = env.get("PODLEASE_LOCK_TIMEOUT_MS").and_then(|v| v.parse().ok()) {
+            opts.lock_timeout = Duration::from_millis(ms);
+        }
+        opts
     }
 }
 
@@ -170,7 +203,9 @@ impl IndexEntry {
         for (ip, st) in &self.ips {
             s.push_str(&format!("ip {ip} {} {} {}\n", st.ino, st.mtime, st.mtime_nsec));
         }
-        if let Some(pod) = &self.pod {
+        // Kubernetes names are short (namespace 63, pod 253 bytes): anything
+        // longer, or spanning lines, is not a pod name and is not kept.
+        if let Some(pod) = self.pod.as_deref().filter(|p| p.len() <= 320 && !p.contains(['\n', '\r'])) {
             s.push_str(&format!("pod {pod}\n"));
         }
         s
@@ -247,6 +282,10 @@ fn read_small(path: &Path, limit: u64) -> io::Result<String> {
     buf.truncate(len.min(usize::try_from(limit).unwrap_or(usize::MAX)));
     String::from_utf8(buf).map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e))
 }
+
+/// Largest address file we read: `CNI_CONTAINERID` can be as long as an
+/// environment variable (128 KiB), and host-local stores it whole.
+const MAX_OWNER_FILE: u64 = 256 * 1024;
 
 fn read_optional(path: &Path, limit: u64) -> Result<Option<String>, StoreError> {
     match read_small(path, limit) {
@@ -337,13 +376,14 @@ impl LockedNetwork {
             create_dir(&net.layout.meta)?;
             create_dir(&net.layout.index_dir())?;
             create_dir(&net.layout.tmp_dir())?;
+            net.undo_killed_add()?;
         }
         if opts.reclaim_on_reboot {
             net.boot_id = opts.boot.boot_id();
             // The clean marker carries the boot it was written in: a match
             // proves no reboot happened since, without reading the record.
             if net.boot_id.is_some() && net.boot_id != clean_boot {
-                net.reclaim_earlier_boots(&opts.boot)?;
+                net.reclaim_earlier_boots(&opts.boot, opts.foreign_clock_slack_secs)?;
             }
         }
         let current = dir_stamp(&net.layout.dir)?;
@@ -351,6 +391,33 @@ impl LockedNetwork {
             net.rebuild_index()?;
         }
         Ok(net)
+    }
+
+    /// Rolls back an ADD that was killed before it finished: its scratch owner
+    /// file is still there (ADD removes it only after recording everything,
+    /// before its result is printed), and every address it linked shares the
+    /// scratch file's inode. The runtime saw that ADD fail, so none of its
+    /// addresses is in use: removing them makes every ADD all or nothing.
+    fn undo_killed_add(&mut self) -> Result<(), StoreError> {
+        let tmp = self.layout.tmp_owner();
+        let ino = match fs::symlink_metadata(&tmp) {
+            Ok(m) => m.ino(),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(()),
+            Err(e) => return Err(io_err("stat", &tmp)(e)),
+        };
+        self.begin_change()?;
+        let dir = self.layout.dir.clone();
+        for entry in fs::read_dir(&dir).map_err(io_err("list", &dir))? {
+            let entry = entry.map_err(io_err("list", &dir))?;
+            if entry.file_name().to_str().and_then(parse_ip_name).is_none() {
+                continue;
+            }
+            if entry.metadata().is_ok_and(|m| m.ino() == ino) {
+                remove_if_exists(&entry.path())?;
+            }
+        }
+        remove_if_exists(&tmp)?;
+        Ok(())
     }
 
     /// The paths of this network.
@@ -371,8 +438,7 @@ impl LockedNetwork {
 
     /// Writes `content` to `path` atomically (scratch file, then rename).
     fn replace_file(&self, path: &Path, content: &str) -> Result<(), StoreError> {
-        let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("file");
-        let tmp = self.layout.tmp_for(name);
+        let tmp = self.layout.tmp_replace();
         let mut f = OpenOptions::new()
             .write(true)
             .create(true)
@@ -408,7 +474,7 @@ impl LockedNetwork {
                 continue;
             }
             let mut buf = Vec::new();
-            (&mut file).take(4096).read_to_end(&mut buf).map_err(io_err("read", &path))?;
+            (&mut file).take(MAX_OWNER_FILE).read_to_end(&mut buf).map_err(io_err("read", &path))?;
             let owner = Owner::parse(&String::from_utf8_lossy(&buf));
             out.push(Allocation { ip, owner, stamp: FileStamp::of(&meta), pod: None });
         }
@@ -488,7 +554,7 @@ impl LockedNetwork {
         };
         for entry in list {
             let path = entry.map_err(io_err("list", &index_dir))?.path();
-            if let Some(e) = read_optional(&path, 64 * 1024)?.as_deref().and_then(IndexEntry::parse) {
+            if let Some(e) = read_optional(&path, MAX_OWNER_FILE)?.as_deref().and_then(IndexEntry::parse) {
                 out.insert(path, e);
             }
         }
@@ -508,14 +574,14 @@ impl LockedNetwork {
         };
         let meta = file.metadata().map_err(io_err("stat", &path))?;
         let mut buf = Vec::new();
-        (&mut file).take(4096).read_to_end(&mut buf).map_err(io_err("read", &path))?;
+        (&mut file).take(MAX_OWNER_FILE).read_to_end(&mut buf).map_err(io_err("read", &path))?;
         Ok(Some((Owner::parse(&String::from_utf8_lossy(&buf)), FileStamp::of(&meta))))
     }
 
     /// Reads one address file's owner without its stamp (one open, one read).
     fn read_owner(&self, ip: IpAddr) -> Result<Option<Owner>, StoreError> {
         let path = self.layout.ip_file(ip);
-        match read_small(&path, 4096) {
+        match read_small(&path, MAX_OWNER_FILE) {
             Ok(text) => Ok(Some(Owner::parse(&text))),
             Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
             Err(e) if e.kind() == io::ErrorKind::InvalidData => Ok(Some(Owner::Unknown("(not UTF-8)".into()))),
@@ -524,47 +590,76 @@ impl LockedNetwork {
     }
 
     fn read_entry(&self, path: &Path) -> Result<Option<IndexEntry>, StoreError> {
-        Ok(read_optional(path, 64 * 1024)?.as_deref().and_then(IndexEntry::parse))
+        Ok(read_optional(path, MAX_OWNER_FILE)?.as_deref().and_then(IndexEntry::parse))
     }
 
     /// The addresses `who` holds, verified against the address files: exact
     /// matches first; legacy id-only files only when there is no exact match,
-    /// as host-local does.
+    /// as host-local's DEL and CHECK do.
     ///
     /// # Errors
     /// [`StoreError`] on I/O failure.
-    pub fn find(&self, who: &Attachment) -> Result<Vec<IpAddr>, StoreError> {
-        Ok(self.find_owned(who)?.into_iter().map(|(ip, _)| ip).collect())
+    pub fn find(&mut self, who: &Attachment) -> Result<Vec<IpAddr>, StoreError> {
+        let exact = self.find_exact(who)?;
+        if !exact.is_empty() {
+            return Ok(exact);
+        }
+        self.find_legacy(&who.container_id)
     }
 
-    /// [`Self::find`] with the owner each address file names.
-    fn find_owned(&self, who: &Attachment) -> Result<Vec<(IpAddr, Owner)>, StoreError> {
-        let exact = Owner::Attachment(who.clone());
-        let legacy = Owner::Legacy(who.container_id.clone());
-        let (Some(entry_path), Some(legacy_path)) =
-            (self.layout.index_entry(who), self.layout.legacy_index_entry(&who.container_id))
-        else {
-            // Ids too long for an index file name: fall back to a scan.
-            let all = self.scan()?;
-            let mine: Vec<(IpAddr, Owner)> = all.iter().filter(|a| a.owner == exact).map(|a| (a.ip, a.owner.clone())).collect();
-            if !mine.is_empty() {
-                return Ok(mine);
-            }
-            return Ok(all.into_iter().filter(|a| a.owner == legacy).map(|a| (a.ip, a.owner)).collect());
+    /// Addresses whose file names exactly `who` (`id\r\nifname`).
+    ///
+    /// # Errors
+    /// [`StoreError`] on I/O failure.
+    pub fn find_exact(&mut self, who: &Attachment) -> Result<Vec<IpAddr>, StoreError> {
+        let want = Owner::Attachment(who.clone());
+        self.lookup(self.layout.index_entry(who), &want)
+    }
+
+    /// Addresses held by legacy (id-only) files of container `id`.
+    ///
+    /// # Errors
+    /// [`StoreError`] on I/O failure.
+    pub fn find_legacy(&mut self, id: &ContainerId) -> Result<Vec<IpAddr>, StoreError> {
+        let want = Owner::Legacy(id.clone());
+        self.lookup(self.layout.legacy_index_entry(id), &want)
+    }
+
+    /// Looks `want` up through its index entry. An entry that names a file
+    /// that is gone or now says something else proves the index stale (the
+    /// directory was changed in a way its mtime did not show, e.g. a file
+    /// rewritten in place): the index is rebuilt and the lookup done again.
+    /// Names too long for an index entry are looked up by a scan.
+    fn lookup(&mut self, entry_path: Option<PathBuf>, want: &Owner) -> Result<Vec<IpAddr>, StoreError> {
+        let Some(entry_path) = entry_path else {
+            return Ok(self.scan()?.into_iter().filter(|a| a.owner == *want).map(|a| a.ip).collect());
         };
-        for (path, want) in [(entry_path, &exact), (legacy_path, &legacy)] {
-            let Some(entry) = self.read_entry(&path)? else { continue };
-            let mut found = Vec::new();
+        for attempt in 0..2 {
+            let Some(entry) = self.read_entry(&entry_path)? else { return Ok(Vec::new()) };
+            let mut found = Vec::with_capacity(entry.ips.len());
+            let mut stale = false;
             for (ip, _) in entry.ips {
-                if let Some(owner) = self.read_owner(ip)?.filter(|o| o == want) {
-                    found.push((ip, owner));
+                match self.read_owner(ip)? {
+                    Some(owner) if owner == *want => found.push(ip),
+                    _ => stale = true,
                 }
             }
-            if !found.is_empty() {
+            if !stale || attempt == 1 {
                 return Ok(found);
             }
+            self.rebuild_index()?;
         }
         Ok(Vec::new())
+    }
+
+    /// Rebuilds the index from the address files now (one scan). Operations
+    /// call this before reporting that an attachment holds nothing, where a
+    /// wrong answer would hurt (CHECK).
+    ///
+    /// # Errors
+    /// [`StoreError`] on I/O failure.
+    pub fn refresh(&mut self) -> Result<(), StoreError> {
+        self.rebuild_index()
     }
 
     /// The pod recorded for `who`, if any.
@@ -633,13 +728,13 @@ impl LockedNetwork {
     ///
     /// # Errors
     /// [`StoreError`] on I/O failure.
-    pub fn finish(&mut self, owner: OwnerFile, pod: Option<String>) -> Result<Vec<IpAddr>, StoreError> {
+    pub fn finish(&mut self, owner: &OwnerFile, pod: Option<String>) -> Result<(), StoreError> {
         if let Some(path) = self.layout.index_entry(&owner.who) {
             let entry = IndexEntry { ips: owner.linked.iter().map(|ip| (*ip, owner.stamp)).collect(), pod };
             self.replace_file(&path, &entry.render())?;
         }
         remove_if_exists(&self.layout.tmp_owner())?;
-        Ok(owner.linked)
+        Ok(())
     }
 
     /// Removes `ip`'s file if it still belongs to `owner` (and, when given, is
@@ -661,26 +756,22 @@ impl LockedNetwork {
     pub fn release(&mut self, who: &Attachment) -> Result<Vec<IpAddr>, StoreError> {
         // Verified just now, under the lock: nobody else can change them.
         let mut released = Vec::new();
-        for (ip, _) in self.find_owned(who)? {
+        let exact = self.find_exact(who)?;
+        let (ips, entry) = if exact.is_empty() {
+            (self.find_legacy(&who.container_id)?, self.layout.legacy_index_entry(&who.container_id))
+        } else {
+            (exact, self.layout.index_entry(who))
+        };
+        for ip in ips {
             self.begin_change()?;
             if remove_if_exists(&self.layout.ip_file(ip))? {
                 released.push(ip);
             }
         }
-        if let Some(path) = self.layout.index_entry(who) {
-            if !released.is_empty() {
-                remove_if_exists(&path)?;
-            } else if path.exists() {
+        if let Some(path) = entry {
+            if !released.is_empty() || path.exists() {
                 self.begin_change()?;
                 remove_if_exists(&path)?;
-            }
-        }
-        if !released.is_empty() {
-            // Legacy entries of this container may now be stale too.
-            if let Some(path) = self.layout.legacy_index_entry(&who.container_id) {
-                if path.exists() && self.find(who)?.is_empty() {
-                    remove_if_exists(&path)?;
-                }
             }
         }
         Ok(released)
@@ -828,10 +919,11 @@ impl LockedNetwork {
     ///    inode and mtime, was there before this boot began (our index is only
     ///    written after this check), so it is released. No clock is involved.
     /// 3. An address file we never recorded (host-local wrote it) is released
-    ///    only if its mtime is before the boot time. A file of this boot is
-    ///    newer than the boot, unless the clock was stepped forward since;
+    ///    only if its mtime is before the boot time by more than the slack
+    ///    (default one hour). A file of this boot is newer than the boot,
+    ///    unless the clock was stepped forward since by more than the slack;
     ///    a file with an mtime in the future is always kept.
-    fn reclaim_earlier_boots(&mut self, boot: &BootSource) -> Result<(), StoreError> {
+    fn reclaim_earlier_boots(&mut self, boot: &BootSource, slack_secs: u64) -> Result<(), StoreError> {
         let Some(current) = self.boot_id.clone() else { return Ok(()) };
         let record_path = self.layout.boot_record();
         let recorded = read_optional(&record_path, 256)?;
@@ -848,7 +940,8 @@ impl LockedNetwork {
         let mut released = Vec::new();
         for a in self.scan()? {
             let recorded_earlier = known.get(&a.ip) == Some(&a.stamp);
-            let older_than_boot = boot_time.is_some_and(|bt| a.stamp.mtime < bt);
+            let slack = i64::try_from(slack_secs).unwrap_or(i64::MAX);
+            let older_than_boot = boot_time.is_some_and(|bt| a.stamp.mtime < bt.saturating_sub(slack));
             if recorded_earlier || older_than_boot {
                 self.begin_change()?;
                 remove_if_exists(&self.layout.ip_file(a.ip))?;
@@ -868,11 +961,20 @@ impl LockedNetwork {
 
     /// Finishes the operation: records that the index matches the directory.
     /// Dropping without commit leaves the `clean` marker absent, so the next
-    /// operation rebuilds the index.
+    /// operation rebuilds the index. The lock is held until the value is dropped.
     ///
     /// # Errors
     /// [`StoreError`] on I/O failure.
     pub fn commit(mut self) -> Result<(), StoreError> {
+        self.mark_clean()
+    }
+
+    /// [`Self::commit`] without giving up the lock, for an operation that
+    /// must undo its work if the marker cannot be written.
+    ///
+    /// # Errors
+    /// [`StoreError`] on I/O failure.
+    pub fn mark_clean(&mut self) -> Result<(), StoreError> {
         if !self.needs_commit && self.clean_on_disk {
             return Ok(());
         }

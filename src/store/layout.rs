@@ -97,9 +97,12 @@ impl Layout {
         self.tmp_dir().join("owner")
     }
 
-    /// Scratch file for atomic replacement of `name`.
-    pub fn tmp_for(&self, name: &str) -> PathBuf {
-        self.tmp_dir().join(format!("{name}.new"))
+    /// Scratch file for atomic replacement of any of our files. One name
+    /// serves all: only the lock holder writes, one file at a time, and a
+    /// fixed short name cannot overflow a file name (index entries already
+    /// use up to 255 bytes).
+    pub fn tmp_replace(&self) -> PathBuf {
+        self.tmp_dir().join("replace")
     }
 }
 
