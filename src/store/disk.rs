@@ -318,6 +318,19 @@ fn dir_stamp(path: &Path) -> Result<String, StoreError> {
     Ok(format!("dir {} {} {}", m.ino(), m.mtime(), m.mtime_nsec()))
 }
 
+/// Whether the kernel gives directory changes distinct timestamps even within
+/// one clock tick (multigrain timestamps, Linux 6.13+). Before that, a change
+/// made by host-local in the same tick as podlease's last one leaves the
+/// directory's mtime unchanged, so a miss in the index is double-checked.
+fn kernel_has_fine_timestamps() -> bool {
+    let Ok(release) = std::fs::read_to_string("/proc/sys/kernel/osrelease") else { return false };
+    let mut parts = release.trim().split(['.', '-']).map(|p| p.parse::<u32>().ok());
+    match (parts.next().flatten(), parts.next().flatten()) {
+        (Some(major), Some(minor)) => (major, minor) >= (6, 13),
+        _ => false,
+    }
+}
+
 impl LockedNetwork {
     /// Creates the network's directory if needed, takes the lock, releases the
     /// allocations of earlier boots if this is the first operation of a boot,
@@ -754,6 +767,17 @@ impl LockedNetwork {
     /// # Errors
     /// [`StoreError`] on I/O failure; what was released before it stays released.
     pub fn release(&mut self, who: &Attachment) -> Result<Vec<IpAddr>, StoreError> {
+        let released = self.release_indexed(who)?;
+        if released.is_empty() && !kernel_has_fine_timestamps() {
+            // Nothing found, on a kernel where the index may have missed a
+            // host-local write: make sure with one scan before saying so.
+            self.rebuild_index()?;
+            return self.release_indexed(who);
+        }
+        Ok(released)
+    }
+
+    fn release_indexed(&mut self, who: &Attachment) -> Result<Vec<IpAddr>, StoreError> {
         // Verified just now, under the lock: nobody else can change them.
         let mut released = Vec::new();
         let exact = self.find_exact(who)?;
