@@ -118,10 +118,13 @@ fn dispatch(raw: &RawInvocation, version_for_errors: &mut String) -> Result<Vec<
     if command == Command::Version {
         return Ok(SpecVersion::version_info().into_bytes());
     }
-    for key in ["CNI_CONTAINERID", "CNI_IFNAME", "CNI_ARGS"] {
-        if raw.non_utf8.iter().any(|k| k == key) {
-            return Err(Error::Environment(format!("{key} is not valid UTF-8")));
-        }
+    // Names, arguments and our own overrides (paths) are never guessed.
+    if let Some(key) = raw
+        .non_utf8
+        .iter()
+        .find(|k| ["CNI_CONTAINERID", "CNI_IFNAME", "CNI_ARGS"].contains(&k.as_str()) || k.starts_with("PODLEASE_"))
+    {
+        return Err(Error::Environment(format!("{key} is not valid UTF-8")));
     }
     let missing: Vec<&str> =
         command.required().iter().copied().filter(|k| raw.var(k).is_none_or(str::is_empty)).collect();

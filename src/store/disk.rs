@@ -318,19 +318,6 @@ fn dir_stamp(path: &Path) -> Result<String, StoreError> {
     Ok(format!("dir {} {} {}", m.ino(), m.mtime(), m.mtime_nsec()))
 }
 
-/// Whether the kernel gives directory changes distinct timestamps even within
-/// one clock tick (multigrain timestamps, Linux 6.13+). Before that, a change
-/// made by host-local in the same tick as podlease's last one leaves the
-/// directory's mtime unchanged, so a miss in the index is double-checked.
-fn kernel_has_fine_timestamps() -> bool {
-    let Ok(release) = std::fs::read_to_string("/proc/sys/kernel/osrelease") else { return false };
-    let mut parts = release.trim().split(['.', '-']).map(|p| p.parse::<u32>().ok());
-    match (parts.next().flatten(), parts.next().flatten()) {
-        (Some(major), Some(minor)) => (major, minor) >= (6, 13),
-        _ => false,
-    }
-}
-
 impl LockedNetwork {
     /// Creates the network's directory if needed, takes the lock, releases the
     /// allocations of earlier boots if this is the first operation of a boot,
@@ -402,6 +389,8 @@ impl LockedNetwork {
         let current = dir_stamp(&net.layout.dir)?;
         if clean_stamp.as_deref().map(str::trim) != Some(current.as_str()) {
             net.rebuild_index()?;
+            // The marker must be (re)written with the current stamp.
+            net.needs_commit = true;
         }
         Ok(net)
     }
@@ -515,7 +504,6 @@ impl LockedNetwork {
     /// which only a write that never finished can leave (every writer holds the
     /// lock while writing, and we hold it now).
     fn rebuild_index(&mut self) -> Result<(), StoreError> {
-        self.begin_change()?;
         let old = self.read_all_index()?;
         let mut entries: BTreeMap<PathBuf, IndexEntry> = BTreeMap::new();
         for a in self.scan()? {
@@ -523,6 +511,7 @@ impl LockedNetwork {
                 Owner::Attachment(who) => self.layout.index_entry(who),
                 Owner::Legacy(id) => self.layout.legacy_index_entry(id),
                 Owner::Empty => {
+                    self.begin_change()?;
                     remove_if_exists(&self.layout.ip_file(a.ip))?;
                     continue;
                 }
@@ -539,6 +528,7 @@ impl LockedNetwork {
         create_dir(&self.layout.index_dir())?;
         create_dir(&self.layout.tmp_dir())?;
         for path in old.keys().filter(|p| !entries.contains_key(*p)) {
+            self.begin_change()?;
             remove_if_exists(path)?;
         }
         // Only what differs is written: after host-local touched one address,
@@ -551,6 +541,7 @@ impl LockedNetwork {
             let mut wanted = entry.clone();
             wanted.ips.sort_by_key(|(ip, _)| *ip);
             if current.as_ref() != Some(&wanted) {
+                self.begin_change()?;
                 self.replace_file(path, &wanted.render())?;
             }
         }
@@ -768,9 +759,13 @@ impl LockedNetwork {
     /// [`StoreError`] on I/O failure; what was released before it stays released.
     pub fn release(&mut self, who: &Attachment) -> Result<Vec<IpAddr>, StoreError> {
         let released = self.release_indexed(who)?;
-        if released.is_empty() && !kernel_has_fine_timestamps() {
-            // Nothing found, on a kernel where the index may have missed a
-            // host-local write: make sure with one scan before saying so.
+        if released.is_empty() {
+            // Nothing found. Where directory timestamps are coarse (kernels
+            // before 6.13, ramfs, some network file systems), a host-local
+            // write in the same tick as our last change leaves the mtime
+            // unchanged and the index unaware: one scan settles it. DEL of
+            // an attachment that holds nothing is rare (a retry, or a DEL
+            // after a failed ADD), so the common DEL stays one index read.
             self.rebuild_index()?;
             return self.release_indexed(who);
         }
