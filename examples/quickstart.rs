@@ -21,13 +21,23 @@ fn invoke(command: &str, container: &str, conf: &Value) -> (u8, String) {
         ("CNI_NETNS", "/var/run/netns/demo"),
         ("CNI_IFNAME", "eth0"),
         ("CNI_PATH", "/opt/cni/bin"),
-        ("CNI_ARGS", "IgnoreUnknown=1;K8S_POD_NAMESPACE=demo;K8S_POD_NAME=web"),
+        (
+            "CNI_ARGS",
+            "IgnoreUnknown=1;K8S_POD_NAMESPACE=demo;K8S_POD_NAME=web",
+        ),
     ]
     .into_iter()
     .map(|(k, v)| (k.to_owned(), v.to_owned()))
     .collect();
-    let out = run(&RawInvocation { env, stdin: serde_json::to_vec(conf).unwrap(), non_utf8: Vec::new() });
-    (out.status, String::from_utf8_lossy(&out.stdout).into_owned())
+    let out = run(&RawInvocation {
+        env,
+        stdin: serde_json::to_vec(conf).unwrap(),
+        non_utf8: Vec::new(),
+    });
+    (
+        out.status,
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+    )
 }
 
 fn show(step: &str, (status, stdout): (u8, String)) {
@@ -41,19 +51,26 @@ fn show(step: &str, (status, stdout): (u8, String)) {
 fn main() {
     let dir = tempfile::tempdir().expect("temporary directory");
     let conflist: Value =
-        serde_json::from_str(include_str!("conf/20-podlease-dual-stack.conflist")).expect("example conflist parses");
+        serde_json::from_str(include_str!("conf/20-podlease-dual-stack.conflist"))
+            .expect("example conflist parses");
     // What libcni hands the bridge plugin (and bridge hands us): the plugin's
     // object with the list's name and cniVersion.
     let mut conf = conflist["plugins"][0].clone();
     conf["name"] = conflist["name"].clone();
     conf["cniVersion"] = conflist["cniVersion"].clone();
     conf["ipam"]["dataDir"] = Value::from(dir.path().to_string_lossy().into_owned());
-    println!("network config (examples/conf/20-podlease-dual-stack.conflist, dataDir in {}):", dir.path().display());
+    println!(
+        "network config (examples/conf/20-podlease-dual-stack.conflist, dataDir in {}):",
+        dir.path().display()
+    );
     println!("{}\n", serde_json::to_string_pretty(&conf["ipam"]).unwrap());
 
     show("ADD pod-a", invoke("ADD", "pod-a", &conf));
     show("ADD pod-b", invoke("ADD", "pod-b", &conf));
-    show("ADD pod-a again (a runtime retry: same addresses back)", invoke("ADD", "pod-a", &conf));
+    show(
+        "ADD pod-a again (a runtime retry: same addresses back)",
+        invoke("ADD", "pod-a", &conf),
+    );
 
     let mut check = conf.clone();
     check["cniVersion"] = Value::from("1.0.0");
@@ -65,7 +82,10 @@ fn main() {
         .filter_map(|e| e.ok().map(|e| e.file_name().to_string_lossy().into_owned()))
         .collect();
     files.sort();
-    println!("state on disk, host-local's layout ({}):", net_dir.display());
+    println!(
+        "state on disk, host-local's layout ({}):",
+        net_dir.display()
+    );
     for f in &files {
         let content = std::fs::read_to_string(net_dir.join(f)).unwrap_or_default();
         println!("  {f:<22} {}", content.replace("\r\n", "\\r\\n"));
@@ -73,11 +93,24 @@ fn main() {
     println!();
 
     show("DEL pod-a", invoke("DEL", "pod-a", &conf));
-    show("DEL pod-a again (nothing left: still success)", invoke("DEL", "pod-a", &conf));
-    show("CHECK pod-a after DEL (code 3: unknown container)", invoke("CHECK", "pod-a", &check));
-    show("ADD pod-c (round robin: the next address, not pod-a's)", invoke("ADD", "pod-c", &conf));
+    show(
+        "DEL pod-a again (nothing left: still success)",
+        invoke("DEL", "pod-a", &conf),
+    );
+    show(
+        "CHECK pod-a after DEL (code 3: unknown container)",
+        invoke("CHECK", "pod-a", &check),
+    );
+    show(
+        "ADD pod-c (round robin: the next address, not pod-a's)",
+        invoke("ADD", "pod-c", &conf),
+    );
 
     let mut bad = conf.clone();
-    bad["ipam"]["ranges"] = serde_json::json!([[{"subnet": "10.244.1.0/24", "gateway": "10.9.9.1"}]]);
-    show("ADD with a gateway outside its subnet (code 7)", invoke("ADD", "pod-d", &bad));
+    bad["ipam"]["ranges"] =
+        serde_json::json!([[{"subnet": "10.244.1.0/24", "gateway": "10.9.9.1"}]]);
+    show(
+        "ADD with a gateway outside its subnet (code 7)",
+        invoke("ADD", "pod-d", &bad),
+    );
 }

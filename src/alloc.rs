@@ -47,7 +47,10 @@ impl Skips {
         self.intervals
             .iter()
             .filter(|(a, b)| *a <= hi && *b >= lo)
-            .fold(0u128, |acc, (a, b)| acc.saturating_add((*b).min(hi) - (*a).max(lo)).saturating_add(1))
+            .fold(0u128, |acc, (a, b)| {
+                acc.saturating_add((*b).min(hi) - (*a).max(lo))
+                    .saturating_add(1)
+            })
     }
 }
 
@@ -76,27 +79,50 @@ impl<'a> Candidates<'a> {
     pub fn new(set: &RangeSet, cursor: Option<IpAddr>, skips: &'a Skips) -> Self {
         let ranges = set.ranges();
         let mut segments = Vec::with_capacity(ranges.len() + 1);
-        match cursor.and_then(|c| ranges.iter().position(|r| r.contains(c)).map(|i| (i, to_u128(c)))) {
+        match cursor.and_then(|c| {
+            ranges
+                .iter()
+                .position(|r| r.contains(c))
+                .map(|i| (i, to_u128(c)))
+        }) {
             Some((k, c)) => {
                 let n = ranges.len();
                 if let Some(r) = ranges.get(k) {
                     if c < r.end_u() {
-                        segments.push(Segment { lo: c + 1, hi: r.end_u() });
+                        segments.push(Segment {
+                            lo: c + 1,
+                            hi: r.end_u(),
+                        });
                     }
                 }
                 for off in 1..n {
                     if let Some(r) = ranges.get((k + off) % n) {
-                        segments.push(Segment { lo: r.start_u(), hi: r.end_u() });
+                        segments.push(Segment {
+                            lo: r.start_u(),
+                            hi: r.end_u(),
+                        });
                     }
                 }
                 if let Some(r) = ranges.get(k) {
-                    segments.push(Segment { lo: r.start_u(), hi: c });
+                    segments.push(Segment {
+                        lo: r.start_u(),
+                        hi: c,
+                    });
                 }
             }
-            None => segments.extend(ranges.iter().map(|r| Segment { lo: r.start_u(), hi: r.end_u() })),
+            None => segments.extend(ranges.iter().map(|r| Segment {
+                lo: r.start_u(),
+                hi: r.end_u(),
+            })),
         }
         let next = segments.first().map(|s| s.lo);
-        Self { family: set.family(), segments, seg: 0, next, skips }
+        Self {
+            family: set.family(),
+            segments,
+            seg: 0,
+            next,
+            skips,
+        }
     }
 
     /// The next candidate whose integer is not in `taken` either. Runs of

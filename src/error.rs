@@ -62,7 +62,9 @@ pub enum Error {
         supported: String,
     },
     /// CHECK before 0.4.0, GC/STATUS before 1.1.0.
-    #[error("config version {version} does not allow {command} (it needs cniVersion {needs} or later)")]
+    #[error(
+        "config version {version} does not allow {command} (it needs cniVersion {needs} or later)"
+    )]
     CommandNotAllowed {
         /// The command.
         command: &'static str,
@@ -99,7 +101,9 @@ pub enum Error {
         source: std::io::Error,
     },
     /// CHECK (or an operator command) for an attachment that holds nothing.
-    #[error("no address is allocated to container {container_id} interface {ifname} in network {network}")]
+    #[error(
+        "no address is allocated to container {container_id} interface {ifname} in network {network}"
+    )]
     UnknownAttachment {
         /// Network.
         network: String,
@@ -109,7 +113,9 @@ pub enum Error {
         ifname: String,
     },
     /// A range set is full.
-    #[error("no free address in range set {set} ({ranges}) of network {network}: all {in_use} allocatable addresses are in use")]
+    #[error(
+        "no free address in range set {set} ({ranges}) of network {network}: all {in_use} allocatable addresses are in use"
+    )]
     Exhausted {
         /// Network.
         network: String,
@@ -153,11 +159,19 @@ impl Error {
     /// The single table from failure to CNI code.
     pub fn code(&self) -> ErrorCode {
         match self {
-            Self::IncompatibleVersion { .. } | Self::CommandNotAllowed { .. } => ErrorCode::IncompatibleVersion,
+            Self::IncompatibleVersion { .. } | Self::CommandNotAllowed { .. } => {
+                ErrorCode::IncompatibleVersion
+            }
             Self::Environment(_) | Self::Args(_) => ErrorCode::InvalidEnvironment,
             Self::Decode(_) => ErrorCode::Decode,
-            Self::Config(ConfigError::SubnetFile { kind: SubnetFileProblem::Missing, .. }) => ErrorCode::TryAgainLater,
-            Self::Config(ConfigError::SubnetFile { kind: SubnetFileProblem::Unreadable, .. }) => ErrorCode::Io,
+            Self::Config(ConfigError::SubnetFile {
+                kind: SubnetFileProblem::Missing,
+                ..
+            }) => ErrorCode::TryAgainLater,
+            Self::Config(ConfigError::SubnetFile {
+                kind: SubnetFileProblem::Unreadable,
+                ..
+            }) => ErrorCode::Io,
             Self::Config(_) | Self::NetworkName(_) => ErrorCode::InvalidConfig,
             Self::Store(StoreError::Lock(LockError::Timeout { .. })) => ErrorCode::TryAgainLater,
             Self::Store(_) | Self::ResolvConf { .. } => ErrorCode::Io,

@@ -13,7 +13,9 @@ pub enum NameError {
     #[error("is empty")]
     Empty,
     /// Does not match `^[a-zA-Z0-9][a-zA-Z0-9_.\-]*$`.
-    #[error("{0:?} has invalid characters: it must start with a letter or digit, followed by letters, digits, '_', '.' or '-'")]
+    #[error(
+        "{0:?} has invalid characters: it must start with a letter or digit, followed by letters, digits, '_', '.' or '-'"
+    )]
     BadCharacters(String),
     /// Interface name longer than 15 bytes (IFNAMSIZ - 1).
     #[error("{0:?} is too long: interface names are at most 15 bytes")]
@@ -140,7 +142,9 @@ mod tests {
         for ok in ["a", "0", "abc-DEF_1.2", "a..b", "1.2.3.4"] {
             assert!(ContainerId::new(ok).is_ok(), "{ok}");
         }
-        for bad in ["", ".", "..", "-a", "_a", "a/b", "../x", "a b", " a", "a\n", "é", "a:b"] {
+        for bad in [
+            "", ".", "..", "-a", "_a", "a/b", "../x", "a b", " a", "a\n", "é", "a:b",
+        ] {
             assert!(ContainerId::new(bad).is_err(), "{bad:?}");
         }
     }
@@ -151,11 +155,17 @@ mod tests {
             assert!(IfName::new(ok).is_ok(), "{ok}");
         }
         assert_eq!(IfName::new(""), Err(NameError::Empty));
-        assert!(matches!(IfName::new("1234567890123456"), Err(NameError::TooLong(_))));
+        assert!(matches!(
+            IfName::new("1234567890123456"),
+            Err(NameError::TooLong(_))
+        ));
         assert!(matches!(IfName::new("."), Err(NameError::Dots(_))));
         assert!(matches!(IfName::new(".."), Err(NameError::Dots(_))));
         for bad in ["a/b", "a:b", "a b", "a\tb", "eth0\n"] {
-            assert!(matches!(IfName::new(bad), Err(NameError::BadIfnameCharacters(_))), "{bad:?}");
+            assert!(
+                matches!(IfName::new(bad), Err(NameError::BadIfnameCharacters(_))),
+                "{bad:?}"
+            );
         }
     }
 }

@@ -34,9 +34,16 @@ fn main() -> ExitCode {
     let needs_stdin = env.get("CNI_COMMAND").is_some_and(|c| c != "VERSION");
     if needs_stdin {
         // Read one byte past the limit so an oversized config is detected, not truncated.
-        let _ = std::io::stdin().lock().take(MAX_STDIN as u64 + 1).read_to_end(&mut stdin);
+        let _ = std::io::stdin()
+            .lock()
+            .take(MAX_STDIN as u64 + 1)
+            .read_to_end(&mut stdin);
     }
-    let raw = RawInvocation { env, stdin, non_utf8 };
+    let raw = RawInvocation {
+        env,
+        stdin,
+        non_utf8,
+    };
     let outcome = std::panic::catch_unwind(|| cni::run(&raw)).unwrap_or_else(|_| cni::Outcome {
         stdout: cni::result::encode_error(
             cni::version::SpecVersion::NEWEST.as_str(),

@@ -96,7 +96,9 @@ pub enum RangeError {
     #[error("subnet {0} is an IPv4-mapped IPv6 network; write it as IPv4")]
     Mapped(IpNetwork),
     /// /31, /32, /127, /128 leave nothing to hand out.
-    #[error("subnet {0} is too small to allocate from (the longest usable prefix is /30 for IPv4 and /126 for IPv6)")]
+    #[error(
+        "subnet {0} is too small to allocate from (the longest usable prefix is /30 for IPv4 and /126 for IPv6)"
+    )]
     TooSmall(IpNetwork),
     /// `10.1.2.3/24` instead of `10.1.2.0/24`.
     #[error("subnet {subnet} has host bits set: the network address for /{prefix} is {network}")]
@@ -203,7 +205,12 @@ impl Range {
                 None
             };
             if let Some(what) = what {
-                return Err(RangeError::Reserved { field, ip, what, subnet });
+                return Err(RangeError::Reserved {
+                    field,
+                    ip,
+                    what,
+                    subnet,
+                });
             }
             Ok(v)
         };
@@ -226,7 +233,10 @@ impl Range {
             gateway: from_u128(family, gateway_v),
         };
         if start_v > end_v {
-            return Err(RangeError::Reversed { start: range.start, end: range.end });
+            return Err(RangeError::Reversed {
+                start: range.start,
+                end: range.end,
+            });
         }
         if start_v == end_v && start_v == gateway_v {
             return Err(RangeError::NothingToAllocate(range.to_string()));
@@ -318,7 +328,10 @@ impl RangeSet {
         };
         for r in &ranges {
             if r.family() != first.family() {
-                return Err(RangeSetError::MixedFamilies(first.to_string(), r.to_string()));
+                return Err(RangeSetError::MixedFamilies(
+                    first.to_string(),
+                    r.to_string(),
+                ));
             }
         }
         for (i, a) in ranges.iter().enumerate() {
@@ -348,12 +361,16 @@ impl RangeSet {
 
     /// Whether any range of `self` overlaps any range of `other`.
     pub fn overlaps(&self, other: &Self) -> bool {
-        self.ranges.iter().any(|a| other.ranges.iter().any(|b| a.overlaps(b)))
+        self.ranges
+            .iter()
+            .any(|a| other.ranges.iter().any(|b| a.overlaps(b)))
     }
 
     /// Total number of addresses, saturating.
     pub fn len(&self) -> u128 {
-        self.ranges.iter().fold(0u128, |acc, r| acc.saturating_add(r.len()))
+        self.ranges
+            .iter()
+            .fold(0u128, |acc, r| acc.saturating_add(r.len()))
     }
 
     /// Always false: a validated set holds at least one range.
@@ -388,7 +405,10 @@ mod tests {
     #[test]
     fn defaults_v4() {
         let r = Range::new(net("192.0.2.0/24"), None, None, None).unwrap();
-        assert_eq!((r.start, r.end, r.gateway), (ip("192.0.2.1"), ip("192.0.2.254"), ip("192.0.2.1")));
+        assert_eq!(
+            (r.start, r.end, r.gateway),
+            (ip("192.0.2.1"), ip("192.0.2.254"), ip("192.0.2.1"))
+        );
         let r = Range::new(net("192.0.2.0/25"), None, None, None).unwrap();
         assert_eq!(r.end, ip("192.0.2.126"));
         let r = Range::new(net("10.0.0.0/30"), None, None, None).unwrap();
@@ -411,7 +431,10 @@ mod tests {
         assert_eq!(r.end, ip("ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff"));
         assert_eq!(r.len(), u128::MAX);
         for small in ["10.0.0.0/31", "10.0.0.0/32", "::/127", "::/128"] {
-            assert!(matches!(Range::new(net(small), None, None, None), Err(RangeError::TooSmall(_))));
+            assert!(matches!(
+                Range::new(net(small), None, None, None),
+                Err(RangeError::TooSmall(_))
+            ));
         }
         assert!(matches!(
             Range::new(net("::ffff:10.0.0.0/120"), None, None, None),
@@ -422,7 +445,10 @@ mod tests {
     #[test]
     fn host_bits() {
         let e = Range::new(net("192.0.2.12/24"), None, None, None).unwrap_err();
-        assert_eq!(e.to_string(), "subnet 192.0.2.12/24 has host bits set: the network address for /24 is 192.0.2.0");
+        assert_eq!(
+            e.to_string(),
+            "subnet 192.0.2.12/24 has host bits set: the network address for /24 is 192.0.2.0"
+        );
         let e = Range::new(net("2001:DB8:24:19ff::/63"), None, None, None).unwrap_err();
         assert!(e.to_string().ends_with("is 2001:db8:24:19fe::"), "{e}");
     }
@@ -432,27 +458,92 @@ mod tests {
     fn strict_bounds() {
         let n = net("192.0.2.0/24");
         let cases: &[(Option<&str>, Option<&str>, Option<&str>, &str)] = &[
-            (Some("192.0.3.0"), None, None, "rangeStart 192.0.3.0 is not in subnet 192.0.2.0/24"),
-            (None, Some("192.0.4.0"), None, "rangeEnd 192.0.4.0 is not in subnet 192.0.2.0/24"),
-            (Some("192.0.2.50"), Some("192.0.2.40"), None, "rangeStart 192.0.2.50 is after rangeEnd 192.0.2.40"),
-            (Some("192.0.2.255"), None, None, "rangeStart 192.0.2.255 is the broadcast address of 192.0.2.0/24 and can never be handed out"),
-            (Some("192.0.2.0"), None, None, "rangeStart 192.0.2.0 is the network address of 192.0.2.0/24 and can never be handed out"),
-            (None, None, Some("10.0.0.1"), "gateway 10.0.0.1 is not in subnet 192.0.2.0/24"),
-            (None, None, Some("2001:db8::1"), "gateway 2001:db8::1 is not in subnet 192.0.2.0/24"),
-            (None, None, Some("192.0.2.255"), "gateway 192.0.2.255 is the broadcast address of 192.0.2.0/24 and can never be handed out"),
-            (Some("192.0.2.254"), None, None, "rangeStart 192.0.2.254 is after rangeEnd 192.0.2.253"),
+            (
+                Some("192.0.3.0"),
+                None,
+                None,
+                "rangeStart 192.0.3.0 is not in subnet 192.0.2.0/24",
+            ),
+            (
+                None,
+                Some("192.0.4.0"),
+                None,
+                "rangeEnd 192.0.4.0 is not in subnet 192.0.2.0/24",
+            ),
+            (
+                Some("192.0.2.50"),
+                Some("192.0.2.40"),
+                None,
+                "rangeStart 192.0.2.50 is after rangeEnd 192.0.2.40",
+            ),
+            (
+                Some("192.0.2.255"),
+                None,
+                None,
+                "rangeStart 192.0.2.255 is the broadcast address of 192.0.2.0/24 and can never be handed out",
+            ),
+            (
+                Some("192.0.2.0"),
+                None,
+                None,
+                "rangeStart 192.0.2.0 is the network address of 192.0.2.0/24 and can never be handed out",
+            ),
+            (
+                None,
+                None,
+                Some("10.0.0.1"),
+                "gateway 10.0.0.1 is not in subnet 192.0.2.0/24",
+            ),
+            (
+                None,
+                None,
+                Some("2001:db8::1"),
+                "gateway 2001:db8::1 is not in subnet 192.0.2.0/24",
+            ),
+            (
+                None,
+                None,
+                Some("192.0.2.255"),
+                "gateway 192.0.2.255 is the broadcast address of 192.0.2.0/24 and can never be handed out",
+            ),
+            (
+                Some("192.0.2.254"),
+                None,
+                None,
+                "rangeStart 192.0.2.254 is after rangeEnd 192.0.2.253",
+            ),
         ];
         // The last case: start .254 with default end .254 is fine; use an end of .253.
         for (start, end, gw, want) in cases {
-            let end = if *want == cases[8].3 { Some("192.0.2.253") } else { *end };
+            let end = if *want == cases[8].3 {
+                Some("192.0.2.253")
+            } else {
+                *end
+            };
             let e = Range::new(n, start.map(ip), end.map(ip), gw.map(ip)).unwrap_err();
             assert_eq!(e.to_string(), *want);
         }
-        let r = Range::new(n, Some(ip("192.0.2.40")), Some(ip("192.0.2.50")), Some(ip("192.0.2.254"))).unwrap();
+        let r = Range::new(
+            n,
+            Some(ip("192.0.2.40")),
+            Some(ip("192.0.2.50")),
+            Some(ip("192.0.2.254")),
+        )
+        .unwrap();
         assert!(r.contains(ip("192.0.2.40")) && r.contains(ip("192.0.2.50")));
-        assert!(!r.contains(ip("192.0.2.39")) && !r.contains(ip("192.0.2.51")) && !r.contains(ip("192.0.3.0")));
+        assert!(
+            !r.contains(ip("192.0.2.39"))
+                && !r.contains(ip("192.0.2.51"))
+                && !r.contains(ip("192.0.3.0"))
+        );
         assert!(r.contains(ip("::ffff:192.0.2.45")));
-        let e = Range::new(net("10.0.0.0/30"), Some(ip("10.0.0.1")), Some(ip("10.0.0.1")), None).unwrap_err();
+        let e = Range::new(
+            net("10.0.0.0/30"),
+            Some(ip("10.0.0.1")),
+            Some(ip("10.0.0.1")),
+            None,
+        )
+        .unwrap_err();
         assert!(matches!(e, RangeError::NothingToAllocate(_)));
     }
 
@@ -460,10 +551,19 @@ mod tests {
     fn sets() {
         let r = |s: &str| Range::new(net(s), None, None, None).unwrap();
         assert_eq!(RangeSet::new(vec![]), Err(RangeSetError::Empty));
-        assert!(matches!(RangeSet::new(vec![r("10.1.0.0/22"), r("10.1.2.0/24")]), Err(RangeSetError::Overlap(..))));
-        assert!(matches!(RangeSet::new(vec![r("10.1.0.0/22"), r("2001:db8:5::/64")]), Err(RangeSetError::MixedFamilies(..))));
+        assert!(matches!(
+            RangeSet::new(vec![r("10.1.0.0/22"), r("10.1.2.0/24")]),
+            Err(RangeSetError::Overlap(..))
+        ));
+        assert!(matches!(
+            RangeSet::new(vec![r("10.1.0.0/22"), r("2001:db8:5::/64")]),
+            Err(RangeSetError::MixedFamilies(..))
+        ));
         let s = RangeSet::new(vec![r("192.168.0.0/24"), r("172.16.1.0/24")]).unwrap();
-        assert_eq!(s.to_string(), "192.168.0.1-192.168.0.254,172.16.1.1-172.16.1.254");
+        assert_eq!(
+            s.to_string(),
+            "192.168.0.1-192.168.0.254,172.16.1.1-172.16.1.254"
+        );
         assert_eq!(s.len(), 508);
         assert!(s.range_for(ip("192.168.99.99")).is_none());
         // Overlap is about start..end, not subnets.

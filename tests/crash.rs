@@ -441,7 +441,10 @@ fn strace() -> Option<PathBuf> {
         .map(PathBuf::from)
         .find(|p| p.is_file());
     if found.is_none() {
-        assert!(!common::in_ci(), "strace is missing: CI installs it (.ci/run) for the exhaustive kill sweep");
+        assert!(
+            !common::in_ci(),
+            "strace is missing: CI installs it (.ci/run) for the exhaustive kill sweep"
+        );
         eprintln!("SKIP: strace not installed; the exhaustive kill sweep needs it");
     }
     found

@@ -27,14 +27,25 @@ fn every_example_conflist_allocates() {
             conf["ipam"]["dataDir"] = Value::from(state.path().to_str().unwrap());
             if conf["ipam"].get("subnetFile").is_some() {
                 let f = state.path().join("subnet.env");
-                std::fs::write(&f, "FLANNEL_NETWORK=10.244.0.0/16\nFLANNEL_SUBNET=10.244.3.1/24\n").unwrap();
+                std::fs::write(
+                    &f,
+                    "FLANNEL_NETWORK=10.244.0.0/16\nFLANNEL_SUBNET=10.244.3.1/24\n",
+                )
+                .unwrap();
                 conf["ipam"]["subnetFile"] = Value::from(f.to_str().unwrap());
             }
             let reply = common::Call::new("ADD", &conf).run(&common::podlease());
             let result = reply.success();
             let n_sets = conf["ipam"]["ranges"].as_array().map_or(1, Vec::len);
-            assert_eq!(result["ips"].as_array().unwrap().len(), n_sets, "{}: {reply:?}", path.display());
-            common::Call::new("DEL", &conf).run(&common::podlease()).success_empty();
+            assert_eq!(
+                result["ips"].as_array().unwrap().len(),
+                n_sets,
+                "{}: {reply:?}",
+                path.display()
+            );
+            common::Call::new("DEL", &conf)
+                .run(&common::podlease())
+                .success_empty();
             tried += 1;
         }
     }

@@ -9,11 +9,22 @@ fn ip(s: &str) -> IpAddr {
 }
 
 fn set(subnets: &[&str]) -> RangeSet {
-    RangeSet::new(subnets.iter().map(|s| Range::new(s.parse().unwrap(), None, None, None).unwrap()).collect()).unwrap()
+    RangeSet::new(
+        subnets
+            .iter()
+            .map(|s| Range::new(s.parse().unwrap(), None, None, None).unwrap())
+            .collect(),
+    )
+    .unwrap()
 }
 
 fn gateways(set: &RangeSet) -> Skips {
-    Skips::new(set.ranges().iter().map(|r| (to_u128(r.gateway), to_u128(r.gateway))).collect())
+    Skips::new(
+        set.ranges()
+            .iter()
+            .map(|r| (to_u128(r.gateway), to_u128(r.gateway)))
+            .collect(),
+    )
 }
 
 fn first(set: &RangeSet, taken: &[&str], cursor: Option<&str>) -> Option<IpAddr> {
@@ -26,12 +37,45 @@ fn first(set: &RangeSet, taken: &[&str], cursor: Option<&str>) -> Option<IpAddr>
 fn order_from_start_middle_end() {
     let s = set(&["192.168.1.0/29"]);
     let skips = gateways(&s);
-    let all: Vec<String> = Candidates::new(&s, None, &skips).map(|i| i.to_string()).collect();
-    assert_eq!(all, ["192.168.1.2", "192.168.1.3", "192.168.1.4", "192.168.1.5", "192.168.1.6"]);
-    let from_end: Vec<String> = Candidates::new(&s, Some(ip("192.168.1.6")), &skips).map(|i| i.to_string()).collect();
-    assert_eq!(from_end, ["192.168.1.2", "192.168.1.3", "192.168.1.4", "192.168.1.5", "192.168.1.6"]);
-    let mid: Vec<String> = Candidates::new(&s, Some(ip("192.168.1.3")), &skips).map(|i| i.to_string()).collect();
-    assert_eq!(mid, ["192.168.1.4", "192.168.1.5", "192.168.1.6", "192.168.1.2", "192.168.1.3"]);
+    let all: Vec<String> = Candidates::new(&s, None, &skips)
+        .map(|i| i.to_string())
+        .collect();
+    assert_eq!(
+        all,
+        [
+            "192.168.1.2",
+            "192.168.1.3",
+            "192.168.1.4",
+            "192.168.1.5",
+            "192.168.1.6"
+        ]
+    );
+    let from_end: Vec<String> = Candidates::new(&s, Some(ip("192.168.1.6")), &skips)
+        .map(|i| i.to_string())
+        .collect();
+    assert_eq!(
+        from_end,
+        [
+            "192.168.1.2",
+            "192.168.1.3",
+            "192.168.1.4",
+            "192.168.1.5",
+            "192.168.1.6"
+        ]
+    );
+    let mid: Vec<String> = Candidates::new(&s, Some(ip("192.168.1.3")), &skips)
+        .map(|i| i.to_string())
+        .collect();
+    assert_eq!(
+        mid,
+        [
+            "192.168.1.4",
+            "192.168.1.5",
+            "192.168.1.6",
+            "192.168.1.2",
+            "192.168.1.3"
+        ]
+    );
 }
 
 /// host-local's allocator_test.go round-robin table (A4).
@@ -44,42 +88,109 @@ fn host_local_round_robin_table() {
         (&["10.0.0.0/30"], &[], None, "10.0.0.2"),
         (&["10.0.0.0/29"], &["10.0.0.2"], None, "10.0.0.3"),
         (&["10.0.0.0/29"], &[], Some("10.0.0.5"), "10.0.0.6"),
-        (&["10.0.0.0/29"], &["10.0.0.4", "10.0.0.5"], Some("10.0.0.3"), "10.0.0.6"),
-        (&["10.0.0.0/29"], &["10.0.0.6"], Some("10.0.0.5"), "10.0.0.2"),
-        (&["10.0.0.0/29"], &["10.0.0.2"], Some("10.0.0.128"), "10.0.0.3"),
-        (&["10.0.0.0/29"], &["10.0.0.2", "10.0.0.4", "10.0.0.5", "10.0.0.6"], Some("10.0.0.3"), "10.0.0.3"),
+        (
+            &["10.0.0.0/29"],
+            &["10.0.0.4", "10.0.0.5"],
+            Some("10.0.0.3"),
+            "10.0.0.6",
+        ),
+        (
+            &["10.0.0.0/29"],
+            &["10.0.0.6"],
+            Some("10.0.0.5"),
+            "10.0.0.2",
+        ),
+        (
+            &["10.0.0.0/29"],
+            &["10.0.0.2"],
+            Some("10.0.0.128"),
+            "10.0.0.3",
+        ),
+        (
+            &["10.0.0.0/29"],
+            &["10.0.0.2", "10.0.0.4", "10.0.0.5", "10.0.0.6"],
+            Some("10.0.0.3"),
+            "10.0.0.3",
+        ),
         (&["10.0.0.0/30", "10.0.1.0/30"], &[], None, "10.0.0.2"),
-        (&["10.0.0.0/30", "10.0.1.0/30"], &[], Some("10.0.0.2"), "10.0.1.2"),
-        (&["10.0.0.0/30", "10.0.1.0/30", "10.0.2.0/30"], &[], Some("10.0.2.2"), "10.0.0.2"),
+        (
+            &["10.0.0.0/30", "10.0.1.0/30"],
+            &[],
+            Some("10.0.0.2"),
+            "10.0.1.2",
+        ),
+        (
+            &["10.0.0.0/30", "10.0.1.0/30", "10.0.2.0/30"],
+            &[],
+            Some("10.0.2.2"),
+            "10.0.0.2",
+        ),
     ];
     for (subnets, taken, cursor, want) in cases {
-        assert_eq!(first(&set(subnets), taken, *cursor), Some(ip(want)), "{subnets:?} taken {taken:?} cursor {cursor:?}");
+        assert_eq!(
+            first(&set(subnets), taken, *cursor),
+            Some(ip(want)),
+            "{subnets:?} taken {taken:?} cursor {cursor:?}"
+        );
     }
 }
 
 #[test]
 fn exhaustion() {
     assert_eq!(first(&set(&["10.0.0.0/30"]), &["10.0.0.2"], None), None);
-    assert_eq!(first(&set(&["10.0.0.0/29"]), &["10.0.0.2", "10.0.0.3", "10.0.0.4", "10.0.0.5", "10.0.0.6"], None), None);
-    assert_eq!(first(&set(&["10.0.0.0/30", "10.0.1.0/30"]), &["10.0.0.2", "10.0.1.2"], None), None);
+    assert_eq!(
+        first(
+            &set(&["10.0.0.0/29"]),
+            &["10.0.0.2", "10.0.0.3", "10.0.0.4", "10.0.0.5", "10.0.0.6"],
+            None
+        ),
+        None
+    );
+    assert_eq!(
+        first(
+            &set(&["10.0.0.0/30", "10.0.1.0/30"]),
+            &["10.0.0.2", "10.0.1.2"],
+            None
+        ),
+        None
+    );
 }
 
 #[test]
 fn skips_jump_blocks() {
     let s = set(&["10.0.0.0/8"]);
     // Everything but the last address is excluded: one step, not 16 million.
-    let skips = Skips::new(vec![(to_u128(ip("10.0.0.0")), to_u128(ip("10.255.255.253")))]);
+    let skips = Skips::new(vec![(
+        to_u128(ip("10.0.0.0")),
+        to_u128(ip("10.255.255.253")),
+    )]);
     let got: Vec<IpAddr> = Candidates::new(&s, None, &skips).collect();
     assert_eq!(got, [ip("10.255.255.254")]);
-    assert_eq!(skips.count_within(to_u128(ip("10.0.0.1")), to_u128(ip("10.0.0.10"))), 10);
+    assert_eq!(
+        skips.count_within(to_u128(ip("10.0.0.1")), to_u128(ip("10.0.0.10"))),
+        10
+    );
 }
 
 #[test]
 fn top_of_ipv6_space_does_not_overflow() {
-    let r = Range::new("ffff:ffff:ffff:ffff:ffff:ffff:ffff:ff00/120".parse().unwrap(), None, None, None).unwrap();
+    let r = Range::new(
+        "ffff:ffff:ffff:ffff:ffff:ffff:ffff:ff00/120"
+            .parse()
+            .unwrap(),
+        None,
+        None,
+        None,
+    )
+    .unwrap();
     let s = RangeSet::new(vec![r]).unwrap();
     let skips = gateways(&s);
-    let n = Candidates::new(&s, Some(ip("ffff:ffff:ffff:ffff:ffff:ffff:ffff:fffe")), &skips).count();
+    let n = Candidates::new(
+        &s,
+        Some(ip("ffff:ffff:ffff:ffff:ffff:ffff:ffff:fffe")),
+        &skips,
+    )
+    .count();
     assert_eq!(n, 255 - 1); // 255 addresses after the network address, minus the gateway
 }
 

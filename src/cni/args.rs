@@ -76,11 +76,14 @@ impl CniArgs {
                 "IgnoreUnknown" | "K8S_POD_INFRA_CONTAINER_ID" => {}
                 "IP" => {
                     for one in v.split(',').filter(|s| !s.is_empty()) {
-                        let ip = parse_requested_ip(one).ok_or_else(|| ArgsError::BadIp(one.to_owned()))?;
+                        let ip = parse_requested_ip(one)
+                            .ok_or_else(|| ArgsError::BadIp(one.to_owned()))?;
                         args.ips.push(ip);
                     }
                 }
-                "K8S_POD_NAMESPACE" => args.pod_namespace = Some(v.to_owned()).filter(|s| !s.is_empty()),
+                "K8S_POD_NAMESPACE" => {
+                    args.pod_namespace = Some(v.to_owned()).filter(|s| !s.is_empty())
+                }
                 "K8S_POD_NAME" => args.pod_name = Some(v.to_owned()).filter(|s| !s.is_empty()),
                 "K8S_POD_UID" => args.pod_uid = Some(v.to_owned()).filter(|s| !s.is_empty()),
                 other => unknown.push(format!("{other}={v}")),
@@ -99,23 +102,47 @@ mod tests {
 
     #[test]
     fn parses() {
-        let a = CniArgs::parse("IgnoreUnknown=1;K8S_POD_NAMESPACE=ns;K8S_POD_NAME=web-0;FOO=bar;IP=10.1.2.11/24").unwrap();
+        let a = CniArgs::parse(
+            "IgnoreUnknown=1;K8S_POD_NAMESPACE=ns;K8S_POD_NAME=web-0;FOO=bar;IP=10.1.2.11/24",
+        )
+        .unwrap();
         assert_eq!(a.ips, vec!["10.1.2.11".parse::<IpAddr>().unwrap()]);
         assert_eq!(a.pod_namespace.as_deref(), Some("ns"));
         assert_eq!(a.pod_name.as_deref(), Some("web-0"));
         assert_eq!(CniArgs::parse("").unwrap(), CniArgs::default());
         assert!(CniArgs::parse("IP=").unwrap().ips.is_empty());
-        assert_eq!(CniArgs::parse("IP=10.0.0.1,2001:db8::1").unwrap().ips.len(), 2);
-        assert_eq!(CniArgs::parse("IP=::ffff:10.0.0.1").unwrap().ips, vec!["10.0.0.1".parse::<IpAddr>().unwrap()]);
+        assert_eq!(
+            CniArgs::parse("IP=10.0.0.1,2001:db8::1").unwrap().ips.len(),
+            2
+        );
+        assert_eq!(
+            CniArgs::parse("IP=::ffff:10.0.0.1").unwrap().ips,
+            vec!["10.0.0.1".parse::<IpAddr>().unwrap()]
+        );
     }
 
     #[test]
     fn rejects() {
-        assert_eq!(CniArgs::parse("ip=1.2.3.4"), Err(ArgsError::Unknown(vec!["ip=1.2.3.4".into()])));
+        assert_eq!(
+            CniArgs::parse("ip=1.2.3.4"),
+            Err(ArgsError::Unknown(vec!["ip=1.2.3.4".into()]))
+        );
         assert!(CniArgs::parse("ip=1.2.3.4;IgnoreUnknown=true").is_ok());
-        assert_eq!(CniArgs::parse("IP=1.2.3.4;"), Err(ArgsError::InvalidPair(String::new())));
-        assert_eq!(CniArgs::parse("a=b=c"), Err(ArgsError::InvalidPair("a=b=c".into())));
-        assert_eq!(CniArgs::parse("IP=foo"), Err(ArgsError::BadIp("foo".into())));
-        assert_eq!(CniArgs::parse("IP=10.0.0.1/99"), Err(ArgsError::BadIp("10.0.0.1/99".into())));
+        assert_eq!(
+            CniArgs::parse("IP=1.2.3.4;"),
+            Err(ArgsError::InvalidPair(String::new()))
+        );
+        assert_eq!(
+            CniArgs::parse("a=b=c"),
+            Err(ArgsError::InvalidPair("a=b=c".into()))
+        );
+        assert_eq!(
+            CniArgs::parse("IP=foo"),
+            Err(ArgsError::BadIp("foo".into()))
+        );
+        assert_eq!(
+            CniArgs::parse("IP=10.0.0.1/99"),
+            Err(ArgsError::BadIp("10.0.0.1/99".into()))
+        );
     }
 }

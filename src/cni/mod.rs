@@ -85,8 +85,16 @@ impl RawInvocation {
         self.env.get(key).map(String::as_str)
     }
 
-    fn store_options(&self, reclaim_on_reboot: bool, foreign_clock_slack_secs: u64) -> StoreOptions {
-        StoreOptions { reclaim_on_reboot, foreign_clock_slack_secs, ..StoreOptions::from_env(&self.env) }
+    fn store_options(
+        &self,
+        reclaim_on_reboot: bool,
+        foreign_clock_slack_secs: u64,
+    ) -> StoreOptions {
+        StoreOptions {
+            reclaim_on_reboot,
+            foreign_clock_slack_secs,
+            ..StoreOptions::from_env(&self.env)
+        }
     }
 }
 
@@ -104,7 +112,12 @@ pub fn run(raw: &RawInvocation) -> Outcome {
             let msg = e.to_string();
             let details = e.details();
             Outcome {
-                stdout: result::encode_error(&version_for_errors, e.code().as_u32(), &msg, details.as_deref()),
+                stdout: result::encode_error(
+                    &version_for_errors,
+                    e.code().as_u32(),
+                    &msg,
+                    details.as_deref(),
+                ),
                 status: 1,
             }
         }
@@ -113,23 +126,32 @@ pub fn run(raw: &RawInvocation) -> Outcome {
 
 fn dispatch(raw: &RawInvocation, version_for_errors: &mut String) -> Result<Vec<u8>, Error> {
     let command_str = raw.var("CNI_COMMAND").unwrap_or_default();
-    let command = Command::parse(command_str)
-        .ok_or_else(|| Error::Environment(format!("unknown CNI_COMMAND: {command_str:?} (expected ADD, DEL, CHECK, GC, STATUS or VERSION)")))?;
+    let command = Command::parse(command_str).ok_or_else(|| {
+        Error::Environment(format!(
+            "unknown CNI_COMMAND: {command_str:?} (expected ADD, DEL, CHECK, GC, STATUS or VERSION)"
+        ))
+    })?;
     if command == Command::Version {
         return Ok(SpecVersion::version_info().into_bytes());
     }
     // Names, arguments and our own overrides (paths) are never guessed.
-    if let Some(key) = raw
-        .non_utf8
-        .iter()
-        .find(|k| ["CNI_CONTAINERID", "CNI_IFNAME", "CNI_ARGS"].contains(&k.as_str()) || k.starts_with("PODLEASE_"))
-    {
+    if let Some(key) = raw.non_utf8.iter().find(|k| {
+        ["CNI_CONTAINERID", "CNI_IFNAME", "CNI_ARGS"].contains(&k.as_str())
+            || k.starts_with("PODLEASE_")
+    }) {
         return Err(Error::Environment(format!("{key} is not valid UTF-8")));
     }
-    let missing: Vec<&str> =
-        command.required().iter().copied().filter(|k| raw.var(k).is_none_or(str::is_empty)).collect();
+    let missing: Vec<&str> = command
+        .required()
+        .iter()
+        .copied()
+        .filter(|k| raw.var(k).is_none_or(str::is_empty))
+        .collect();
     if !missing.is_empty() {
-        return Err(Error::Environment(format!("required env variables [{}] missing", missing.join(","))));
+        return Err(Error::Environment(format!(
+            "required env variables [{}] missing",
+            missing.join(",")
+        )));
     }
     let who = match command {
         Command::Add | Command::Del | Command::Check => {
@@ -144,17 +166,25 @@ fn dispatch(raw: &RawInvocation, version_for_errors: &mut String) -> Result<Vec<
     };
 
     if raw.stdin.len() > MAX_STDIN {
-        return Err(Error::Decode(format!("stdin is {} bytes, more than the {MAX_STDIN} a network config may have", raw.stdin.len())));
+        return Err(Error::Decode(format!(
+            "stdin is {} bytes, more than the {MAX_STDIN} a network config may have",
+            raw.stdin.len()
+        )));
     }
-    let root: Value = serde_json::from_slice(&raw.stdin).map_err(|e| Error::Decode(e.to_string()))?;
+    let root: Value =
+        serde_json::from_slice(&raw.stdin).map_err(|e| Error::Decode(e.to_string()))?;
     let Value::Object(top) = &root else {
-        return Err(Error::Decode("the network configuration must be a JSON object".into()));
+        return Err(Error::Decode(
+            "the network configuration must be a JSON object".into(),
+        ));
     };
     let version_str = match top.get("cniVersion") {
         None | Some(Value::Null) => "",
         Some(Value::String(s)) => s.as_str(),
         Some(other) => {
-            return Err(Error::Decode(format!("cniVersion must be a string, found {other}")));
+            return Err(Error::Decode(format!(
+                "cniVersion must be a string, found {other}"
+            )));
         }
     };
     let version = SpecVersion::parse(version_str).ok_or_else(|| Error::IncompatibleVersion {
@@ -163,9 +193,13 @@ fn dispatch(raw: &RawInvocation, version_for_errors: &mut String) -> Result<Vec<
     })?;
     version.as_str().clone_into(version_for_errors);
     let name = match top.get("name") {
-        Some(Value::String(s)) if !s.is_empty() => NetworkName::new(s).map_err(Error::NetworkName)?,
+        Some(Value::String(s)) if !s.is_empty() => {
+            NetworkName::new(s).map_err(Error::NetworkName)?
+        }
         Some(Value::String(_)) | None | Some(Value::Null) => {
-            return Err(Error::Config(crate::config::ConfigError::Missing { field: "name".into() }));
+            return Err(Error::Config(crate::config::ConfigError::Missing {
+                field: "name".into(),
+            }));
         }
         Some(other) => {
             return Err(Error::Config(crate::config::ConfigError::Type {
@@ -181,9 +215,15 @@ fn dispatch(raw: &RawInvocation, version_for_errors: &mut String) -> Result<Vec<
         needs: needs.as_str(),
     };
     match command {
-        Command::Check if !version.has_check() => return Err(not_allowed("CHECK", SpecVersion::V0_4_0)),
-        Command::Gc if !version.has_gc_and_status() => return Err(not_allowed("GC", SpecVersion::V1_1_0)),
-        Command::Status if !version.has_gc_and_status() => return Err(not_allowed("STATUS", SpecVersion::V1_1_0)),
+        Command::Check if !version.has_check() => {
+            return Err(not_allowed("CHECK", SpecVersion::V0_4_0));
+        }
+        Command::Gc if !version.has_gc_and_status() => {
+            return Err(not_allowed("GC", SpecVersion::V1_1_0));
+        }
+        Command::Status if !version.has_gc_and_status() => {
+            return Err(not_allowed("STATUS", SpecVersion::V1_1_0));
+        }
         _ => {}
     }
 
@@ -192,7 +232,12 @@ fn dispatch(raw: &RawInvocation, version_for_errors: &mut String) -> Result<Vec<
         (Command::Del, Some(who)) => {
             // DEL must release even when the config or CNI_ARGS went bad since ADD.
             let cfg = ReleaseConfig::parse(&root)?;
-            ops::del(&name, &who, &cfg, &raw.store_options(cfg.reclaim_on_reboot, cfg.reclaim_clock_slack_secs))?;
+            ops::del(
+                &name,
+                &who,
+                &cfg,
+                &raw.store_options(cfg.reclaim_on_reboot, cfg.reclaim_clock_slack_secs),
+            )?;
             Ok(Vec::new())
         }
         (Command::Add, Some(who)) => {
@@ -202,31 +247,57 @@ fn dispatch(raw: &RawInvocation, version_for_errors: &mut String) -> Result<Vec<
                 (Some(ns), Some(n)) => Some(format!("{ns}/{n}")),
                 _ => None,
             };
-            let result = ops::add(&name, &who, &cfg, pod, &raw.store_options(cfg.reclaim_on_reboot, cfg.reclaim_clock_slack_secs))?;
+            let result = ops::add(
+                &name,
+                &who,
+                &cfg,
+                pod,
+                &raw.store_options(cfg.reclaim_on_reboot, cfg.reclaim_clock_slack_secs),
+            )?;
             Ok(result::encode(&result, version))
         }
         (Command::Check, Some(who)) => {
             let args = CniArgs::parse(cni_args)?;
             let cfg = IpamConfig::parse(&root, version, &args)?;
-            ops::check(&name, &who, &cfg, top.get("prevResult"), &raw.store_options(cfg.reclaim_on_reboot, cfg.reclaim_clock_slack_secs))?;
+            ops::check(
+                &name,
+                &who,
+                &cfg,
+                top.get("prevResult"),
+                &raw.store_options(cfg.reclaim_on_reboot, cfg.reclaim_clock_slack_secs),
+            )?;
             Ok(Vec::new())
         }
         (Command::Gc, _) => {
             let cfg = ReleaseConfig::parse(&root)?;
             let keep = valid_attachments(&root)?;
-            ops::gc(&name, &keep, &cfg, &raw.store_options(cfg.reclaim_on_reboot, cfg.reclaim_clock_slack_secs))?;
+            ops::gc(
+                &name,
+                &keep,
+                &cfg,
+                &raw.store_options(cfg.reclaim_on_reboot, cfg.reclaim_clock_slack_secs),
+            )?;
             Ok(Vec::new())
         }
         (Command::Status, _) => {
             // A node range that is not there yet means "not available", not a bad config.
-            let cfg = IpamConfig::parse(&root, version, &CniArgs::default()).map_err(|e| match e {
-                crate::config::ConfigError::SubnetFile { message, .. } => Error::NotAvailable(message),
-                other => Error::Config(other),
-            })?;
-            ops::status(&name, &cfg, &raw.store_options(cfg.reclaim_on_reboot, cfg.reclaim_clock_slack_secs))?;
+            let cfg =
+                IpamConfig::parse(&root, version, &CniArgs::default()).map_err(|e| match e {
+                    crate::config::ConfigError::SubnetFile { message, .. } => {
+                        Error::NotAvailable(message)
+                    }
+                    other => Error::Config(other),
+                })?;
+            ops::status(
+                &name,
+                &cfg,
+                &raw.store_options(cfg.reclaim_on_reboot, cfg.reclaim_clock_slack_secs),
+            )?;
             Ok(Vec::new())
         }
-        _ => Err(Error::Environment("internal: command without attachment".into())),
+        _ => Err(Error::Environment(
+            "internal: command without attachment".into(),
+        )),
     }
 }
 
@@ -239,17 +310,28 @@ fn valid_attachments(root: &Value) -> Result<Vec<ValidAttachment>, Error> {
         return Err(ConfigError::Missing { field: KEY.into() }.into());
     };
     let Value::Array(items) = list else {
-        return Err(ConfigError::Type { field: KEY.into(), expected: "an array", found: list.to_string() }.into());
+        return Err(ConfigError::Type {
+            field: KEY.into(),
+            expected: "an array",
+            found: list.to_string(),
+        }
+        .into());
     };
     let mut out = Vec::with_capacity(items.len());
     for (i, item) in items.iter().enumerate() {
         let field = |k: &str| -> Result<String, Error> {
             match item.get(k) {
                 Some(Value::String(s)) if !s.is_empty() => Ok(s.clone()),
-                _ => Err(ConfigError::Missing { field: format!("{KEY}[{i}].{k}") }.into()),
+                _ => Err(ConfigError::Missing {
+                    field: format!("{KEY}[{i}].{k}"),
+                }
+                .into()),
             }
         };
-        out.push(ValidAttachment { container_id: field("containerID")?, ifname: field("ifname")? });
+        out.push(ValidAttachment {
+            container_id: field("containerID")?,
+            ifname: field("ifname")?,
+        });
     }
     Ok(out)
 }

@@ -13,7 +13,10 @@ use crate::range::Family;
 
 fn pretty<T: Serialize>(value: &T) -> Vec<u8> {
     let mut out = Vec::with_capacity(512);
-    let mut ser = serde_json::Serializer::with_formatter(&mut out, serde_json::ser::PrettyFormatter::with_indent(b"    "));
+    let mut ser = serde_json::Serializer::with_formatter(
+        &mut out,
+        serde_json::ser::PrettyFormatter::with_indent(b"    "),
+    );
     // Serialising plain data into a Vec cannot fail.
     if value.serialize(&mut ser).is_err() {
         out.clear();
@@ -70,7 +73,12 @@ struct DnsOut<'a> {
 
 impl<'a> DnsOut<'a> {
     fn new(d: &'a Dns) -> Self {
-        Self { nameservers: &d.nameservers, domain: d.domain.as_deref(), search: &d.search, options: &d.options }
+        Self {
+            nameservers: &d.nameservers,
+            domain: d.domain.as_deref(),
+            search: &d.search,
+            options: &d.options,
+        }
     }
 }
 
@@ -121,11 +129,17 @@ fn current(result: &IpamResult, version: SpecVersion) -> Value {
     top.insert("ips".into(), Value::Array(ips));
     if !result.routes.is_empty() {
         let full = version >= SpecVersion::V1_1_0;
-        let routes = result.routes.iter().map(|r| serde_json::to_value(RouteOut::new(r, full)).unwrap_or(Value::Null));
+        let routes = result
+            .routes
+            .iter()
+            .map(|r| serde_json::to_value(RouteOut::new(r, full)).unwrap_or(Value::Null));
         top.insert("routes".into(), Value::Array(routes.collect()));
     }
     if !result.dns.is_empty() {
-        top.insert("dns".into(), serde_json::to_value(DnsOut::new(&result.dns)).unwrap_or(Value::Null));
+        top.insert(
+            "dns".into(),
+            serde_json::to_value(DnsOut::new(&result.dns)).unwrap_or(Value::Null),
+        );
     }
     // serde_json's Map is ordered by key, as the Go library's 1.x output is.
     Value::Object(top)
@@ -146,19 +160,30 @@ pub fn encode(result: &IpamResult, version: SpecVersion) -> Vec<u8> {
                     gateway: e.gateway.to_string(),
                 })
                 .collect(),
-            routes: result.routes.iter().map(|r| RouteOut::new(r, true)).collect(),
+            routes: result
+                .routes
+                .iter()
+                .map(|r| RouteOut::new(r, true))
+                .collect(),
             dns: DnsOut::new(&result.dns),
         }),
         ResultStyle::Legacy => {
             let per_family = |family: Family| {
-                let entry = result.ips.iter().find(|e| Family::of(e.address.ip()) == family)?;
+                let entry = result
+                    .ips
+                    .iter()
+                    .find(|e| Family::of(e.address.ip()) == family)?;
                 let routes = result
                     .routes
                     .iter()
                     .filter(|r| Family::of(r.dst.ip()) == family)
                     .map(|r| RouteOut::new(r, false))
                     .collect();
-                Some(IpConfig020 { ip: entry.address.to_string(), gateway: entry.gateway.to_string(), routes })
+                Some(IpConfig020 {
+                    ip: entry.address.to_string(),
+                    gateway: entry.gateway.to_string(),
+                    routes,
+                })
             };
             pretty(&Result020 {
                 cni_version: version.as_str(),
@@ -182,5 +207,10 @@ struct ErrorOut<'a> {
 
 /// The error object bytes.
 pub fn encode_error(version: &str, code: u32, msg: &str, details: Option<&str>) -> Vec<u8> {
-    pretty(&ErrorOut { cni_version: version, code, msg, details })
+    pretty(&ErrorOut {
+        cni_version: version,
+        code,
+        msg,
+        details,
+    })
 }

@@ -102,7 +102,10 @@ impl SpecVersion {
 
     /// `"0.1.0" "0.2.0" ...` as the reference plugins list them in errors.
     pub fn supported_list() -> String {
-        let list: Vec<String> = Self::ALL.iter().map(|v| format!("{:?}", v.as_str())).collect();
+        let list: Vec<String> = Self::ALL
+            .iter()
+            .map(|v| format!("{:?}", v.as_str()))
+            .collect();
         format!("[{}]", list.join(" "))
     }
 }
@@ -126,7 +129,9 @@ mod tests {
         assert_eq!(SpecVersion::parse("1.2.0"), None);
         assert_eq!(SpecVersion::parse("1.0"), None);
         assert!(!SpecVersion::V0_3_1.has_check() && SpecVersion::V0_4_0.has_check());
-        assert!(!SpecVersion::V1_0_0.has_gc_and_status() && SpecVersion::V1_1_0.has_gc_and_status());
+        assert!(
+            !SpecVersion::V1_0_0.has_gc_and_status() && SpecVersion::V1_1_0.has_gc_and_status()
+        );
     }
 
     #[test]

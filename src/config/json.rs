@@ -51,23 +51,35 @@ impl<'a> Obj<'a> {
     }
 
     fn child_path(&self, key: &str) -> String {
-        if self.path.is_empty() { key.to_owned() } else { format!("{}.{key}", self.path) }
+        if self.path.is_empty() {
+            key.to_owned()
+        } else {
+            format!("{}.{key}", self.path)
+        }
     }
 
     /// The field `key` (exact match first, then case-insensitive), `None` if absent or null.
     pub fn get(&self, key: &str) -> Option<Field<'a>> {
         let value = self.map.get(key).or_else(|| {
-            self.map.iter().find(|(k, _)| k.eq_ignore_ascii_case(key)).map(|(_, v)| v)
+            self.map
+                .iter()
+                .find(|(k, _)| k.eq_ignore_ascii_case(key))
+                .map(|(_, v)| v)
         })?;
         if value.is_null() {
             return None;
         }
-        Some(Field { value, path: self.child_path(key) })
+        Some(Field {
+            value,
+            path: self.child_path(key),
+        })
     }
 
     /// A string field; `None` if absent, null.
     pub fn str(&self, key: &str) -> Result<Option<(&'a str, String)>, ConfigError> {
-        self.get(key).map(|f| f.as_str().map(|s| (s, f.path))).transpose()
+        self.get(key)
+            .map(|f| f.as_str().map(|s| (s, f.path)))
+            .transpose()
     }
 
     /// A string field where `""` also means absent (Go's nil IP quirk).
@@ -78,21 +90,33 @@ impl<'a> Obj<'a> {
     /// A boolean field.
     pub fn bool(&self, key: &str) -> Result<Option<bool>, ConfigError> {
         self.get(key)
-            .map(|f| f.value.as_bool().ok_or_else(|| wrong_type(&f.path, "a boolean", f.value)))
+            .map(|f| {
+                f.value
+                    .as_bool()
+                    .ok_or_else(|| wrong_type(&f.path, "a boolean", f.value))
+            })
             .transpose()
     }
 
     /// A non-negative integer field.
     pub fn u64(&self, key: &str) -> Result<Option<u64>, ConfigError> {
         self.get(key)
-            .map(|f| f.value.as_u64().ok_or_else(|| wrong_type(&f.path, "a non-negative integer", f.value)))
+            .map(|f| {
+                f.value
+                    .as_u64()
+                    .ok_or_else(|| wrong_type(&f.path, "a non-negative integer", f.value))
+            })
             .transpose()
     }
 
     /// An integer field.
     pub fn i64(&self, key: &str) -> Result<Option<i64>, ConfigError> {
         self.get(key)
-            .map(|f| f.value.as_i64().ok_or_else(|| wrong_type(&f.path, "an integer", f.value)))
+            .map(|f| {
+                f.value
+                    .as_i64()
+                    .ok_or_else(|| wrong_type(&f.path, "an integer", f.value))
+            })
             .transpose()
     }
 }
@@ -100,7 +124,9 @@ impl<'a> Obj<'a> {
 impl<'a> Field<'a> {
     /// The value as a string.
     pub fn as_str(&self) -> Result<&'a str, ConfigError> {
-        self.value.as_str().ok_or_else(|| wrong_type(&self.path, "a string", self.value))
+        self.value
+            .as_str()
+            .ok_or_else(|| wrong_type(&self.path, "a string", self.value))
     }
 
     /// The value as an array of fields with indexed paths.
@@ -109,7 +135,10 @@ impl<'a> Field<'a> {
             Value::Array(items) => Ok(items
                 .iter()
                 .enumerate()
-                .map(|(i, value)| Field { value, path: format!("{}[{i}]", self.path) })
+                .map(|(i, value)| Field {
+                    value,
+                    path: format!("{}[{i}]", self.path),
+                })
                 .collect()),
             other => Err(wrong_type(&self.path, "an array", other)),
         }

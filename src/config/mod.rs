@@ -17,7 +17,9 @@ use serde_json::Value;
 
 use crate::cni::args::{CniArgs, parse_requested_ip};
 use crate::cni::version::SpecVersion;
-use crate::range::{Family, Range, RangeError, RangeSet, RangeSetError, canonical, subnet_bounds, to_u128};
+use crate::range::{
+    Family, Range, RangeError, RangeSet, RangeSetError, canonical, subnet_bounds, to_u128,
+};
 use json::{Field, Obj};
 
 /// host-local's default state directory.
@@ -88,7 +90,9 @@ pub enum ConfigError {
         b_ranges: String,
     },
     /// 0.1.0/0.2.0 results hold one address per family.
-    #[error("CNI version {version} does not support more than 1 address per family: range sets {a_field} and {b_field} are both IPv{family}")]
+    #[error(
+        "CNI version {version} does not support more than 1 address per family: range sets {a_field} and {b_field} are both IPv{family}"
+    )]
     TooManyPerFamily {
         /// The config's version.
         version: SpecVersion,
@@ -110,7 +114,9 @@ pub enum ConfigError {
         ranges: String,
     },
     /// Two requested addresses for one range set.
-    #[error("{field}: requested address {ip} is the second one for range set {set} ({ranges}), which already has {other}; a range set gives one address")]
+    #[error(
+        "{field}: requested address {ip} is the second one for range set {set} ({ranges}), which already has {other}; a range set gives one address"
+    )]
     RequestedTwice {
         /// Where the second request came from.
         field: String,
@@ -142,7 +148,9 @@ pub enum ConfigError {
         exclude: String,
     },
     /// A pod range that collides with a Service CIDR or a node address.
-    #[error("{range_field} range {range} collides with {other_field} {other}: pod, Service and node addresses must never overlap")]
+    #[error(
+        "{range_field} range {range} collides with {other_field} {other}: pod, Service and node addresses must never overlap"
+    )]
     Collides {
         /// The range set's path.
         range_field: String,
@@ -254,16 +262,22 @@ pub struct ReleaseConfig {
 
 fn parse_ip(field: &Field<'_>) -> Result<IpAddr, ConfigError> {
     let s = field.as_str()?;
-    s.parse::<IpAddr>().map(canonical).map_err(|_| ConfigError::Parse {
-        field: field.path.clone(),
-        value: s.to_owned(),
-        what: "an IP address",
-    })
+    s.parse::<IpAddr>()
+        .map(canonical)
+        .map_err(|_| ConfigError::Parse {
+            field: field.path.clone(),
+            value: s.to_owned(),
+            what: "an IP address",
+        })
 }
 
 fn parse_cidr(field: &Field<'_>) -> Result<IpNetwork, ConfigError> {
     let s = field.as_str()?;
-    let bad = || ConfigError::Parse { field: field.path.clone(), value: s.to_owned(), what: "a CIDR (address/prefix)" };
+    let bad = || ConfigError::Parse {
+        field: field.path.clone(),
+        value: s.to_owned(),
+        what: "a CIDR (address/prefix)",
+    };
     // ipnetwork reads a bare address as a host route; a subnet must say its prefix.
     if !s.contains('/') {
         return Err(bad());
@@ -282,35 +296,58 @@ fn opt_ip(obj: &Obj<'_>, key: &str) -> Result<Option<IpAddr>, ConfigError> {
 fn parse_range(obj: &Obj<'_>) -> Result<Range, ConfigError> {
     let subnet = match obj.get("subnet") {
         Some(f) => parse_cidr(&f)?,
-        None => return Err(ConfigError::Missing { field: format!("{}.subnet", obj.path) }),
+        None => {
+            return Err(ConfigError::Missing {
+                field: format!("{}.subnet", obj.path),
+            });
+        }
     };
     let start = opt_ip(obj, "rangeStart")?;
     let end = opt_ip(obj, "rangeEnd")?;
     let gateway = opt_ip(obj, "gateway")?;
-    Range::new(subnet, start, end, gateway).map_err(|reason| ConfigError::Range { field: obj.path.to_owned(), reason })
+    Range::new(subnet, start, end, gateway).map_err(|reason| ConfigError::Range {
+        field: obj.path.to_owned(),
+        reason,
+    })
 }
 
-fn parse_range_sets(field: &Field<'_>, out: &mut Vec<RangeSet>, origins: &mut Vec<String>) -> Result<(), ConfigError> {
+fn parse_range_sets(
+    field: &Field<'_>,
+    out: &mut Vec<RangeSet>,
+    origins: &mut Vec<String>,
+) -> Result<(), ConfigError> {
     for set_field in field.items()? {
         origins.push(set_field.path.clone());
         let mut ranges = Vec::new();
         for range_field in set_field.items()? {
-            ranges.push(parse_range(&Obj::of(range_field.value, &range_field.path)?)?);
+            ranges.push(parse_range(&Obj::of(
+                range_field.value,
+                &range_field.path,
+            )?)?);
         }
-        let set = RangeSet::new(ranges).map_err(|reason| ConfigError::RangeSet { field: set_field.path.clone(), reason })?;
+        let set = RangeSet::new(ranges).map_err(|reason| ConfigError::RangeSet {
+            field: set_field.path.clone(),
+            reason,
+        })?;
         out.push(set);
     }
     Ok(())
 }
 
 fn parse_routes(ipam: &Obj<'_>) -> Result<Vec<Route>, ConfigError> {
-    let Some(field) = ipam.get("routes") else { return Ok(Vec::new()) };
+    let Some(field) = ipam.get("routes") else {
+        return Ok(Vec::new());
+    };
     let mut routes = Vec::new();
     for item in field.items()? {
         let obj = Obj::of(item.value, &item.path)?;
         let dst = match obj.get("dst") {
             Some(f) => parse_cidr(&f)?,
-            None => return Err(ConfigError::Missing { field: format!("{}.dst", item.path) }),
+            None => {
+                return Err(ConfigError::Missing {
+                    field: format!("{}.dst", item.path),
+                });
+            }
         };
         let gw = opt_ip(&obj, "gw")?;
         if let Some(gw) = gw {
@@ -343,23 +380,34 @@ fn requested_list(field: Option<Field<'_>>, out: &mut Vec<Requested>) -> Result<
             value: s.to_owned(),
             what: "an IP address (optionally with /prefix)",
         })?;
-        out.push(Requested { ip, source: item.path });
+        out.push(Requested {
+            ip,
+            source: item.path,
+        });
     }
     Ok(())
 }
 
 /// A list of addresses or CIDRs (a bare address is a single-address block).
 fn cidr_list(ipam: &Obj<'_>, key: &str) -> Result<Vec<(IpNetwork, String)>, ConfigError> {
-    let Some(field) = ipam.get(key) else { return Ok(Vec::new()) };
+    let Some(field) = ipam.get(key) else {
+        return Ok(Vec::new());
+    };
     let mut out = Vec::new();
     for item in field.items()? {
         let s = item.as_str()?;
         let net = if s.contains('/') {
             s.parse::<IpNetwork>().ok()
         } else {
-            s.parse::<IpAddr>().ok().map(|ip| IpNetwork::from(canonical(ip)))
+            s.parse::<IpAddr>()
+                .ok()
+                .map(|ip| IpNetwork::from(canonical(ip)))
         };
-        let net = net.ok_or_else(|| ConfigError::Parse { field: item.path.clone(), value: s.to_owned(), what: "an address or CIDR" })?;
+        let net = net.ok_or_else(|| ConfigError::Parse {
+            field: item.path.clone(),
+            value: s.to_owned(),
+            what: "an address or CIDR",
+        })?;
         out.push((net, item.path));
     }
     Ok(out)
@@ -412,15 +460,38 @@ fn data_dir(ipam: Option<&Obj<'_>>) -> Result<PathBuf, ConfigError> {
 
 /// Gives each requested address to the first range set that contains it, in
 /// request order (host-local walks a Go map, so its choice is random).
-fn assign_requests(sets: &[RangeSet], requests: Vec<Requested>) -> Result<Vec<Option<Requested>>, ConfigError> {
+fn assign_requests(
+    sets: &[RangeSet],
+    requests: Vec<Requested>,
+) -> Result<Vec<Option<Requested>>, ConfigError> {
     let mut per_set: Vec<Option<Requested>> = vec![None; sets.len()];
-    let all_ranges = || sets.iter().map(ToString::to_string).collect::<Vec<_>>().join(",");
+    let all_ranges = || {
+        sets.iter()
+            .map(ToString::to_string)
+            .collect::<Vec<_>>()
+            .join(",")
+    };
     for req in requests {
-        let Some((idx, set)) = sets.iter().enumerate().find(|(_, s)| s.range_for(req.ip).is_some()) else {
-            return Err(ConfigError::RequestedOutside { field: req.source, ip: req.ip, ranges: all_ranges() });
+        let Some((idx, set)) = sets
+            .iter()
+            .enumerate()
+            .find(|(_, s)| s.range_for(req.ip).is_some())
+        else {
+            return Err(ConfigError::RequestedOutside {
+                field: req.source,
+                ip: req.ip,
+                ranges: all_ranges(),
+            });
         };
-        if sets.iter().flat_map(RangeSet::ranges).any(|r| r.gateway == req.ip) {
-            return Err(ConfigError::RequestedGateway { field: req.source, ip: req.ip });
+        if sets
+            .iter()
+            .flat_map(RangeSet::ranges)
+            .any(|r| r.gateway == req.ip)
+        {
+            return Err(ConfigError::RequestedGateway {
+                field: req.source,
+                ip: req.ip,
+            });
         }
         match per_set.get_mut(idx) {
             Some(Some(first)) if first.ip == req.ip => {} // the same address asked twice
@@ -448,14 +519,19 @@ impl IpamConfig {
     pub fn parse(root: &Value, version: SpecVersion, args: &CniArgs) -> Result<Self, ConfigError> {
         let root = Obj::of(root, "")?;
         let Some(ipam_field) = root.get("ipam") else {
-            return Err(ConfigError::Missing { field: "ipam".into() });
+            return Err(ConfigError::Missing {
+                field: "ipam".into(),
+            });
         };
         let ipam = Obj::of(ipam_field.value, "ipam")?;
 
         let mut range_sets = Vec::new();
         // Where each range set was configured, for error messages.
         let mut origins: Vec<String> = Vec::new();
-        let runtime = root.get("runtimeConfig").map(|f| Obj::of(f.value, "runtimeConfig")).transpose()?;
+        let runtime = root
+            .get("runtimeConfig")
+            .map(|f| Obj::of(f.value, "runtimeConfig"))
+            .transpose()?;
         if let Some(f) = runtime.as_ref().and_then(|r| r.get("ipRanges")) {
             parse_range_sets(&f, &mut range_sets, &mut origins)?;
         }
@@ -466,14 +542,20 @@ impl IpamConfig {
                     subnet_file::SubnetFileError::Io { .. } => SubnetFileProblem::Unreadable,
                     subnet_file::SubnetFileError::Malformed { .. } => SubnetFileProblem::Malformed,
                 };
-                ConfigError::SubnetFile { kind, message: e.to_string() }
+                ConfigError::SubnetFile {
+                    kind,
+                    message: e.to_string(),
+                }
             })?;
             origins.extend(sets.iter().map(|_| field.clone()));
             range_sets.extend(sets);
         }
         if ipam.get("subnet").is_some() {
             let legacy = parse_range(&ipam)?;
-            let set = RangeSet::new(vec![legacy]).map_err(|reason| ConfigError::RangeSet { field: "ipam".into(), reason })?;
+            let set = RangeSet::new(vec![legacy]).map_err(|reason| ConfigError::RangeSet {
+                field: "ipam".into(),
+                reason,
+            })?;
             range_sets.push(set);
             origins.push("ipam.subnet".into());
         }
@@ -507,10 +589,21 @@ impl IpamConfig {
             }
         }
 
-        let mut requests: Vec<Requested> =
-            args.ips.iter().map(|&ip| Requested { ip, source: "CNI_ARGS IP".into() }).collect();
-        let args_obj = root.get("args").map(|f| Obj::of(f.value, "args")).transpose()?;
-        let cni_args = args_obj.and_then(|a| a.get("cni")).map(|f| (f.value, f.path));
+        let mut requests: Vec<Requested> = args
+            .ips
+            .iter()
+            .map(|&ip| Requested {
+                ip,
+                source: "CNI_ARGS IP".into(),
+            })
+            .collect();
+        let args_obj = root
+            .get("args")
+            .map(|f| Obj::of(f.value, "args"))
+            .transpose()?;
+        let cni_args = args_obj
+            .and_then(|a| a.get("cni"))
+            .map(|f| (f.value, f.path));
         if let Some((value, path)) = &cni_args {
             requested_list(Obj::of(value, path)?.get("ips"), &mut requests)?;
         }
@@ -521,15 +614,22 @@ impl IpamConfig {
         check_collisions(&range_sets, &cidr_list(&ipam, "serviceCidrs")?, &[])?;
         check_collisions(&range_sets, &cidr_list(&ipam, "nodeAddresses")?, &exclude)?;
         let requested = assign_requests(&range_sets, requests)?;
-        if let Some((req, (net, field))) = requested
-            .iter()
-            .flatten()
-            .find_map(|r| exclude.iter().find(|(n, _)| n.contains(r.ip)).map(|e| (r, e)))
-        {
-            return Err(ConfigError::RequestedExcluded { field: req.source.clone(), ip: req.ip, exclude: format!("{field} ({net})") });
+        if let Some((req, (net, field))) = requested.iter().flatten().find_map(|r| {
+            exclude
+                .iter()
+                .find(|(n, _)| n.contains(r.ip))
+                .map(|e| (r, e))
+        }) {
+            return Err(ConfigError::RequestedExcluded {
+                field: req.source.clone(),
+                ip: req.ip,
+                exclude: format!("{field} ({net})"),
+            });
         }
 
-        let resolv_conf = ipam.nonempty_str("resolvConf")?.map(|(s, _)| PathBuf::from(s));
+        let resolv_conf = ipam
+            .nonempty_str("resolvConf")?
+            .map(|(s, _)| PathBuf::from(s));
         Ok(Self {
             routes: parse_routes(&ipam)?,
             data_dir: data_dir(Some(&ipam))?,
@@ -557,13 +657,23 @@ impl ReleaseConfig {
         let ipam = root
             .as_object()
             .and_then(|m| {
-                m.get("ipam").or_else(|| m.iter().find(|(k, _)| k.eq_ignore_ascii_case("ipam")).map(|(_, v)| v))
+                m.get("ipam").or_else(|| {
+                    m.iter()
+                        .find(|(k, _)| k.eq_ignore_ascii_case("ipam"))
+                        .map(|(_, v)| v)
+                })
             })
             .and_then(|v| Obj::of(v, "ipam").ok());
         Ok(Self {
             data_dir: data_dir(ipam.as_ref())?,
-            reclaim_on_reboot: ipam.as_ref().and_then(|o| o.bool("reclaimOnReboot").ok().flatten()).unwrap_or(true),
-            reuse_delay_secs: ipam.as_ref().and_then(|o| o.u64("reuseDelaySeconds").ok().flatten()).unwrap_or(0),
+            reclaim_on_reboot: ipam
+                .as_ref()
+                .and_then(|o| o.bool("reclaimOnReboot").ok().flatten())
+                .unwrap_or(true),
+            reuse_delay_secs: ipam
+                .as_ref()
+                .and_then(|o| o.u64("reuseDelaySeconds").ok().flatten())
+                .unwrap_or(0),
             reclaim_clock_slack_secs: ipam
                 .as_ref()
                 .and_then(|o| o.u64("reclaimClockSlackSeconds").ok().flatten())

@@ -18,7 +18,10 @@ pub struct Dns {
 impl Dns {
     /// Whether nothing is set (1.x results then omit `dns`).
     pub fn is_empty(&self) -> bool {
-        self.nameservers.is_empty() && self.domain.is_none() && self.search.is_empty() && self.options.is_empty()
+        self.nameservers.is_empty()
+            && self.domain.is_none()
+            && self.search.is_empty()
+            && self.options.is_empty()
     }
 
     /// Parses resolv.conf text: trimmed lines, `#`/`;` comments, lines of fewer
@@ -31,7 +34,9 @@ impl Dns {
                 continue;
             }
             let mut fields = line.split_whitespace();
-            let (Some(key), Some(first)) = (fields.next(), fields.next()) else { continue };
+            let (Some(key), Some(first)) = (fields.next(), fields.next()) else {
+                continue;
+            };
             let rest = std::iter::once(first).chain(fields).map(str::to_owned);
             match key {
                 "nameserver" => dns.nameservers.push(first.to_owned()),
@@ -52,7 +57,9 @@ impl Dns {
         // A resolv.conf is small; refuse to read something that is not.
         use std::io::Read;
         let mut text = String::new();
-        std::fs::File::open(path)?.take(1 << 20).read_to_string(&mut text)?;
+        std::fs::File::open(path)?
+            .take(1 << 20)
+            .read_to_string(&mut text)?;
         Ok(Self::parse(&text))
     }
 }

@@ -17,7 +17,9 @@ use crate::range::{Range, RangeError, RangeSet, from_u128, subnet_bounds, to_u12
 #[derive(Debug, thiserror::Error)]
 pub enum SubnetFileError {
     /// Not there (yet): the node agent has not written it.
-    #[error("ipam.subnetFile {path}: the file does not exist yet (is the node agent, e.g. flannel, running?)")]
+    #[error(
+        "ipam.subnetFile {path}: the file does not exist yet (is the node agent, e.g. flannel, running?)"
+    )]
     Missing {
         /// The path.
         path: String,
@@ -59,10 +61,21 @@ pub fn read(path: &Path) -> Result<Vec<RangeSet>, SubnetFileError> {
     let shown = path.display().to_string();
     let text = match std::fs::read_to_string(path) {
         Ok(t) => t,
-        Err(e) if e.kind() == io::ErrorKind::NotFound => return Err(SubnetFileError::Missing { path: shown }),
-        Err(source) => return Err(SubnetFileError::Io { path: shown, source }),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => {
+            return Err(SubnetFileError::Missing { path: shown });
+        }
+        Err(source) => {
+            return Err(SubnetFileError::Io {
+                path: shown,
+                source,
+            });
+        }
     };
-    let malformed = |line: usize, reason: String| SubnetFileError::Malformed { path: shown.clone(), line, reason };
+    let malformed = |line: usize, reason: String| SubnetFileError::Malformed {
+        path: shown.clone(),
+        line,
+        reason,
+    };
     let flannel = text.lines().any(|l| l.trim_start().starts_with("FLANNEL_"));
     let mut sets = Vec::new();
     for (i, raw) in text.lines().enumerate() {
@@ -79,15 +92,24 @@ pub fn read(path: &Path) -> Result<Vec<RangeSet>, SubnetFileError> {
             line
         };
         if !value.contains('/') {
-            return Err(malformed(i + 1, format!("{value:?} is not a CIDR (address/prefix)")));
+            return Err(malformed(
+                i + 1,
+                format!("{value:?} is not a CIDR (address/prefix)"),
+            ));
         }
-        let net: IpNetwork = value.parse().map_err(|_| malformed(i + 1, format!("{value:?} is not a CIDR")))?;
+        let net: IpNetwork = value
+            .parse()
+            .map_err(|_| malformed(i + 1, format!("{value:?} is not a CIDR")))?;
         let range = range_from(net).map_err(|e| malformed(i + 1, e.to_string()))?;
         let set = RangeSet::new(vec![range]).map_err(|e| malformed(i + 1, e.to_string()))?;
         sets.push(set);
     }
     if sets.is_empty() {
-        let what = if flannel { "no FLANNEL_SUBNET or FLANNEL_IPV6_SUBNET line" } else { "no CIDR line" };
+        let what = if flannel {
+            "no FLANNEL_SUBNET or FLANNEL_IPV6_SUBNET line"
+        } else {
+            "no CIDR line"
+        };
         return Err(malformed(0, what.into()));
     }
     Ok(sets)
@@ -122,11 +144,20 @@ mod tests {
         std::fs::write(&p, "# node range\n10.1.7.0/24\n").unwrap();
         let sets = read(&p).unwrap();
         assert_eq!(sets[0].ranges()[0].gateway.to_string(), "10.1.7.1");
-        assert!(matches!(read(&dir.path().join("nope")), Err(SubnetFileError::Missing { .. })));
+        assert!(matches!(
+            read(&dir.path().join("nope")),
+            Err(SubnetFileError::Missing { .. })
+        ));
         std::fs::write(&p, "10.1.7.0\n").unwrap();
-        assert!(matches!(read(&p), Err(SubnetFileError::Malformed { line: 1, .. })));
+        assert!(matches!(
+            read(&p),
+            Err(SubnetFileError::Malformed { line: 1, .. })
+        ));
         std::fs::write(&p, "FLANNEL_MTU=1450\n").unwrap();
-        assert!(matches!(read(&p), Err(SubnetFileError::Malformed { line: 0, .. })));
+        assert!(matches!(
+            read(&p),
+            Err(SubnetFileError::Malformed { line: 0, .. })
+        ));
         std::fs::write(&p, "10.1.7.0/31\n").unwrap();
         assert!(matches!(read(&p), Err(SubnetFileError::Malformed { .. })));
     }

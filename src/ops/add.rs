@@ -33,7 +33,10 @@ pub fn add(
 ) -> Result<IpamResult, Error> {
     // Everything that can fail without state is done before the lock.
     let dns = match &cfg.resolv_conf {
-        Some(path) => Dns::read(path).map_err(|source| Error::ResolvConf { path: path.clone(), source })?,
+        Some(path) => Dns::read(path).map_err(|source| Error::ResolvConf {
+            path: path.clone(),
+            source,
+        })?,
         None => Dns::default(),
     };
     let mut net = LockedNetwork::open(&cfg.data_dir, network, opts)?;
@@ -47,7 +50,11 @@ pub fn add(
             ))
         })?;
         net.commit()?;
-        return Ok(IpamResult { ips, routes: cfg.routes.clone(), dns });
+        return Ok(IpamResult {
+            ips,
+            routes: cfg.routes.clone(),
+            dns,
+        });
     }
     // An id-only file (host-local before 2018) holds its address for every
     // interface of the container: giving it to this one could give it to two.
@@ -69,10 +76,17 @@ pub fn add(
                 .iter()
                 .filter_map(|(set, ip)| {
                     let range = cfg.range_sets.get(*set)?.range_for(*ip)?;
-                    Some(IpEntry { address: range.with_prefix(*ip), gateway: range.gateway })
+                    Some(IpEntry {
+                        address: range.with_prefix(*ip),
+                        gateway: range.gateway,
+                    })
                 })
                 .collect();
-            Ok(IpamResult { ips, routes: cfg.routes.clone(), dns })
+            Ok(IpamResult {
+                ips,
+                routes: cfg.routes.clone(),
+                dns,
+            })
         }
         Err(cause) => match net.abandon(owner) {
             Ok(()) => {
@@ -80,10 +94,16 @@ pub fn add(
                 // the next operation rebuilds the index; the cause is the news.
                 match net.commit() {
                     Ok(()) => Err(cause),
-                    Err(e) => Err(Error::RolledBack { cause: Box::new(cause), rollback: e }),
+                    Err(e) => Err(Error::RolledBack {
+                        cause: Box::new(cause),
+                        rollback: e,
+                    }),
                 }
             }
-            Err(rollback) => Err(Error::RolledBack { cause: Box::new(cause), rollback }),
+            Err(rollback) => Err(Error::RolledBack {
+                cause: Box::new(cause),
+                rollback,
+            }),
         },
     }
 }
@@ -142,8 +162,14 @@ fn reserve_all(
     for (idx, set) in cfg.range_sets.iter().enumerate() {
         if let Some(Some(req)) = cfg.requested.get(idx) {
             if !net.try_reserve(owner, req.ip)? {
-                let holder = net.owner_of(req.ip)?.map_or_else(|| "another attachment".to_owned(), |(o, _)| o.to_string());
-                return Err(Error::AddressInUse { field: req.source.clone(), ip: req.ip, holder });
+                let holder = net
+                    .owner_of(req.ip)?
+                    .map_or_else(|| "another attachment".to_owned(), |(o, _)| o.to_string());
+                return Err(Error::AddressInUse {
+                    field: req.source.clone(),
+                    ip: req.ip,
+                    holder,
+                });
             }
             picked.push((idx, req.ip));
             continue;
@@ -155,22 +181,39 @@ fn reserve_all(
 }
 
 impl Picker<'_> {
-    fn pick(&mut self, net: &mut LockedNetwork, owner: &mut OwnerFile, idx: usize, set: &RangeSet) -> Result<IpAddr, Error> {
+    fn pick(
+        &mut self,
+        net: &mut LockedNetwork,
+        owner: &mut OwnerFile,
+        idx: usize,
+        set: &RangeSet,
+    ) -> Result<IpAddr, Error> {
         let skips = skips_for(self.cfg, set.family());
-        if let Some(ip) = self.sticky.iter().copied().find(|ip| set.range_for(*ip).is_some()) {
+        if let Some(ip) = self
+            .sticky
+            .iter()
+            .copied()
+            .find(|ip| set.range_for(*ip).is_some())
+        {
             if !skips.contains(to_u128(ip)) && net.try_reserve(owner, ip)? {
                 return Ok(ip);
             }
         }
         let cursor = net.cursor(idx);
         let family = set.family();
-        let recent: BTreeSet<u128> =
-            self.recent.iter().filter(|ip| Family::of(**ip) == family).map(|ip| to_u128(*ip)).collect();
+        let recent: BTreeSet<u128> = self
+            .recent
+            .iter()
+            .filter(|ip| Family::of(**ip) == family)
+            .map(|ip| to_u128(*ip))
+            .collect();
 
         // Fast path: a few candidates after the cursor, one link each.
         let mut candidates = Candidates::new(set, cursor, &skips);
         for _ in 0..PROBES {
-            let Some(ip) = candidates.next_free(&recent) else { break };
+            let Some(ip) = candidates.next_free(&recent) else {
+                break;
+            };
             if net.try_reserve(owner, ip)? {
                 return Ok(ip);
             }
@@ -180,9 +223,15 @@ impl Picker<'_> {
             Some(l) => l,
             None => net.taken()?,
         };
-        let mut taken: BTreeSet<u128> =
-            listing.iter().filter(|ip| Family::of(**ip) == family).map(|ip| to_u128(*ip)).collect();
-        let in_use = listing.iter().filter(|ip| set.range_for(**ip).is_some()).count() as u128;
+        let mut taken: BTreeSet<u128> = listing
+            .iter()
+            .filter(|ip| Family::of(**ip) == family)
+            .map(|ip| to_u128(*ip))
+            .collect();
+        let in_use = listing
+            .iter()
+            .filter(|ip| set.range_for(**ip).is_some())
+            .count() as u128;
         self.listing = Some(listing);
         let mut avoid: BTreeSet<u128> = taken.union(&recent).copied().collect();
         if let Some(ip) = Self::first_reservable(net, owner, &mut candidates, &mut avoid)? {
@@ -195,7 +244,12 @@ impl Picker<'_> {
                 return Ok(ip);
             }
         }
-        Err(Error::Exhausted { network: self.network.to_string(), set: idx, ranges: set.to_string(), in_use })
+        Err(Error::Exhausted {
+            network: self.network.to_string(),
+            set: idx,
+            ranges: set.to_string(),
+            in_use,
+        })
     }
 
     fn first_reservable(

@@ -66,12 +66,19 @@ pub fn check(
             ifname: who.ifname.to_string(),
         });
     }
-    let mismatch = |why: String| Error::AttachmentMismatch(format!("container {} interface {} {why}", who.container_id, who.ifname));
+    let mismatch = |why: String| {
+        Error::AttachmentMismatch(format!(
+            "container {} interface {} {why}",
+            who.container_id, who.ifname
+        ))
+    };
     entries_matching(cfg, &held).map_err(mismatch)?;
     if let Some(prev) = prev_result {
         let listed = prev_addresses(prev);
         if let Some(missing) = held.iter().find(|ip| !listed.contains(ip)) {
-            return Err(mismatch(format!("holds {missing}, which prevResult does not list")));
+            return Err(mismatch(format!(
+                "holds {missing}, which prevResult does not list"
+            )));
         }
     }
     Ok(())

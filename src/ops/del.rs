@@ -10,7 +10,12 @@ use crate::store::{LockedNetwork, StoreOptions};
 ///
 /// # Errors
 /// [`Error`] on I/O failure or a lock timeout; never because nothing was held.
-pub fn del(network: &NetworkName, who: &Attachment, cfg: &ReleaseConfig, opts: &StoreOptions) -> Result<(), Error> {
+pub fn del(
+    network: &NetworkName,
+    who: &Attachment,
+    cfg: &ReleaseConfig,
+    opts: &StoreOptions,
+) -> Result<(), Error> {
     // No directory, no allocation: nothing to create just to say so.
     let Some(mut net) = LockedNetwork::open_existing(&cfg.data_dir, network, opts)? else {
         return Ok(());

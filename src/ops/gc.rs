@@ -38,7 +38,10 @@ pub fn gc(
     cfg: &ReleaseConfig,
     opts: &StoreOptions,
 ) -> Result<Vec<IpAddr>, Error> {
-    let keep_pairs: BTreeSet<(&str, &str)> = keep.iter().map(|a| (a.container_id.as_str(), a.ifname.as_str())).collect();
+    let keep_pairs: BTreeSet<(&str, &str)> = keep
+        .iter()
+        .map(|a| (a.container_id.as_str(), a.ifname.as_str()))
+        .collect();
     let keep_ids: BTreeSet<&str> = keep.iter().map(|a| a.container_id.as_str()).collect();
     let Some(mut net) = LockedNetwork::open_existing(&cfg.data_dir, network, opts)? else {
         return Ok(Vec::new());
@@ -48,7 +51,9 @@ pub fn gc(
     let mut live_pods = BTreeSet::new();
     for a in net.list()? {
         let kept = match &a.owner {
-            Owner::Attachment(who) => keep_pairs.contains(&(who.container_id.as_str(), who.ifname.as_str())),
+            Owner::Attachment(who) => {
+                keep_pairs.contains(&(who.container_id.as_str(), who.ifname.as_str()))
+            }
             Owner::Legacy(id) => keep_ids.contains(id.as_str()),
             Owner::Empty | Owner::Unknown(_) => false,
         };
@@ -65,5 +70,9 @@ pub fn gc(
         failures.push(Error::from(e));
     }
     net.commit()?;
-    if failures.is_empty() { Ok(released) } else { Err(Error::Several(failures)) }
+    if failures.is_empty() {
+        Ok(released)
+    } else {
+        Err(Error::Several(failures))
+    }
 }

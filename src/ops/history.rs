@@ -11,7 +11,9 @@ use crate::ids::ContainerId;
 use crate::store::{LockedNetwork, StoreError};
 
 fn now_secs() -> i64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
 }
 
 /// Whether a release at `t` is still within `delay` seconds of `now`. A time
@@ -27,20 +29,31 @@ pub(crate) fn recently_released(net: &LockedNetwork, delay: u64) -> BTreeSet<IpA
         return BTreeSet::new();
     }
     let now = now_secs();
-    net.released_log().into_iter().filter(|(_, t)| is_recent(*t, now, delay)).map(|(ip, _)| ip).collect()
+    net.released_log()
+        .into_iter()
+        .filter(|(_, t)| is_recent(*t, now, delay))
+        .map(|(ip, _)| ip)
+        .collect()
 }
 
 /// Records releases (DEL), dropping entries older than the delay.
 ///
 /// # Errors
 /// [`StoreError`] when the log cannot be written.
-pub(crate) fn note_released(net: &mut LockedNetwork, ips: &[IpAddr], delay: u64) -> Result<(), StoreError> {
+pub(crate) fn note_released(
+    net: &mut LockedNetwork,
+    ips: &[IpAddr],
+    delay: u64,
+) -> Result<(), StoreError> {
     if delay == 0 || ips.is_empty() {
         return Ok(());
     }
     let now = now_secs();
-    let mut log: Vec<(IpAddr, i64)> =
-        net.released_log().into_iter().filter(|(ip, t)| is_recent(*t, now, delay) && !ips.contains(ip)).collect();
+    let mut log: Vec<(IpAddr, i64)> = net
+        .released_log()
+        .into_iter()
+        .filter(|(ip, t)| is_recent(*t, now, delay) && !ips.contains(ip))
+        .collect();
     log.extend(ips.iter().map(|ip| (*ip, now)));
     net.write_released_log(&log)
 }
@@ -49,7 +62,11 @@ pub(crate) fn note_released(net: &mut LockedNetwork, ips: &[IpAddr], delay: u64)
 ///
 /// # Errors
 /// [`StoreError`] when the log cannot be written.
-pub(crate) fn forget_released(net: &mut LockedNetwork, ips: &[IpAddr], delay: u64) -> Result<(), StoreError> {
+pub(crate) fn forget_released(
+    net: &mut LockedNetwork,
+    ips: &[IpAddr],
+    delay: u64,
+) -> Result<(), StoreError> {
     if delay == 0 {
         return Ok(());
     }
@@ -57,7 +74,10 @@ pub(crate) fn forget_released(net: &mut LockedNetwork, ips: &[IpAddr], delay: u6
     if !log.iter().any(|(ip, _)| ips.contains(ip)) {
         return Ok(());
     }
-    let kept: Vec<(IpAddr, i64)> = log.into_iter().filter(|(ip, _)| !ips.contains(ip)).collect();
+    let kept: Vec<(IpAddr, i64)> = log
+        .into_iter()
+        .filter(|(ip, _)| !ips.contains(ip))
+        .collect();
     net.write_released_log(&kept)
 }
 
@@ -71,7 +91,9 @@ fn sticky_name(pod: &str) -> Option<String> {
 
 /// The addresses the pod held last time.
 pub(crate) fn sticky_addresses(net: &LockedNetwork, pod: &str) -> Vec<IpAddr> {
-    let Some(name) = sticky_name(pod) else { return Vec::new() };
+    let Some(name) = sticky_name(pod) else {
+        return Vec::new();
+    };
     let path = net.layout().sticky_dir().join(name);
     match net.read_hint(&path) {
         Ok(Some(text)) => text.lines().filter_map(|l| l.trim().parse().ok()).collect(),
@@ -83,24 +105,36 @@ pub(crate) fn sticky_addresses(net: &LockedNetwork, pod: &str) -> Vec<IpAddr> {
 ///
 /// # Errors
 /// [`StoreError`] when the record cannot be written.
-pub(crate) fn remember_sticky(net: &mut LockedNetwork, pod: &str, ips: &[IpAddr]) -> Result<(), StoreError> {
-    let Some(name) = sticky_name(pod) else { return Ok(()) };
+pub(crate) fn remember_sticky(
+    net: &mut LockedNetwork,
+    pod: &str,
+    ips: &[IpAddr],
+) -> Result<(), StoreError> {
+    let Some(name) = sticky_name(pod) else {
+        return Ok(());
+    };
     let path = net.layout().sticky_dir().join(name);
     let text: String = ips.iter().map(|ip| format!("{ip}\n")).collect();
     net.write_hint(&path, &text)
 }
 
 /// How long the sticky record of a pod that no longer runs is kept.
-pub(crate) const STICKY_RETENTION: std::time::Duration = std::time::Duration::from_secs(7 * 24 * 3600);
+pub(crate) const STICKY_RETENTION: std::time::Duration =
+    std::time::Duration::from_secs(7 * 24 * 3600);
 
 /// Drops sticky records of pods not in `live` that are older than
 /// [`STICKY_RETENTION`], so pods with generated names do not accumulate.
 ///
 /// # Errors
 /// [`StoreError`] on I/O failure.
-pub(crate) fn prune_sticky(net: &mut LockedNetwork, live: &BTreeSet<String>) -> Result<usize, StoreError> {
+pub(crate) fn prune_sticky(
+    net: &mut LockedNetwork,
+    live: &BTreeSet<String>,
+) -> Result<usize, StoreError> {
     let live_names: BTreeSet<String> = live.iter().filter_map(|p| sticky_name(p)).collect();
-    let cutoff = SystemTime::now().checked_sub(STICKY_RETENTION).unwrap_or(UNIX_EPOCH);
+    let cutoff = SystemTime::now()
+        .checked_sub(STICKY_RETENTION)
+        .unwrap_or(UNIX_EPOCH);
     let dir = net.layout().sticky_dir();
     net.prune_hints(&dir, |name| live_names.contains(name), cutoff)
 }
@@ -120,7 +154,10 @@ mod tests {
 
     #[test]
     fn sticky_names() {
-        assert_eq!(sticky_name("default/web-0").as_deref(), Some("default_web-0"));
+        assert_eq!(
+            sticky_name("default/web-0").as_deref(),
+            Some("default_web-0")
+        );
         assert_eq!(sticky_name("a_b/web"), None);
         assert_eq!(sticky_name("../x/y"), None);
         assert_eq!(sticky_name("noslash"), None);

@@ -4,8 +4,8 @@
 //! Owns: the lock's scope (visible in each operation) and the rollback of a
 //! failed ADD. Never: JSON encoding, environment variables.
 
-pub mod admin;
 mod add;
+pub mod admin;
 mod check;
 mod del;
 pub mod gc;
@@ -71,21 +71,38 @@ pub fn skips_for(cfg: &IpamConfig, family: Family) -> Skips {
 pub(crate) fn entries_matching(cfg: &IpamConfig, ips: &[IpAddr]) -> Result<Vec<IpEntry>, String> {
     let mut out = Vec::with_capacity(cfg.range_sets.len());
     for (idx, set) in cfg.range_sets.iter().enumerate() {
-        let inside: Vec<&IpAddr> = ips.iter().filter(|ip| set.range_for(**ip).is_some()).collect();
+        let inside: Vec<&IpAddr> = ips
+            .iter()
+            .filter(|ip| set.range_for(**ip).is_some())
+            .collect();
         let [ip] = inside.as_slice() else {
-            return Err(format!("holds {} address(es) in range set {idx} ({set}) where the configuration gives one", inside.len()));
+            return Err(format!(
+                "holds {} address(es) in range set {idx} ({set}) where the configuration gives one",
+                inside.len()
+            ));
         };
         if let Some(Some(req)) = cfg.requested.get(idx) {
             if req.ip != **ip {
-                return Err(format!("holds {ip} in range set {idx} but {} requests {}", req.source, req.ip));
+                return Err(format!(
+                    "holds {ip} in range set {idx} but {} requests {}",
+                    req.source, req.ip
+                ));
             }
         }
         if let Some(range) = set.range_for(**ip) {
-            out.push(IpEntry { address: range.with_prefix(**ip), gateway: range.gateway });
+            out.push(IpEntry {
+                address: range.with_prefix(**ip),
+                gateway: range.gateway,
+            });
         }
     }
-    if let Some(stray) = ips.iter().find(|ip| cfg.range_sets.iter().all(|s| s.range_for(**ip).is_none())) {
-        return Err(format!("holds {stray}, which is outside every configured range"));
+    if let Some(stray) = ips
+        .iter()
+        .find(|ip| cfg.range_sets.iter().all(|s| s.range_for(**ip).is_none()))
+    {
+        return Err(format!(
+            "holds {stray}, which is outside every configured range"
+        ));
     }
     Ok(out)
 }

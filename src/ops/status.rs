@@ -18,7 +18,8 @@ use crate::store::{LockedNetwork, StoreOptions};
 /// # Errors
 /// [`Error::NotAvailable`] with the reason.
 pub fn status(network: &NetworkName, cfg: &IpamConfig, opts: &StoreOptions) -> Result<(), Error> {
-    let unusable = |e: &dyn std::fmt::Display| Error::NotAvailable(format!("state directory unusable: {e}"));
+    let unusable =
+        |e: &dyn std::fmt::Display| Error::NotAvailable(format!("state directory unusable: {e}"));
     let mut net = LockedNetwork::open(&cfg.data_dir, network, opts).map_err(|e| unusable(&e))?;
     let probe = net.layout().meta.join("tmp").join("status-probe");
     net.write_hint(&probe, "ok").map_err(|e| unusable(&e))?;
@@ -28,9 +29,15 @@ pub fn status(network: &NetworkName, cfg: &IpamConfig, opts: &StoreOptions) -> R
     for (idx, set) in cfg.range_sets.iter().enumerate() {
         let family = set.family();
         let skips = skips_for(cfg, family);
-        let taken_here: BTreeSet<u128> =
-            taken.iter().filter(|ip| Family::of(**ip) == family).map(|ip| to_u128(*ip)).collect();
-        if Candidates::new(set, None, &skips).next_free(&taken_here).is_none() {
+        let taken_here: BTreeSet<u128> = taken
+            .iter()
+            .filter(|ip| Family::of(**ip) == family)
+            .map(|ip| to_u128(*ip))
+            .collect();
+        if Candidates::new(set, None, &skips)
+            .next_free(&taken_here)
+            .is_none()
+        {
             return Err(Error::NotAvailable(format!(
                 "range set {idx} ({set}) of network {network} has no free address"
             )));

@@ -28,12 +28,15 @@ impl BootSource {
     pub fn boot_id(&self) -> Option<String> {
         let text = std::fs::read_to_string(&self.boot_id_path).ok()?;
         let id = text.trim();
-        (!id.is_empty() && id.len() <= 128 && !id.contains(char::is_whitespace)).then(|| id.to_owned())
+        (!id.is_empty() && id.len() <= 128 && !id.contains(char::is_whitespace))
+            .then(|| id.to_owned())
     }
 
     /// The boot time in seconds since the epoch.
     pub fn boot_time(&self) -> Option<i64> {
         let text = std::fs::read_to_string(&self.proc_stat_path).ok()?;
-        text.lines().find_map(|l| l.strip_prefix("btime ")).and_then(|v| v.trim().parse().ok())
+        text.lines()
+            .find_map(|l| l.strip_prefix("btime "))
+            .and_then(|v| v.trim().parse().ok())
     }
 }

@@ -52,7 +52,11 @@ pub enum StoreError {
 }
 
 fn io_err<'a>(op: &'static str, path: &'a Path) -> impl FnOnce(io::Error) -> StoreError + 'a {
-    move |source| StoreError::Io { op, path: path.to_path_buf(), source }
+    move |source| StoreError::Io {
+        op,
+        path: path.to_path_buf(),
+        source,
+    }
 }
 
 /// Options of the store that come from the config and the environment.
@@ -98,7 +102,10 @@ impl StoreOptions {
         if let Some(p) = env.get("PODLEASE_PROC_STAT") {
             opts.boot.proc_stat_path = PathBuf::from(p);
         }
-        if let Some(ms) = env.get("PODLEASE_LOCK_TIMEOUT_MS").and_then(|v| v.parse().ok()) {
+        if let Some(ms) = env
+            .get("PODLEASE_LOCK_TIMEOUT_MS")
+            .and_then(|v| v.parse().ok())
+        {
             opts.lock_timeout = Duration::from_millis(ms);
         }
         opts
@@ -125,8 +132,13 @@ impl Owner {
             return Self::Empty;
         }
         if let Some((id, ifname)) = content.split_once("\r\n") {
-            if let (Ok(container_id), Ok(ifname)) = (ContainerId::new(id.trim()), IfName::new(ifname)) {
-                return Self::Attachment(Attachment { container_id, ifname });
+            if let (Ok(container_id), Ok(ifname)) =
+                (ContainerId::new(id.trim()), IfName::new(ifname))
+            {
+                return Self::Attachment(Attachment {
+                    container_id,
+                    ifname,
+                });
             }
         } else if let Ok(id) = ContainerId::new(content) {
             return Self::Legacy(id);
@@ -169,7 +181,11 @@ pub struct FileStamp {
 
 impl FileStamp {
     fn of(m: &fs::Metadata) -> Self {
-        Self { ino: m.ino(), mtime: m.mtime(), mtime_nsec: m.mtime_nsec() }
+        Self {
+            ino: m.ino(),
+            mtime: m.mtime(),
+            mtime_nsec: m.mtime_nsec(),
+        }
     }
 }
 
@@ -201,11 +217,18 @@ impl IndexEntry {
         // id or `id\r\nifname`, which host-local's scans compare against.
         let mut s = format!("{INDEX_HEADER}\n");
         for (ip, st) in &self.ips {
-            s.push_str(&format!("ip {ip} {} {} {}\n", st.ino, st.mtime, st.mtime_nsec));
+            s.push_str(&format!(
+                "ip {ip} {} {} {}\n",
+                st.ino, st.mtime, st.mtime_nsec
+            ));
         }
         // Kubernetes names are short (namespace 63, pod 253 bytes): anything
         // longer, or spanning lines, is not a pod name and is not kept.
-        if let Some(pod) = self.pod.as_deref().filter(|p| p.len() <= 320 && !p.contains(['\n', '\r'])) {
+        if let Some(pod) = self
+            .pod
+            .as_deref()
+            .filter(|p| p.len() <= 320 && !p.contains(['\n', '\r']))
+        {
             s.push_str(&format!("pod {pod}\n"));
         }
         s
@@ -277,7 +300,12 @@ fn read_small(path: &Path, limit: u64) -> io::Result<String> {
         if n == 0 || len < buf.len() || len as u64 >= limit {
             break;
         }
-        buf.resize((buf.len() * 2).min(usize::try_from(limit).unwrap_or(usize::MAX)).max(len + 1), 0);
+        buf.resize(
+            (buf.len() * 2)
+                .min(usize::try_from(limit).unwrap_or(usize::MAX))
+                .max(len + 1),
+            0,
+        );
     }
     buf.truncate(len.min(usize::try_from(limit).unwrap_or(usize::MAX)));
     String::from_utf8(buf).map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e))
@@ -325,7 +353,11 @@ impl LockedNetwork {
     ///
     /// # Errors
     /// [`StoreError`] for any file system failure or a lock timeout.
-    pub fn open(data_dir: &Path, network: &NetworkName, opts: &StoreOptions) -> Result<Self, StoreError> {
+    pub fn open(
+        data_dir: &Path,
+        network: &NetworkName,
+        opts: &StoreOptions,
+    ) -> Result<Self, StoreError> {
         let layout = Layout::new(data_dir, network);
         let lock = match NetworkLock::acquire(&layout.lock(), opts.lock_timeout) {
             Ok(lock) => lock,
@@ -347,12 +379,17 @@ impl LockedNetwork {
     ///
     /// # Errors
     /// [`StoreError`] for any file system failure or a lock timeout.
-    pub fn open_existing(data_dir: &Path, network: &NetworkName, opts: &StoreOptions) -> Result<Option<Self>, StoreError> {
+    pub fn open_existing(
+        data_dir: &Path,
+        network: &NetworkName,
+        opts: &StoreOptions,
+    ) -> Result<Option<Self>, StoreError> {
         let layout = Layout::new(data_dir, network);
         match NetworkLock::acquire(&layout.lock(), opts.lock_timeout) {
             Ok(lock) => Self::locked(layout, lock, opts).map(Some),
             Err(LockError::Io { source, .. })
-                if source.kind() == io::ErrorKind::NotFound || source.raw_os_error() == Some(20) =>
+                if source.kind() == io::ErrorKind::NotFound
+                    || source.raw_os_error() == Some(20) =>
             {
                 Ok(None)
             }
@@ -366,12 +403,22 @@ impl LockedNetwork {
         let (clean_stamp, clean_boot) = match clean.as_deref() {
             Some(text) => {
                 let mut lines = text.lines();
-                (lines.next().map(str::to_owned), lines.find_map(|l| l.strip_prefix("boot ")).map(str::to_owned))
+                (
+                    lines.next().map(str::to_owned),
+                    lines
+                        .find_map(|l| l.strip_prefix("boot "))
+                        .map(str::to_owned),
+                )
             }
             None => (None, None),
         };
-        let mut net =
-            Self { layout, _lock: lock, clean_on_disk: clean.is_some(), needs_commit: false, boot_id: None };
+        let mut net = Self {
+            layout,
+            _lock: lock,
+            clean_on_disk: clean.is_some(),
+            needs_commit: false,
+            boot_id: None,
+        };
         if clean.is_none() {
             create_dir(&net.layout.meta)?;
             create_dir(&net.layout.index_dir())?;
@@ -448,7 +495,8 @@ impl LockedNetwork {
             .mode(0o600)
             .open(&tmp)
             .map_err(io_err("create", &tmp))?;
-        f.write_all(content.as_bytes()).map_err(io_err("write", &tmp))?;
+        f.write_all(content.as_bytes())
+            .map_err(io_err("write", &tmp))?;
         drop(f);
         fs::rename(&tmp, path).map_err(io_err("rename into place", path))
     }
@@ -464,7 +512,9 @@ impl LockedNetwork {
         let mut out = Vec::new();
         for entry in fs::read_dir(dir).map_err(io_err("list", dir))? {
             let entry = entry.map_err(io_err("list", dir))?;
-            let Some(ip) = entry.file_name().to_str().and_then(parse_ip_name) else { continue };
+            let Some(ip) = entry.file_name().to_str().and_then(parse_ip_name) else {
+                continue;
+            };
             let path = entry.path();
             let mut file = match File::open(&path) {
                 Ok(f) => f,
@@ -476,9 +526,17 @@ impl LockedNetwork {
                 continue;
             }
             let mut buf = Vec::new();
-            (&mut file).take(MAX_OWNER_FILE).read_to_end(&mut buf).map_err(io_err("read", &path))?;
+            (&mut file)
+                .take(MAX_OWNER_FILE)
+                .read_to_end(&mut buf)
+                .map_err(io_err("read", &path))?;
             let owner = Owner::parse(&String::from_utf8_lossy(&buf));
-            out.push(Allocation { ip, owner, stamp: FileStamp::of(&meta), pod: None });
+            out.push(Allocation {
+                ip,
+                owner,
+                stamp: FileStamp::of(&meta),
+                pod: None,
+            });
         }
         out.sort_by_key(|a| (crate::range::Family::of(a.ip), crate::range::to_u128(a.ip)));
         Ok(out)
@@ -558,7 +616,10 @@ impl LockedNetwork {
         };
         for entry in list {
             let path = entry.map_err(io_err("list", &index_dir))?.path();
-            if let Some(e) = read_optional(&path, MAX_OWNER_FILE)?.as_deref().and_then(IndexEntry::parse) {
+            if let Some(e) = read_optional(&path, MAX_OWNER_FILE)?
+                .as_deref()
+                .and_then(IndexEntry::parse)
+            {
                 out.insert(path, e);
             }
         }
@@ -578,8 +639,14 @@ impl LockedNetwork {
         };
         let meta = file.metadata().map_err(io_err("stat", &path))?;
         let mut buf = Vec::new();
-        (&mut file).take(MAX_OWNER_FILE).read_to_end(&mut buf).map_err(io_err("read", &path))?;
-        Ok(Some((Owner::parse(&String::from_utf8_lossy(&buf)), FileStamp::of(&meta))))
+        (&mut file)
+            .take(MAX_OWNER_FILE)
+            .read_to_end(&mut buf)
+            .map_err(io_err("read", &path))?;
+        Ok(Some((
+            Owner::parse(&String::from_utf8_lossy(&buf)),
+            FileStamp::of(&meta),
+        )))
     }
 
     /// Reads one address file's owner without its stamp (one open, one read).
@@ -588,13 +655,17 @@ impl LockedNetwork {
         match read_small(&path, MAX_OWNER_FILE) {
             Ok(text) => Ok(Some(Owner::parse(&text))),
             Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
-            Err(e) if e.kind() == io::ErrorKind::InvalidData => Ok(Some(Owner::Unknown("(not UTF-8)".into()))),
+            Err(e) if e.kind() == io::ErrorKind::InvalidData => {
+                Ok(Some(Owner::Unknown("(not UTF-8)".into())))
+            }
             Err(e) => Err(io_err("read", &path)(e)),
         }
     }
 
     fn read_entry(&self, path: &Path) -> Result<Option<IndexEntry>, StoreError> {
-        Ok(read_optional(path, MAX_OWNER_FILE)?.as_deref().and_then(IndexEntry::parse))
+        Ok(read_optional(path, MAX_OWNER_FILE)?
+            .as_deref()
+            .and_then(IndexEntry::parse))
     }
 
     /// The addresses `who` holds, verified against the address files: exact
@@ -634,12 +705,23 @@ impl LockedNetwork {
     /// directory was changed in a way its mtime did not show, e.g. a file
     /// rewritten in place): the index is rebuilt and the lookup done again.
     /// Names too long for an index entry are looked up by a scan.
-    fn lookup(&mut self, entry_path: Option<PathBuf>, want: &Owner) -> Result<Vec<IpAddr>, StoreError> {
+    fn lookup(
+        &mut self,
+        entry_path: Option<PathBuf>,
+        want: &Owner,
+    ) -> Result<Vec<IpAddr>, StoreError> {
         let Some(entry_path) = entry_path else {
-            return Ok(self.scan()?.into_iter().filter(|a| a.owner == *want).map(|a| a.ip).collect());
+            return Ok(self
+                .scan()?
+                .into_iter()
+                .filter(|a| a.owner == *want)
+                .map(|a| a.ip)
+                .collect());
         };
         for attempt in 0..2 {
-            let Some(entry) = self.read_entry(&entry_path)? else { return Ok(Vec::new()) };
+            let Some(entry) = self.read_entry(&entry_path)? else {
+                return Ok(Vec::new());
+            };
             let mut found = Vec::with_capacity(entry.ips.len());
             let mut stale = false;
             for (ip, _) in entry.ips {
@@ -671,7 +753,9 @@ impl LockedNetwork {
     /// # Errors
     /// [`StoreError`] on I/O failure.
     pub fn pod_of(&self, who: &Attachment) -> Result<Option<String>, StoreError> {
-        let Some(path) = self.layout.index_entry(who) else { return Ok(None) };
+        let Some(path) = self.layout.index_entry(who) else {
+            return Ok(None);
+        };
         Ok(self.read_entry(&path)?.and_then(|e| e.pod))
     }
 
@@ -691,9 +775,14 @@ impl LockedNetwork {
             .mode(0o600)
             .open(&tmp)
             .map_err(io_err("create", &tmp))?;
-        f.write_all(format!("{}\r\n{}", who.container_id, who.ifname).as_bytes()).map_err(io_err("write", &tmp))?;
+        f.write_all(format!("{}\r\n{}", who.container_id, who.ifname).as_bytes())
+            .map_err(io_err("write", &tmp))?;
         let meta = f.metadata().map_err(io_err("stat", &tmp))?;
-        Ok(OwnerFile { who: who.clone(), stamp: FileStamp::of(&meta), linked: Vec::new() })
+        Ok(OwnerFile {
+            who: who.clone(),
+            stamp: FileStamp::of(&meta),
+            linked: Vec::new(),
+        })
     }
 
     /// Tries to reserve `ip` for the owner: `Ok(false)` if it is taken.
@@ -720,7 +809,11 @@ impl LockedNetwork {
     pub fn abandon(&mut self, owner: OwnerFile) -> Result<(), StoreError> {
         let mut first_err = None;
         for ip in &owner.linked {
-            if let Err(e) = self.remove_if_owned(*ip, &Owner::Attachment(owner.who.clone()), Some(owner.stamp)) {
+            if let Err(e) = self.remove_if_owned(
+                *ip,
+                &Owner::Attachment(owner.who.clone()),
+                Some(owner.stamp),
+            ) {
                 first_err.get_or_insert(e);
             }
         }
@@ -734,7 +827,10 @@ impl LockedNetwork {
     /// [`StoreError`] on I/O failure.
     pub fn finish(&mut self, owner: &OwnerFile, pod: Option<String>) -> Result<(), StoreError> {
         if let Some(path) = self.layout.index_entry(&owner.who) {
-            let entry = IndexEntry { ips: owner.linked.iter().map(|ip| (*ip, owner.stamp)).collect(), pod };
+            let entry = IndexEntry {
+                ips: owner.linked.iter().map(|ip| (*ip, owner.stamp)).collect(),
+                pod,
+            };
             self.replace_file(&path, &entry.render())?;
         }
         remove_if_exists(&self.layout.tmp_owner())?;
@@ -743,7 +839,12 @@ impl LockedNetwork {
 
     /// Removes `ip`'s file if it still belongs to `owner` (and, when given, is
     /// the very file with `stamp`). Returns whether it was removed.
-    fn remove_if_owned(&mut self, ip: IpAddr, owner: &Owner, stamp: Option<FileStamp>) -> Result<bool, StoreError> {
+    fn remove_if_owned(
+        &mut self,
+        ip: IpAddr,
+        owner: &Owner,
+        stamp: Option<FileStamp>,
+    ) -> Result<bool, StoreError> {
         match self.owner_of(ip)? {
             Some((o, st)) if o == *owner && stamp.is_none_or(|s| s == st) => {
                 self.begin_change()?;
@@ -777,7 +878,10 @@ impl LockedNetwork {
         let mut released = Vec::new();
         let exact = self.find_exact(who)?;
         let (ips, entry) = if exact.is_empty() {
-            (self.find_legacy(&who.container_id)?, self.layout.legacy_index_entry(&who.container_id))
+            (
+                self.find_legacy(&who.container_id)?,
+                self.layout.legacy_index_entry(&who.container_id),
+            )
         } else {
             (exact, self.layout.index_entry(who))
         };
@@ -802,7 +906,9 @@ impl LockedNetwork {
     /// # Errors
     /// [`StoreError`] on I/O failure.
     pub fn release_ip(&mut self, ip: IpAddr) -> Result<Option<Owner>, StoreError> {
-        let Some((owner, _)) = self.owner_of(ip)? else { return Ok(None) };
+        let Some((owner, _)) = self.owner_of(ip)? else {
+            return Ok(None);
+        };
         self.begin_change()?;
         remove_if_exists(&self.layout.ip_file(ip))?;
         let entry = match &owner {
@@ -863,7 +969,9 @@ impl LockedNetwork {
 
     /// Reads our own log of recent releases: (address, unix seconds).
     pub fn released_log(&self) -> Vec<(IpAddr, i64)> {
-        let Ok(Some(text)) = read_optional(&self.layout.released_log(), 4 << 20) else { return Vec::new() };
+        let Ok(Some(text)) = read_optional(&self.layout.released_log(), 4 << 20) else {
+            return Vec::new();
+        };
         text.lines()
             .filter_map(|l| {
                 let (ip, t) = l.split_once(' ')?;
@@ -877,7 +985,10 @@ impl LockedNetwork {
     /// # Errors
     /// [`StoreError`] on I/O failure.
     pub fn write_released_log(&mut self, entries: &[(IpAddr, i64)]) -> Result<(), StoreError> {
-        let text: String = entries.iter().map(|(ip, t)| format!("{ip} {t}\n")).collect();
+        let text: String = entries
+            .iter()
+            .map(|(ip, t)| format!("{ip} {t}\n"))
+            .collect();
         self.replace_file(&self.layout.released_log(), &text)
     }
 
@@ -921,7 +1032,11 @@ impl LockedNetwork {
         for entry in list {
             let entry = entry.map_err(io_err("list", dir))?;
             let name = entry.file_name().to_string_lossy().into_owned();
-            let old = entry.metadata().ok().and_then(|m| m.modified().ok()).is_some_and(|t| t < cutoff);
+            let old = entry
+                .metadata()
+                .ok()
+                .and_then(|m| m.modified().ok())
+                .is_some_and(|t| t < cutoff);
             if old && !keep(&name) && remove_if_exists(&entry.path())? {
                 removed += 1;
             }
@@ -942,8 +1057,14 @@ impl LockedNetwork {
     ///    (default one hour). A file of this boot is newer than the boot,
     ///    unless the clock was stepped forward since by more than the slack;
     ///    a file with an mtime in the future is always kept.
-    fn reclaim_earlier_boots(&mut self, boot: &BootSource, slack_secs: u64) -> Result<(), StoreError> {
-        let Some(current) = self.boot_id.clone() else { return Ok(()) };
+    fn reclaim_earlier_boots(
+        &mut self,
+        boot: &BootSource,
+        slack_secs: u64,
+    ) -> Result<(), StoreError> {
+        let Some(current) = self.boot_id.clone() else {
+            return Ok(());
+        };
         let record_path = self.layout.boot_record();
         let recorded = read_optional(&record_path, 256)?;
         let recorded = recorded.as_deref().map(str::trim);
@@ -951,7 +1072,10 @@ impl LockedNetwork {
             return Ok(());
         }
         let known: BTreeMap<IpAddr, FileStamp> = if recorded.is_some() {
-            self.read_all_index()?.into_values().flat_map(|e| e.ips).collect()
+            self.read_all_index()?
+                .into_values()
+                .flat_map(|e| e.ips)
+                .collect()
         } else {
             BTreeMap::new()
         };
@@ -960,7 +1084,8 @@ impl LockedNetwork {
         for a in self.scan()? {
             let recorded_earlier = known.get(&a.ip) == Some(&a.stamp);
             let slack = i64::try_from(slack_secs).unwrap_or(i64::MAX);
-            let older_than_boot = boot_time.is_some_and(|bt| a.stamp.mtime < bt.saturating_sub(slack));
+            let older_than_boot =
+                boot_time.is_some_and(|bt| a.stamp.mtime < bt.saturating_sub(slack));
             if recorded_earlier || older_than_boot {
                 self.begin_change()?;
                 remove_if_exists(&self.layout.ip_file(a.ip))?;
@@ -998,7 +1123,10 @@ impl LockedNetwork {
             return Ok(());
         }
         let stamp = dir_stamp(&self.layout.dir)?;
-        let boot = self.boot_id.as_deref().map_or_else(String::new, |b| format!("boot {b}\n"));
+        let boot = self
+            .boot_id
+            .as_deref()
+            .map_or_else(String::new, |b| format!("boot {b}\n"));
         self.replace_file(&self.layout.clean_marker(), &format!("{stamp}\n{boot}"))?;
         self.clean_on_disk = true;
         Ok(())

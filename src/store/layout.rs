@@ -122,10 +122,24 @@ mod tests {
 
     #[test]
     fn our_names_never_parse_as_addresses() {
-        for name in ["lock", "last_reserved_ip.0", ".podlease", "a:eth0", "fe80:1", "1:eth0", "abc:", "clean", "boot", "owner"] {
+        for name in [
+            "lock",
+            "last_reserved_ip.0",
+            ".podlease",
+            "a:eth0",
+            "fe80:1",
+            "1:eth0",
+            "abc:",
+            "clean",
+            "boot",
+            "owner",
+        ] {
             assert!(parse_ip_name(name).is_none(), "{name}");
         }
         assert_eq!(parse_ip_name("10.1.2.2"), Some("10.1.2.2".parse().unwrap()));
-        assert_eq!(parse_ip_name("2001:db8::2"), Some("2001:db8::2".parse().unwrap()));
+        assert_eq!(
+            parse_ip_name("2001:db8::2"),
+            Some("2001:db8::2".parse().unwrap())
+        );
     }
 }

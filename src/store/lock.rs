@@ -50,11 +50,22 @@ impl NetworkLock {
     /// [`LockError`] when the file cannot be opened or locked, or on timeout.
     #[allow(clippy::disallowed_methods)] // this is the one place that locks
     pub fn acquire(path: &Path, timeout: Duration) -> Result<Self, LockError> {
-        let io_err = |source| LockError::Io { path: path.display().to_string(), source };
-        let file = OpenOptions::new().read(true).write(true).create(true).truncate(false).open(path).map_err(io_err)?;
+        let io_err = |source| LockError::Io {
+            path: path.display().to_string(),
+            source,
+        };
+        let file = OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .open(path)
+            .map_err(io_err)?;
         match file.try_lock_exclusive() {
             Ok(()) => return Ok(Self { file }),
-            Err(e) if e.kind() == io::ErrorKind::WouldBlock || e.raw_os_error() == fs2::lock_contended_error().raw_os_error() => {}
+            Err(e)
+                if e.kind() == io::ErrorKind::WouldBlock
+                    || e.raw_os_error() == fs2::lock_contended_error().raw_os_error() => {}
             Err(e) => return Err(io_err(e)),
         }
         let waiter = file.try_clone().map_err(io_err)?;
@@ -66,7 +77,10 @@ impl NetworkLock {
         match rx.recv_timeout(timeout) {
             Ok(Ok(())) => Ok(Self { file }),
             Ok(Err(e)) => Err(io_err(e)),
-            Err(_) => Err(LockError::Timeout { path: path.display().to_string(), secs: timeout.as_secs() }),
+            Err(_) => Err(LockError::Timeout {
+                path: path.display().to_string(),
+                secs: timeout.as_secs(),
+            }),
         }
     }
 }
@@ -102,7 +116,8 @@ mod tests {
         let path = dir.path().join("lock");
         let held = NetworkLock::acquire(&path, Duration::from_secs(1)).unwrap();
         let p2 = path.clone();
-        let t = std::thread::spawn(move || NetworkLock::acquire(&p2, Duration::from_secs(10)).is_ok());
+        let t =
+            std::thread::spawn(move || NetworkLock::acquire(&p2, Duration::from_secs(10)).is_ok());
         std::thread::sleep(Duration::from_millis(50));
         drop(held);
         assert!(t.join().unwrap());

@@ -1,6 +1,12 @@
 //! Shared harness for black-box tests: exec the built binary the way a runtime
 //! does (environment + stdin), and find the reference plugins.
-#![allow(dead_code, clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::print_stderr)]
+#![allow(
+    dead_code,
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::print_stderr
+)]
 #![allow(clippy::disallowed_methods)] // tests read CI from their own environment
 
 use std::io::Write;
