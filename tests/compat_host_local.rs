@@ -115,22 +115,7 @@ fn normalise(mut v: Value) -> Value {
 }
 
 fn addresses(v: &Value) -> Vec<String> {
-    v["ips"]
-        .as_array()
-        .map(|a| {
-            a.iter()
-                .map(|e| {
-                    e["address"]
-                        .as_str()
-                        .unwrap()
-                        .split('/')
-                        .next()
-                        .unwrap()
-                        .to_owned()
-                })
-                .collect()
-        })
-        .unwrap_or_default()
+    common::addresses_of(v)
 }
 
 fn ip_files_of(dir: &Path) -> BTreeMap<String, Vec<u8>> {

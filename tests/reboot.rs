@@ -261,20 +261,7 @@ fn migration_from_host_local_uses_boot_time() {
 fn previous_boot_allocation_with_future_mtime_is_released() {
     let node = Node::new(dual());
     let r = node.pl("ADD", "ahead").success();
-    let ips: Vec<String> = r["ips"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|e| {
-            e["address"]
-                .as_str()
-                .unwrap()
-                .split('/')
-                .next()
-                .unwrap()
-                .to_owned()
-        })
-        .collect();
+    let ips = common::addresses_of(&r);
     let future = now() + 86_400;
     for ip in &ips {
         set_mtime(&node.dir().join(ip), future);

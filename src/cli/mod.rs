@@ -266,6 +266,33 @@ fn network_arg(s: Option<&str>) -> Result<Option<NetworkName>, Failure> {
         .transpose()
 }
 
+/// The `ADDRESS|CONTAINER` argument of `show` and `release`, with its flags.
+#[derive(clap::Args, Debug)]
+pub struct TargetArgs {
+    /// An IP address, or a container id
+    #[arg(value_name = "ADDRESS|CONTAINER")]
+    pub target: String,
+    /// Only this network
+    #[arg(long, value_name = "NETWORK")]
+    pub network: Option<String>,
+    /// Only this interface of the container
+    #[arg(long, value_name = "IF")]
+    pub ifname: Option<String>,
+    /// Read the argument as a container id even if it looks like an address
+    #[arg(long)]
+    pub container: bool,
+}
+
+impl TargetArgs {
+    /// The validated network and target.
+    fn parse(&self) -> Result<(Option<NetworkName>, Target), Failure> {
+        Ok((
+            network_arg(self.network.as_deref())?,
+            target_arg(&self.target, self.ifname.as_deref(), self.container)?,
+        ))
+    }
+}
+
 /// `ADDRESS|CONTAINER` (with `--ifname` and `--container`) as a target.
 fn target_arg(s: &str, ifname: Option<&str>, force_container: bool) -> Result<Target, Failure> {
     if !force_container {

@@ -1,7 +1,7 @@
 //! `podlease release ADDRESS|CONTAINER`.
 
 use super::render::{holder, json};
-use super::{Ctx, Failure, Io, network_arg, target_arg};
+use super::{Ctx, Failure, Io};
 
 /// Release an address, or every address of a container, under the network's lock
 #[derive(Debug, clap::Args)]
@@ -14,23 +14,12 @@ use super::{Ctx, Failure, Io, network_arg, target_arg};
     "3 nothing matched"
 ))]
 pub struct Args {
-    /// An IP address, or a container id
-    #[arg(value_name = "ADDRESS|CONTAINER")]
-    pub target: String,
-    /// The network to release in
-    #[arg(long, value_name = "NETWORK")]
-    pub network: Option<String>,
-    /// Only this interface of the container
-    #[arg(long, value_name = "IF")]
-    pub ifname: Option<String>,
-    /// Read the argument as a container id even if it looks like an address
-    #[arg(long)]
-    pub container: bool,
+    #[command(flatten)]
+    pub target: super::TargetArgs,
 }
 
 pub fn run(ctx: &Ctx, args: &Args, io: &mut Io<'_>) -> Result<(), Failure> {
-    let network = network_arg(args.network.as_deref())?;
-    let target = target_arg(&args.target, args.ifname.as_deref(), args.container)?;
+    let (network, target) = args.target.parse()?;
     let report = ctx.admin.release(&target, network.as_ref())?;
     if ctx.json {
         return Ok(json(io.out, &report)?);

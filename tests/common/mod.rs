@@ -196,21 +196,21 @@ impl Reply {
     }
     /// The addresses (without prefix) of a 0.3+/1.x result.
     pub fn addresses(&self) -> Vec<String> {
-        self.success()["ips"]
-            .as_array()
-            .expect("ips")
-            .iter()
-            .map(|e| {
-                e["address"]
-                    .as_str()
-                    .unwrap()
-                    .split('/')
-                    .next()
-                    .unwrap()
-                    .to_owned()
-            })
-            .collect()
+        addresses_of(&self.success())
     }
+}
+
+/// The addresses (without prefix) in the `ips` of a 0.3+/1.x result.
+pub fn addresses_of(result: &Value) -> Vec<String> {
+    result["ips"]
+        .as_array()
+        .map(|ips| {
+            ips.iter()
+                .filter_map(|e| e["address"].as_str())
+                .map(|a| a.split('/').next().unwrap_or(a).to_owned())
+                .collect()
+        })
+        .unwrap_or_default()
 }
 
 /// A network config with an ipam section for `plugin` (podlease or host-local).
