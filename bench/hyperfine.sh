@@ -3,7 +3,7 @@
 # empty /24, podlease against host-local and /bin/true, each a fresh process
 # with the CNI variables in its environment and the config on stdin.
 #
-#   bench/hyperfine.sh                      # builds target/release/podlease if needed
+#   bench/hyperfine.sh                      # builds target/<host>/release/podlease if needed
 #   RUNS=500 DIR=/var/tmp bench/hyperfine.sh
 #
 # Variables: PODLEASE, HOST_LOCAL, TRUE_BIN (programs), RUNS (default 300),
@@ -22,7 +22,9 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-PODLEASE=${PODLEASE:-${CARGO_TARGET_DIR:-target}/release/podlease}
+# .cargo/config.toml builds for the host tuple explicitly (static linking).
+HOST_TUPLE=$(rustc -vV | sed -n 's/^host: //p')
+PODLEASE=${PODLEASE:-${CARGO_TARGET_DIR:-target}/$HOST_TUPLE/release/podlease}
 HOST_LOCAL=${HOST_LOCAL:-/usr/lib/cni/host-local}
 TRUE_BIN=${TRUE_BIN:-/bin/true}
 RUNS=${RUNS:-300}
