@@ -87,13 +87,13 @@ impl<'a> Candidates<'a> {
         }) {
             Some((k, c)) => {
                 let n = ranges.len();
-                if let Some(r) = ranges.get(k) {
-                    if c < r.end_u() {
-                        segments.push(Segment {
-                            lo: c + 1,
-                            hi: r.end_u(),
-                        });
-                    }
+                if let Some(r) = ranges.get(k)
+                    && c < r.end_u()
+                {
+                    segments.push(Segment {
+                        lo: c + 1,
+                        hi: r.end_u(),
+                    });
                 }
                 for off in 1..n {
                     if let Some(r) = ranges.get((k + off) % n) {

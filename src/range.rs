@@ -173,10 +173,10 @@ impl Range {
         end: Option<IpAddr>,
         gateway: Option<IpAddr>,
     ) -> Result<Self, RangeError> {
-        if let IpNetwork::V6(v6) = subnet {
-            if v6.ip().to_ipv4_mapped().is_some() {
-                return Err(RangeError::Mapped(subnet));
-            }
+        if let IpNetwork::V6(v6) = subnet
+            && v6.ip().to_ipv4_mapped().is_some()
+        {
+            return Err(RangeError::Mapped(subnet));
         }
         let family = Family::of(subnet.ip());
         if subnet.prefix() > family.bits() - 2 {

@@ -104,12 +104,11 @@ struct Pair {
 
 /// dns `{}` (host-local prints it even in 1.0.0) is the same as no dns.
 fn normalise(mut v: Value) -> Value {
-    if let Some(m) = v.as_object_mut() {
-        if m.get("dns")
+    if let Some(m) = v.as_object_mut()
+        && m.get("dns")
             .is_some_and(|d| d.as_object().is_some_and(serde_json::Map::is_empty))
-        {
-            m.remove("dns");
-        }
+    {
+        m.remove("dns");
     }
     v
 }

@@ -249,7 +249,8 @@ fn campaign(name: &str, seed: u64, rounds: usize) -> Figures {
         let delay = Duration::from_micros(rng.below(3000));
         fig.runs += 1;
         let clean = net.dir().join(".podlease/clean");
-        let is_clean = |p: &std::path::Path| std::fs::read_to_string(p).is_ok_and(|s| s.starts_with("dir "));
+        let is_clean =
+            |p: &std::path::Path| std::fs::read_to_string(p).is_ok_and(|s| s.starts_with("dir "));
         let clean_before = is_clean(&clean);
         match run_and_kill(&call, delay) {
             Outcome::Killed => {

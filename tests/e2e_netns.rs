@@ -242,10 +242,10 @@ impl NetList {
         if let Some(caps) = conf.get("capabilities").and_then(Value::as_object) {
             let mut rc = serde_json::Map::new();
             for (cap, on) in caps {
-                if on.as_bool() == Some(true) {
-                    if let Some(v) = capability_args.get(cap) {
-                        rc.insert(cap.clone(), v.clone());
-                    }
+                if on.as_bool() == Some(true)
+                    && let Some(v) = capability_args.get(cap)
+                {
+                    rc.insert(cap.clone(), v.clone());
                 }
             }
             if !rc.is_empty() {

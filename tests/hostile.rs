@@ -627,11 +627,10 @@ fn extreme_cidrs() {
             let subnet_net: ipnetwork::IpNetwork = subnet.parse().unwrap();
             prop_assert!(subnet_net.contains(addr.ip()) || subnet.starts_with("::ffff:"), "{addr} outside {subnet}: {}", input.fixture());
             prop_assert_ne!(ip["gateway"].as_str().unwrap().parse::<std::net::IpAddr>().unwrap(), addr.ip(), "gateway handed out: {}", input.fixture());
-            if let (Some(s), std::net::IpAddr::V4(a)) = (start.filter(|s| !s.is_empty()), addr.ip()) {
-                if let Ok(std::net::IpAddr::V4(s)) = s.parse::<std::net::IpAddr>() {
+            if let (Some(s), std::net::IpAddr::V4(a)) = (start.filter(|s| !s.is_empty()), addr.ip())
+                && let Ok(std::net::IpAddr::V4(s)) = s.parse::<std::net::IpAddr>() {
                     prop_assert!(a >= s || requested.is_some(), "{a} below rangeStart {s}: {}", input.fixture());
                 }
-            }
             let del = Input::new(Call::new("DEL", &conf).id("x")).run();
             del.success_empty();
         } else {

@@ -295,15 +295,13 @@ impl TargetArgs {
 
 /// `ADDRESS|CONTAINER` (with `--ifname` and `--container`) as a target.
 fn target_arg(s: &str, ifname: Option<&str>, force_container: bool) -> Result<Target, Failure> {
-    if !force_container {
-        if let Ok(ip) = s.parse::<std::net::IpAddr>() {
-            if ifname.is_some() {
-                return Err(Failure::Usage(format!(
-                    "--ifname applies to a container id, not to the address {ip} (use --container if {s:?} is a container id)"
-                )));
-            }
-            return Ok(Target::Address(podlease::range::canonical(ip)));
+    if !force_container && let Ok(ip) = s.parse::<std::net::IpAddr>() {
+        if ifname.is_some() {
+            return Err(Failure::Usage(format!(
+                "--ifname applies to a container id, not to the address {ip} (use --container if {s:?} is a container id)"
+            )));
         }
+        return Ok(Target::Address(podlease::range::canonical(ip)));
     }
     let id = ContainerId::new(s).map_err(|e| {
         Failure::Usage(format!(

@@ -350,13 +350,13 @@ fn parse_routes(ipam: &Obj<'_>) -> Result<Vec<Route>, ConfigError> {
             }
         };
         let gw = opt_ip(&obj, "gw")?;
-        if let Some(gw) = gw {
-            if Family::of(gw) != Family::of(dst.ip()) {
-                return Err(ConfigError::Invalid {
-                    field: format!("{}.gw", item.path),
-                    reason: format!("gateway {gw} is not of the same address family as dst {dst}"),
-                });
-            }
+        if let Some(gw) = gw
+            && Family::of(gw) != Family::of(dst.ip())
+        {
+            return Err(ConfigError::Invalid {
+                field: format!("{}.gw", item.path),
+                reason: format!("gateway {gw} is not of the same address family as dst {dst}"),
+            });
         }
         routes.push(Route {
             dst,

@@ -194,10 +194,10 @@ impl Picker<'_> {
             .iter()
             .copied()
             .find(|ip| set.range_for(*ip).is_some())
+            && !skips.contains(to_u128(ip))
+            && net.try_reserve(owner, ip)?
         {
-            if !skips.contains(to_u128(ip)) && net.try_reserve(owner, ip)? {
-                return Ok(ip);
-            }
+            return Ok(ip);
         }
         let cursor = net.cursor(idx);
         let family = set.family();

@@ -81,13 +81,13 @@ pub(crate) fn entries_matching(cfg: &IpamConfig, ips: &[IpAddr]) -> Result<Vec<I
                 inside.len()
             ));
         };
-        if let Some(Some(req)) = cfg.requested.get(idx) {
-            if req.ip != **ip {
-                return Err(format!(
-                    "holds {ip} in range set {idx} but {} requests {}",
-                    req.source, req.ip
-                ));
-            }
+        if let Some(Some(req)) = cfg.requested.get(idx)
+            && req.ip != **ip
+        {
+            return Err(format!(
+                "holds {ip} in range set {idx} but {} requests {}",
+                req.source, req.ip
+            ));
         }
         if let Some(range) = set.range_for(**ip) {
             out.push(IpEntry {

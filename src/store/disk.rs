@@ -281,8 +281,10 @@ pub struct LockedNetwork {
     _lock: NetworkLock,
     /// Whether `clean` holds a stamp (so must be marked dirty before a change).
     clean_on_disk: bool,
-    /// The open `clean` marker, rewritten in place.
-    clean_file: Option<File>,
+    /// The open `clean` marker, rewritten in place, and its length.
+    clean_file: Option<(File, u64)>,
+    /// Cursor files opened by [`Self::cursor`], kept for [`Self::set_cursor`].
+    cursor_files: Vec<(usize, File, u64)>,
     /// Whether the index must be (or has been) rewritten, so `clean` is due at commit.
     needs_commit: bool,
     /// The current boot id, when reclaim is on and it could be read.
@@ -335,9 +337,37 @@ fn read_optional(path: &Path, limit: u64) -> Result<Option<String>, StoreError> 
 /// followed by an index rebuild; and for host-local's cursor, which
 /// host-local treats as absent when it does not parse.
 fn write_in_place(file: &File, content: &[u8], path: &Path) -> Result<(), StoreError> {
+    write_over(file, content, None, path)
+}
+
+/// [`write_in_place`] for a file whose current length is known: when the new
+/// content is not shorter, no truncation (one system call) is needed.
+fn write_over(
+    file: &File,
+    content: &[u8],
+    known_len: Option<u64>,
+    path: &Path,
+) -> Result<(), StoreError> {
     use std::os::unix::fs::FileExt;
-    file.write_all_at(content, 0).map_err(io_err("write", path))?;
-    file.set_len(content.len() as u64).map_err(io_err("write", path))
+    file.write_all_at(content, 0)
+        .map_err(io_err("write", path))?;
+    let len = content.len() as u64;
+    if known_len.is_none_or(|k| k > len) {
+        file.set_len(len).map_err(io_err("write", path))?;
+    }
+    Ok(())
+}
+
+/// Length of every record written to the `clean` marker: the same length
+/// each time, so switching between "dirty" and a stamp is one `pwrite`.
+const CLEAN_RECORD: usize = 256;
+
+fn clean_record(text: &str) -> Vec<u8> {
+    let mut record = text.as_bytes().to_vec();
+    // Pad with a line of spaces, which readers ignore; a longer text (an
+    // absurd boot id) is written whole.
+    record.resize(record.len().max(CLEAN_RECORD), b' ');
+    record
 }
 
 fn open_for_rewrite(path: &Path) -> Result<File, StoreError> {
@@ -384,6 +414,11 @@ impl LockedNetwork {
         opts: &StoreOptions,
     ) -> Result<Self, StoreError> {
         let layout = Layout::new(data_dir, network);
+        // Read before waiting for the lock: it keeps the critical section short.
+        let boot_id = opts
+            .reclaim_on_reboot
+            .then(|| opts.boot.boot_id())
+            .flatten();
         let lock = match NetworkLock::acquire(&layout.lock(), opts.lock_timeout) {
             Ok(lock) => lock,
             Err(LockError::Io { source, .. }) if source.kind() == io::ErrorKind::NotFound => {
@@ -396,7 +431,7 @@ impl LockedNetwork {
             }
             Err(e) => return Err(e.into()),
         };
-        Self::locked(layout, lock, opts)
+        Self::locked(layout, lock, opts, boot_id)
     }
 
     /// Like [`Self::open`], but `None` when the network has no state
@@ -410,8 +445,12 @@ impl LockedNetwork {
         opts: &StoreOptions,
     ) -> Result<Option<Self>, StoreError> {
         let layout = Layout::new(data_dir, network);
+        let boot_id = opts
+            .reclaim_on_reboot
+            .then(|| opts.boot.boot_id())
+            .flatten();
         match NetworkLock::acquire(&layout.lock(), opts.lock_timeout) {
-            Ok(lock) => Self::locked(layout, lock, opts).map(Some),
+            Ok(lock) => Self::locked(layout, lock, opts, boot_id).map(Some),
             Err(LockError::Io { source, .. })
                 if source.kind() == io::ErrorKind::NotFound
                     || source.raw_os_error() == Some(20) =>
@@ -422,13 +461,24 @@ impl LockedNetwork {
         }
     }
 
-    fn locked(layout: Layout, lock: NetworkLock, opts: &StoreOptions) -> Result<Self, StoreError> {
+    fn locked(
+        layout: Layout,
+        lock: NetworkLock,
+        opts: &StoreOptions,
+        boot_id: Option<String>,
+    ) -> Result<Self, StoreError> {
         // `.podlease` missing or damaged reads as "not clean": it is made below.
         let clean_path = layout.clean_marker();
-        let clean_file = OpenOptions::new().read(true).write(true).open(&clean_path).ok();
-        let clean = clean_file.as_ref().and_then(|f| {
+        let mut clean_file = OpenOptions::new()
+            .read(true)
+            .write(true)
+            .open(&clean_path)
+            .ok()
+            .map(|f| (f, 0));
+        let clean = clean_file.as_mut().and_then(|(f, len)| {
             let mut buf = String::new();
-            f.take(512).read_to_string(&mut buf).ok()?;
+            f.take(4096).read_to_string(&mut buf).ok()?;
+            *len = buf.len() as u64;
             buf.starts_with("dir ").then_some(buf)
         });
         let (clean_stamp, clean_boot) = match clean.as_deref() {
@@ -448,6 +498,7 @@ impl LockedNetwork {
             _lock: lock,
             clean_on_disk: clean.is_some(),
             clean_file,
+            cursor_files: Vec::new(),
             needs_commit: false,
             boot_id: None,
         };
@@ -458,7 +509,7 @@ impl LockedNetwork {
             net.undo_killed_add()?;
         }
         if opts.reclaim_on_reboot {
-            net.boot_id = opts.boot.boot_id();
+            net.boot_id = boot_id;
             // The clean marker carries the boot it was written in: a match
             // proves no reboot happened since, without reading the record.
             if net.boot_id.is_some() && net.boot_id != clean_boot {
@@ -511,8 +562,12 @@ impl LockedNetwork {
     fn begin_change(&mut self) -> Result<(), StoreError> {
         if self.clean_on_disk {
             let path = self.layout.clean_marker();
-            match &self.clean_file {
-                Some(f) => write_in_place(f, b"dirty\n", &path)?,
+            match &mut self.clean_file {
+                Some((f, len)) => {
+                    let record = clean_record("dirty\n");
+                    write_over(f, &record, Some(*len), &path)?;
+                    *len = record.len() as u64;
+                }
                 None => {
                     remove_if_exists(&path)?;
                 }
@@ -875,7 +930,17 @@ impl LockedNetwork {
                 ips: owner.linked.iter().map(|ip| (*ip, owner.stamp)).collect(),
                 pod,
             };
-            self.rewrite(&path, &entry.render())?;
+            // Usually a new file: one create and one write. (Truncating an
+            // existing entry costs a flush on ext4, but that is a stale entry.)
+            let mut f = OpenOptions::new()
+                .write(true)
+                .create(true)
+                .truncate(true)
+                .mode(0o600)
+                .open(&path)
+                .map_err(io_err("create", &path))?;
+            f.write_all(entry.render().as_bytes())
+                .map_err(io_err("write", &path))?;
         }
         remove_if_exists(&self.layout.tmp_owner())?;
         Ok(())
@@ -935,11 +1000,11 @@ impl LockedNetwork {
                 released.push(ip);
             }
         }
-        if let Some(path) = entry {
-            if !released.is_empty() || path.exists() {
-                self.begin_change()?;
-                remove_if_exists(&path)?;
-            }
+        if let Some(path) = entry
+            && (!released.is_empty() || path.exists())
+        {
+            self.begin_change()?;
+            remove_if_exists(&path)?;
         }
         Ok(released)
     }
@@ -960,14 +1025,14 @@ impl LockedNetwork {
             Owner::Legacy(id) => self.layout.legacy_index_entry(id),
             Owner::Empty | Owner::Unknown(_) => None,
         };
-        if let Some(path) = entry {
-            if let Some(mut e) = self.read_entry(&path)? {
-                e.ips.retain(|(i, _)| *i != ip);
-                if e.ips.is_empty() {
-                    remove_if_exists(&path)?;
-                } else {
-                    self.rewrite(&path, &e.render())?;
-                }
+        if let Some(path) = entry
+            && let Some(mut e) = self.read_entry(&path)?
+        {
+            e.ips.retain(|(i, _)| *i != ip);
+            if e.ips.is_empty() {
+                remove_if_exists(&path)?;
+            } else {
+                self.rewrite(&path, &e.render())?;
             }
         }
         Ok(Some(owner))
@@ -997,18 +1062,32 @@ impl LockedNetwork {
     /// host-local's round-robin cursor for a range set; `None` when absent or
     /// unreadable (host-local ignores those too). Trailing white space is
     /// tolerated, which host-local does not do.
-    pub fn cursor(&self, set: usize) -> Option<IpAddr> {
-        let text = read_small(&self.layout.cursor(set), 128).ok()?;
+    pub fn cursor(&mut self, set: usize) -> Option<IpAddr> {
+        let path = self.layout.cursor(set);
+        let mut file = OpenOptions::new().read(true).write(true).open(&path).ok()?;
+        let mut text = String::new();
+        (&mut file).take(128).read_to_string(&mut text).ok()?;
+        // Kept open: the ADD that reads a cursor usually moves it.
+        self.cursor_files.push((set, file, text.len() as u64));
         text.trim().parse().ok().map(crate::range::canonical)
     }
 
-    /// Moves a range set's cursor, atomically.
+    /// Moves a range set's cursor, overwriting it in place.
     ///
     /// # Errors
     /// [`StoreError`] on I/O failure.
     pub fn set_cursor(&mut self, set: usize, ip: IpAddr) -> Result<(), StoreError> {
         self.begin_change()?;
-        self.rewrite(&self.layout.cursor(set), &ip.to_string())
+        let path = self.layout.cursor(set);
+        let content = ip.to_string();
+        match self.cursor_files.iter_mut().find(|(s, _, _)| *s == set) {
+            Some((_, file, len)) => {
+                write_over(file, content.as_bytes(), Some(*len), &path)?;
+                *len = content.len() as u64;
+                Ok(())
+            }
+            None => write_in_place(&open_for_rewrite(&path)?, content.as_bytes(), &path),
+        }
     }
 
     /// Reads our own log of recent releases: (address, unix seconds).
@@ -1172,12 +1251,13 @@ impl LockedNetwork {
             .as_deref()
             .map_or_else(String::new, |b| format!("boot {b}\n"));
         let path = self.layout.clean_marker();
-        let file = match self.clean_file.take() {
-            Some(f) => f,
-            None => open_for_rewrite(&path)?,
+        let (file, len) = match self.clean_file.take() {
+            Some((f, len)) => (f, Some(len)),
+            None => (open_for_rewrite(&path)?, None),
         };
-        let written = write_in_place(&file, format!("{stamp}\n{boot}").as_bytes(), &path);
-        self.clean_file = Some(file);
+        let record = clean_record(&format!("{stamp}\n{boot}"));
+        let written = write_over(&file, &record, len, &path);
+        self.clean_file = Some((file, record.len() as u64));
         written?;
         self.clean_on_disk = true;
         Ok(())
