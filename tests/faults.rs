@@ -392,7 +392,7 @@ fn leftover_temporaries() {
         let p1 = net.add("p1");
         let p0 = net.add("p0");
         let scratch = net.dir().join(".podlease/tmp");
-        let owner = scratch.join("owner");
+        let owner = net.dir().join(".podlease/owner");
         let _ = std::fs::remove_file(&owner);
         std::fs::hard_link(net.dir().join(&p1[0]), &owner).unwrap();
         for (name, content) in [
