@@ -863,17 +863,32 @@ impl LockedNetwork {
     /// # Errors
     /// [`StoreError`] on I/O failure (nothing is reserved then).
     pub fn prepare_owner(&mut self, who: &Attachment) -> Result<OwnerFile, StoreError> {
+        let was_clean = self.clean_on_disk;
         self.begin_change()?;
         let tmp = self.layout.tmp_owner();
-        // A leftover may still be linked to an address of a killed ADD:
-        // unlink it rather than truncate it, which would empty that address file.
-        remove_if_exists(&tmp)?;
-        let mut f = OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .mode(0o600)
-            .open(&tmp)
-            .map_err(io_err("create", &tmp))?;
+        // After an operation that did not finish, a leftover may still be
+        // linked to an address: unlink it rather than truncate it, which would
+        // empty that address file. (A clean marker proves there is none: every
+        // ADD removes its scratch file before it commits.)
+        if !was_clean {
+            remove_if_exists(&tmp)?;
+        }
+        let create = || {
+            OpenOptions::new()
+                .write(true)
+                .create_new(true)
+                .mode(0o600)
+                .open(&tmp)
+        };
+        let mut f = match create() {
+            // Not ours to explain (an operator's copy?): unlink, never truncate.
+            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {
+                remove_if_exists(&tmp)?;
+                create()
+            }
+            other => other,
+        }
+        .map_err(io_err("create", &tmp))?;
         f.write_all(format!("{}\r\n{}", who.container_id, who.ifname).as_bytes())
             .map_err(io_err("write", &tmp))?;
         let meta = f.metadata().map_err(io_err("stat", &tmp))?;
