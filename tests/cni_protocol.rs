@@ -5,7 +5,7 @@
 
 mod common;
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -70,28 +70,7 @@ fn ip_files(dir: &Path) -> BTreeMap<String, String> {
         .collect()
 }
 
-/// Every path under `root` (directories marked), with file contents: a full
-/// snapshot to prove a failing command changed nothing.
-fn tree(root: &Path) -> BTreeSet<(String, Option<Vec<u8>>)> {
-    fn walk(base: &Path, dir: &Path, out: &mut BTreeSet<(String, Option<Vec<u8>>)>) {
-        let Ok(rd) = std::fs::read_dir(dir) else {
-            return;
-        };
-        for e in rd.flatten() {
-            let p = e.path();
-            let rel = p.strip_prefix(base).unwrap().display().to_string();
-            if p.is_dir() {
-                out.insert((format!("{rel}/"), None));
-                walk(base, &p, out);
-            } else {
-                out.insert((rel, Some(std::fs::read(&p).unwrap_or_default())));
-            }
-        }
-    }
-    let mut out = BTreeSet::new();
-    walk(root, root, &mut out);
-    out
-}
+use common::tree;
 
 /// Runs `call` with some variables removed from its environment.
 fn run_without(call: &Call, remove: &[&str]) -> Reply {

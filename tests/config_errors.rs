@@ -51,26 +51,7 @@ fn build(version: &str, dir: &Path, ipam: &Value, top: &Value) -> Value {
     c
 }
 
-fn tree(root: &Path) -> BTreeSet<(String, Option<Vec<u8>>)> {
-    fn walk(base: &Path, dir: &Path, out: &mut BTreeSet<(String, Option<Vec<u8>>)>) {
-        let Ok(rd) = std::fs::read_dir(dir) else {
-            return;
-        };
-        for e in rd.flatten() {
-            let p = e.path();
-            let rel = p.strip_prefix(base).unwrap().display().to_string();
-            if p.is_dir() {
-                out.insert((format!("{rel}/"), None));
-                walk(base, &p, out);
-            } else {
-                out.insert((rel, Some(std::fs::read(&p).unwrap_or_default())));
-            }
-        }
-    }
-    let mut out = BTreeSet::new();
-    walk(root, root, &mut out);
-    out
-}
+use common::tree;
 
 fn one(range: Value) -> Value {
     json!({ "ranges": [[range]] })

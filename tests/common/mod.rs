@@ -236,3 +236,30 @@ pub fn host_local_files(dir: &Path) -> std::collections::BTreeMap<String, Vec<u8
     }
     out
 }
+
+/// Every path under `root` (directories marked with a trailing `/`), with file
+/// contents: a full snapshot to prove that a failing command changed nothing.
+pub fn tree(root: &Path) -> std::collections::BTreeSet<(String, Option<Vec<u8>>)> {
+    fn walk(
+        base: &Path,
+        dir: &Path,
+        out: &mut std::collections::BTreeSet<(String, Option<Vec<u8>>)>,
+    ) {
+        let Ok(rd) = std::fs::read_dir(dir) else {
+            return;
+        };
+        for e in rd.flatten() {
+            let p = e.path();
+            let rel = p.strip_prefix(base).unwrap().display().to_string();
+            if p.is_dir() {
+                out.insert((format!("{rel}/"), None));
+                walk(base, &p, out);
+            } else {
+                out.insert((rel, Some(std::fs::read(&p).unwrap_or_default())));
+            }
+        }
+    }
+    let mut out = std::collections::BTreeSet::new();
+    walk(root, root, &mut out);
+    out
+}
