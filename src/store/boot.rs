@@ -26,8 +26,14 @@ impl BootSource {
     /// The current boot id, trimmed; `None` when it cannot be read (then no
     /// reclaim happens: without a boot id nothing can be proven old).
     pub fn boot_id(&self) -> Option<String> {
-        let text = std::fs::read_to_string(&self.boot_id_path).ok()?;
-        let id = text.trim();
+        // One open and one read: this runs on every operation.
+        use std::io::Read;
+        let mut buf = [0u8; 256];
+        let n = std::fs::File::open(&self.boot_id_path)
+            .ok()?
+            .read(&mut buf)
+            .ok()?;
+        let id = std::str::from_utf8(buf.get(..n)?).ok()?.trim();
         (!id.is_empty() && id.len() <= 128 && !id.contains(char::is_whitespace))
             .then(|| id.to_owned())
     }

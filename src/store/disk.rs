@@ -285,10 +285,22 @@ pub struct LockedNetwork {
     clean_file: Option<(File, u64)>,
     /// Cursor files opened by [`Self::cursor`], kept for [`Self::set_cursor`].
     cursor_files: Vec<(usize, File, u64)>,
+    /// Proven: the index has no legacy (id-only) entry. Set by a rebuild
+    /// that found none, or by a clean marker that says so.
+    legacy_absent: bool,
     /// Whether the index must be (or has been) rewritten, so `clean` is due at commit.
     needs_commit: bool,
     /// The current boot id, when reclaim is on and it could be read.
     boot_id: Option<String>,
+}
+
+/// Reads the whole of an open small file in (usually) one `read`: a short
+/// read of a regular file means end of file.
+fn read_once(file: &mut File, limit: usize) -> io::Result<String> {
+    let mut buf = vec![0u8; limit];
+    let n = file.read(&mut buf)?;
+    buf.truncate(n);
+    String::from_utf8(buf).map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e))
 }
 
 /// Reads a small file with as few system calls as possible: files on the
@@ -476,11 +488,15 @@ impl LockedNetwork {
             .ok()
             .map(|f| (f, 0));
         let clean = clean_file.as_mut().and_then(|(f, len)| {
-            let mut buf = String::new();
-            f.take(4096).read_to_string(&mut buf).ok()?;
+            let buf = read_once(f, 4096).ok()?;
             *len = buf.len() as u64;
             buf.starts_with("dir ").then_some(buf)
         });
+        // Legacy (id-only) files are rare: the marker says whether the index
+        // holds any, so the usual ADD and DEL skip looking for them.
+        let legacy_known_absent = clean
+            .as_deref()
+            .is_some_and(|t| t.lines().any(|l| l == "legacy none"));
         let (clean_stamp, clean_boot) = match clean.as_deref() {
             Some(text) => {
                 let mut lines = text.lines();
@@ -499,6 +515,7 @@ impl LockedNetwork {
             clean_on_disk: clean.is_some(),
             clean_file,
             cursor_files: Vec::new(),
+            legacy_absent: legacy_known_absent,
             needs_commit: false,
             boot_id: None,
         };
@@ -662,11 +679,15 @@ impl LockedNetwork {
     /// lock while writing, and we hold it now).
     fn rebuild_index(&mut self) -> Result<(), StoreError> {
         let old = self.read_all_index()?;
+        let mut legacy_seen = false;
         let mut entries: BTreeMap<PathBuf, IndexEntry> = BTreeMap::new();
         for a in self.scan()? {
             let path = match &a.owner {
                 Owner::Attachment(who) => self.layout.index_entry(who),
-                Owner::Legacy(id) => self.layout.legacy_index_entry(id),
+                Owner::Legacy(id) => {
+                    legacy_seen = true;
+                    self.layout.legacy_index_entry(id)
+                }
                 Owner::Empty => {
                     self.begin_change()?;
                     remove_if_exists(&self.layout.ip_file(a.ip))?;
@@ -702,6 +723,7 @@ impl LockedNetwork {
                 self.rewrite(path, &wanted.render())?;
             }
         }
+        self.legacy_absent = !legacy_seen;
         Ok(())
     }
 
@@ -795,6 +817,9 @@ impl LockedNetwork {
     /// # Errors
     /// [`StoreError`] on I/O failure.
     pub fn find_legacy(&mut self, id: &ContainerId) -> Result<Vec<IpAddr>, StoreError> {
+        if self.legacy_absent {
+            return Ok(Vec::new());
+        }
         let want = Owner::Legacy(id.clone());
         self.lookup(self.layout.legacy_index_entry(id), &want)
     }
@@ -1080,8 +1105,7 @@ impl LockedNetwork {
     pub fn cursor(&mut self, set: usize) -> Option<IpAddr> {
         let path = self.layout.cursor(set);
         let mut file = OpenOptions::new().read(true).write(true).open(&path).ok()?;
-        let mut text = String::new();
-        (&mut file).take(128).read_to_string(&mut text).ok()?;
+        let text = read_once(&mut file, 128).ok()?;
         // Kept open: the ADD that reads a cursor usually moves it.
         self.cursor_files.push((set, file, text.len() as u64));
         text.trim().parse().ok().map(crate::range::canonical)
@@ -1270,7 +1294,12 @@ impl LockedNetwork {
             Some((f, len)) => (f, Some(len)),
             None => (open_for_rewrite(&path)?, None),
         };
-        let record = clean_record(&format!("{stamp}\n{boot}"));
+        let legacy = if self.legacy_absent {
+            "legacy none\n"
+        } else {
+            ""
+        };
+        let record = clean_record(&format!("{stamp}\n{boot}{legacy}"));
         let written = write_over(&file, &record, len, &path);
         self.clean_file = Some((file, record.len() as u64));
         written?;
