@@ -21,9 +21,7 @@ pub fn status(network: &NetworkName, cfg: &IpamConfig, opts: &StoreOptions) -> R
     let unusable =
         |e: &dyn std::fmt::Display| Error::NotAvailable(format!("state directory unusable: {e}"));
     let mut net = LockedNetwork::open(&cfg.data_dir, network, opts).map_err(|e| unusable(&e))?;
-    let probe = net.layout().meta.join("tmp").join("status-probe");
-    net.write_hint(&probe, "ok").map_err(|e| unusable(&e))?;
-    std::fs::remove_file(&probe).map_err(|e| unusable(&e))?;
+    net.probe_writable().map_err(|e| unusable(&e))?;
     let taken = net.taken().map_err(|e| unusable(&e))?;
     net.commit().map_err(|e| unusable(&e))?;
     for (idx, set) in cfg.range_sets.iter().enumerate() {

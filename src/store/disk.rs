@@ -1154,6 +1154,18 @@ impl LockedNetwork {
         self.rewrite(&self.layout.released_log(), &text)
     }
 
+    /// Proves the state directory takes writes (STATUS): creates and removes
+    /// a scratch file. Opening alone does not show it: a clean, unchanged
+    /// network is opened without writing anything.
+    ///
+    /// # Errors
+    /// [`StoreError`] when the file cannot be created or removed.
+    pub fn probe_writable(&mut self) -> Result<(), StoreError> {
+        let probe = self.layout.tmp_dir().join("status-probe");
+        self.rewrite(&probe, "ok")?;
+        fs::remove_file(&probe).map_err(io_err("remove", &probe))
+    }
+
     /// Reads a small hint file of ours under `.podlease/`.
     ///
     /// # Errors
