@@ -25,6 +25,15 @@ use json::{Field, Obj};
 /// host-local's default state directory.
 pub const DEFAULT_DATA_DIR: &str = "/var/lib/cni/networks";
 
+/// At most this many range sets: each gives every pod one address, and a
+/// config with more is a mistake (or an attack that would make each ADD
+/// reserve thousands of addresses).
+pub const MAX_RANGE_SETS: usize = 64;
+/// At most this many ranges over all range sets (validation compares pairs).
+pub const MAX_RANGES: usize = 1024;
+/// At most this many entries in `exclude`, `serviceCidrs`, `nodeAddresses`, `routes`.
+pub const MAX_LIST: usize = 4096;
+
 /// Why a configuration is not acceptable. Every variant names the field.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum ConfigError {
@@ -168,6 +177,16 @@ pub enum ConfigError {
         kind: SubnetFileProblem,
         /// The file's error, naming the path.
         message: String,
+    },
+    /// More entries than podlease accepts.
+    #[error("{field}: {count} entries, more than the {max} podlease accepts")]
+    TooMany {
+        /// JSON path (or a description of what was counted).
+        field: String,
+        /// How many were configured.
+        count: usize,
+        /// The limit.
+        max: usize,
     },
     /// Anything else, with the field and the reason.
     #[error("{field}: {reason}")]
@@ -316,10 +335,11 @@ fn parse_range_sets(
     out: &mut Vec<RangeSet>,
     origins: &mut Vec<String>,
 ) -> Result<(), ConfigError> {
-    for set_field in field.items()? {
+    let sets = bounded(field.items()?, &field.path, MAX_RANGE_SETS)?;
+    for set_field in sets {
         origins.push(set_field.path.clone());
         let mut ranges = Vec::new();
-        for range_field in set_field.items()? {
+        for range_field in bounded(set_field.items()?, &set_field.path, MAX_RANGES)? {
             ranges.push(parse_range(&Obj::of(
                 range_field.value,
                 &range_field.path,
@@ -334,12 +354,28 @@ fn parse_range_sets(
     Ok(())
 }
 
+/// Refuses a list longer than `max` before anything quadratic looks at it.
+fn bounded<'a>(
+    items: Vec<Field<'a>>,
+    path: &str,
+    max: usize,
+) -> Result<Vec<Field<'a>>, ConfigError> {
+    if items.len() > max {
+        return Err(ConfigError::TooMany {
+            field: path.to_owned(),
+            count: items.len(),
+            max,
+        });
+    }
+    Ok(items)
+}
+
 fn parse_routes(ipam: &Obj<'_>) -> Result<Vec<Route>, ConfigError> {
     let Some(field) = ipam.get("routes") else {
         return Ok(Vec::new());
     };
     let mut routes = Vec::new();
-    for item in field.items()? {
+    for item in bounded(field.items()?, &field.path, MAX_LIST)? {
         let obj = Obj::of(item.value, &item.path)?;
         let dst = match obj.get("dst") {
             Some(f) => parse_cidr(&f)?,
@@ -394,7 +430,7 @@ fn cidr_list(ipam: &Obj<'_>, key: &str) -> Result<Vec<(IpNetwork, String)>, Conf
         return Ok(Vec::new());
     };
     let mut out = Vec::new();
-    for item in field.items()? {
+    for item in bounded(field.items()?, &field.path, MAX_LIST)? {
         let s = item.as_str()?;
         let net = if s.contains('/') {
             s.parse::<IpNetwork>().ok()
@@ -564,6 +600,21 @@ impl IpamConfig {
         }
         if range_sets.is_empty() {
             return Err(ConfigError::NoRanges);
+        }
+        if range_sets.len() > MAX_RANGE_SETS {
+            return Err(ConfigError::TooMany {
+                field: "range sets".into(),
+                count: range_sets.len(),
+                max: MAX_RANGE_SETS,
+            });
+        }
+        let ranges: usize = range_sets.iter().map(|s| s.ranges().len()).sum();
+        if ranges > MAX_RANGES {
+            return Err(ConfigError::TooMany {
+                field: "ranges over all range sets".into(),
+                count: ranges,
+                max: MAX_RANGES,
+            });
         }
         for (i, a) in range_sets.iter().enumerate() {
             for (j, b) in range_sets.iter().enumerate().skip(i + 1) {

@@ -825,3 +825,63 @@ proptest! {
         }
     }
 }
+
+/// Lists are bounded before anything quadratic runs: a 4 MiB config could
+/// otherwise hold ~100k ranges and make one ADD reserve thousands of addresses.
+#[test]
+fn oversized_lists_are_refused() {
+    let many_sets: Vec<Value> = (0..65)
+        .map(|i| json!([{ "subnet": format!("10.{i}.0.0/24") }]))
+        .collect();
+    let e = parse(json!({ "ranges": many_sets })).unwrap_err();
+    assert!(
+        matches!(&e, ConfigError::TooMany { field, count: 65, max: MAX_RANGE_SETS } if field == "ipam.ranges"),
+        "{e:?}"
+    );
+    let big_set: Vec<Value> = (0..1025)
+        .map(|i| json!({ "subnet": format!("10.{}.{}.0/24", i / 256, i % 256) }))
+        .collect();
+    let e = parse(json!({ "ranges": [big_set] })).unwrap_err();
+    assert!(
+        matches!(&e, ConfigError::TooMany { field, count: 1025, .. } if field == "ipam.ranges[0]"),
+        "{e:?}"
+    );
+    // 64 sets of 17 ranges: each set is fine, the total (1088) is not.
+    let total: Vec<Value> = (0..64)
+        .map(|s| {
+            Value::Array(
+                (0..17)
+                    .map(|r| json!({ "subnet": format!("10.{s}.{r}.0/24") }))
+                    .collect(),
+            )
+        })
+        .collect();
+    let e = parse(json!({ "ranges": total })).unwrap_err();
+    assert!(
+        matches!(
+            &e,
+            ConfigError::TooMany {
+                count: 1088,
+                max: MAX_RANGES,
+                ..
+            }
+        ),
+        "{e:?}"
+    );
+    let excludes: Vec<String> = (0..=MAX_LIST)
+        .map(|i| format!("10.0.{}.{}", i / 256, i % 256))
+        .collect();
+    let e = parse(json!({ "subnet": "10.0.0.0/8", "exclude": excludes })).unwrap_err();
+    assert!(
+        matches!(&e, ConfigError::TooMany { field, .. } if field == "ipam.exclude"),
+        "{e:?}"
+    );
+    // At the limits, fine.
+    let sets: Vec<Value> = (0..64)
+        .map(|i| json!([{ "subnet": format!("10.{i}.0.0/24") }]))
+        .collect();
+    assert_eq!(
+        parse(json!({ "ranges": sets })).unwrap().range_sets.len(),
+        64
+    );
+}
