@@ -515,6 +515,17 @@ fn network_name_missing_or_invalid_is_code_7() {
             }
         }
     }
+    // Valid characters, but too long for a directory name.
+    let long = "n".repeat(256);
+    for cmd in ["ADD", "DEL", "CHECK", "GC", "STATUS"] {
+        let mut c = with_top(
+            v4("1.1.0", &data),
+            json!({ "cni.dev/valid-attachments": [] }),
+        );
+        c["name"] = json!(long);
+        let msg = run(cmd, &c, "a").error(7);
+        assert!(msg.contains("name: 256 bytes long"), "{cmd}: {msg}");
+    }
     // Missing, empty, null, or not a string.
     for name in [
         None,

@@ -193,6 +193,16 @@ fn dispatch(raw: &RawInvocation, version_for_errors: &mut String) -> Result<Vec<
     })?;
     version.as_str().clone_into(version_for_errors);
     let name = match top.get("name") {
+        // The name becomes a directory name: at most 255 bytes.
+        Some(Value::String(s)) if s.len() > 255 => {
+            return Err(Error::Config(crate::config::ConfigError::Invalid {
+                field: "name".into(),
+                reason: format!(
+                    "{} bytes long; it names a directory under dataDir, so at most 255",
+                    s.len()
+                ),
+            }));
+        }
         Some(Value::String(s)) if !s.is_empty() => {
             NetworkName::new(s).map_err(Error::NetworkName)?
         }
