@@ -631,6 +631,11 @@ impl LockedNetwork {
             let Some(ip) = entry.file_name().to_str().and_then(parse_ip_name) else {
                 continue;
             };
+            // Only regular files are reservations: a symlink named like an
+            // address is never followed (its name still counts as taken).
+            if !entry.file_type().is_ok_and(|t| t.is_file()) {
+                continue;
+            }
             let path = entry.path();
             let mut file = match File::open(&path) {
                 Ok(f) => f,
