@@ -5,6 +5,8 @@
 //!
 //! Needs root, podman, runc and busybox-static (`.ci/run` installs them):
 //! missing ones fail under `CI=true` and SKIP elsewhere.
+// Test scaffolding outside #[test] fns: failing loudly is the point.
+#![allow(clippy::unwrap_used, clippy::panic, clippy::print_stderr)]
 
 mod common;
 
