@@ -450,7 +450,7 @@ fn strace() -> Option<PathBuf> {
             !common::in_ci(),
             "strace is missing: CI installs it (.ci/run) for the exhaustive kill sweep"
         );
-        eprintln!("SKIP: strace not installed; the exhaustive kill sweep needs it");
+        common::skip("strace not installed; the exhaustive kill sweep needs it");
     }
     found
 }

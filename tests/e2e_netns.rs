@@ -49,7 +49,7 @@ fn require_tool(name: &str) -> Option<PathBuf> {
                 "{name} is missing (CI requires it: apt-get install iproute2 iputils-ping iptables)"
             );
         }
-        eprintln!("SKIP: {name} not installed");
+        common::skip(&format!("{name} not installed"));
     }
     found
 }

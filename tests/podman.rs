@@ -24,7 +24,7 @@ fn tool(path: &str, package: &str) -> Option<PathBuf> {
         !in_ci(),
         "{path} is missing: apt-get install {package} (.ci/run does)"
     );
-    eprintln!("SKIP: {path} not installed (apt-get install {package})");
+    common::skip(&format!("{path} not installed (apt-get install {package})"));
     None
 }
 

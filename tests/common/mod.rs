@@ -20,6 +20,14 @@ pub fn podlease() -> PathBuf {
     PathBuf::from(env!("CARGO_BIN_EXE_podlease"))
 }
 
+/// Says that a test is skipped, visibly: written straight to the process's
+/// stderr, which the test harness does not capture (it captures `eprintln!`,
+/// so a skipped test would otherwise look like a silent pass).
+pub fn skip(why: &str) {
+    use std::io::Write as _;
+    let _ = writeln!(std::io::stderr(), "SKIP: {why}");
+}
+
 /// Whether we run in CI, where every prerequisite must be present.
 pub fn in_ci() -> bool {
     std::env::var("CI").is_ok_and(|v| !v.is_empty() && v != "0" && v != "false")
@@ -41,10 +49,10 @@ pub fn reference_plugin(name: &str) -> Option<PathBuf> {
             p.display()
         );
     }
-    eprintln!(
-        "SKIP: {} not installed (apt-get install containernetworking-plugins)",
+    skip(&format!(
+        "{} not installed (apt-get install containernetworking-plugins)",
         p.display()
-    );
+    ));
     None
 }
 
@@ -63,7 +71,7 @@ pub fn require_root() -> bool {
     if in_ci() {
         panic!("this test needs root, and CI runs as root");
     }
-    eprintln!("SKIP: not root");
+    skip("not root");
     false
 }
 
