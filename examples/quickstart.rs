@@ -40,15 +40,21 @@ fn invoke(command: &str, container: &str, conf: &Value) -> (u8, String) {
     )
 }
 
-fn show(step: &str, (status, stdout): (u8, String)) {
+/// Prints a step's result; returns whether it exited as expected.
+fn show(step: &str, expected: u8, (status, stdout): (u8, String)) -> bool {
     println!("$ {step}  -> exit {status}");
     if !stdout.is_empty() {
         println!("{stdout}");
     }
     println!();
+    if status != expected {
+        println!("!! expected exit {expected}");
+    }
+    status == expected
 }
 
-fn main() {
+fn main() -> std::process::ExitCode {
+    let mut ok = true;
     let dir = tempfile::tempdir().expect("temporary directory");
     let conflist: Value =
         serde_json::from_str(include_str!("conf/20-podlease-dual-stack.conflist"))
@@ -65,16 +71,17 @@ fn main() {
     );
     println!("{}\n", serde_json::to_string_pretty(&conf["ipam"]).unwrap());
 
-    show("ADD pod-a", invoke("ADD", "pod-a", &conf));
-    show("ADD pod-b", invoke("ADD", "pod-b", &conf));
-    show(
+    ok &= show("ADD pod-a", 0, invoke("ADD", "pod-a", &conf));
+    ok &= show("ADD pod-b", 0, invoke("ADD", "pod-b", &conf));
+    ok &= show(
         "ADD pod-a again (a runtime retry: same addresses back)",
+        0,
         invoke("ADD", "pod-a", &conf),
     );
 
     let mut check = conf.clone();
     check["cniVersion"] = Value::from("1.0.0");
-    show("CHECK pod-a", invoke("CHECK", "pod-a", &check));
+    ok &= show("CHECK pod-a", 0, invoke("CHECK", "pod-a", &check));
 
     let net_dir = dir.path().join("podnet-ds");
     let mut files: Vec<String> = std::fs::read_dir(&net_dir)
@@ -92,25 +99,35 @@ fn main() {
     }
     println!();
 
-    show("DEL pod-a", invoke("DEL", "pod-a", &conf));
-    show(
+    ok &= show("DEL pod-a", 0, invoke("DEL", "pod-a", &conf));
+    ok &= show(
         "DEL pod-a again (nothing left: still success)",
+        0,
         invoke("DEL", "pod-a", &conf),
     );
-    show(
+    ok &= show(
         "CHECK pod-a after DEL (code 3: unknown container)",
+        1,
         invoke("CHECK", "pod-a", &check),
     );
-    show(
+    ok &= show(
         "ADD pod-c (round robin: the next address, not pod-a's)",
+        0,
         invoke("ADD", "pod-c", &conf),
     );
 
     let mut bad = conf.clone();
     bad["ipam"]["ranges"] =
         serde_json::json!([[{"subnet": "10.244.1.0/24", "gateway": "10.9.9.1"}]]);
-    show(
+    ok &= show(
         "ADD with a gateway outside its subnet (code 7)",
+        1,
         invoke("ADD", "pod-d", &bad),
     );
+    if ok {
+        std::process::ExitCode::SUCCESS
+    } else {
+        println!("!! a step did not exit as expected");
+        std::process::ExitCode::FAILURE
+    }
 }
