@@ -307,6 +307,12 @@ fn read_once(file: &mut File, limit: usize) -> io::Result<String> {
 /// hot path (index entries, address files, markers) are far below 4 KiB, and
 /// a short read of a regular file means end of file.
 fn read_small(path: &Path, limit: u64) -> io::Result<String> {
+    String::from_utf8(read_small_bytes(path, limit)?)
+        .map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e))
+}
+
+/// [`read_small`] without the UTF-8 check.
+fn read_small_bytes(path: &Path, limit: u64) -> io::Result<Vec<u8>> {
     let mut file = File::open(path)?;
     let mut buf = vec![0u8; 4096];
     let mut len = 0;
@@ -324,12 +330,38 @@ fn read_small(path: &Path, limit: u64) -> io::Result<String> {
         );
     }
     buf.truncate(len.min(usize::try_from(limit).unwrap_or(usize::MAX)));
-    String::from_utf8(buf).map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e))
+    Ok(buf)
 }
 
 /// Largest address file we read: `CNI_CONTAINERID` can be as long as an
 /// environment variable (128 KiB), and host-local stores it whole.
 const MAX_OWNER_FILE: u64 = 256 * 1024;
+
+/// The owner an address file names. Every reader parses the same way (invalid
+/// UTF-8 lossily), so a file has one owner whichever path reads it.
+fn parse_owner(bytes: &[u8]) -> Owner {
+    Owner::parse(&String::from_utf8_lossy(bytes))
+}
+
+/// Opens an address file: its owner and metadata, `None` if it is gone. An
+/// entry that is not a regular file is never read; its owner says so.
+fn read_address_file(path: &Path) -> Result<Option<(Owner, fs::Metadata)>, StoreError> {
+    let mut file = match File::open(path) {
+        Ok(f) => f,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(io_err("open", path)(e)),
+    };
+    let meta = file.metadata().map_err(io_err("stat", path))?;
+    if !meta.is_file() {
+        return Ok(Some((Owner::Unknown("(not a regular file)".into()), meta)));
+    }
+    let mut buf = Vec::new();
+    (&mut file)
+        .take(MAX_OWNER_FILE)
+        .read_to_end(&mut buf)
+        .map_err(io_err("read", path))?;
+    Ok(Some((parse_owner(&buf), meta)))
+}
 
 fn read_optional(path: &Path, limit: u64) -> Result<Option<String>, StoreError> {
     match read_small(path, limit) {
@@ -636,22 +668,12 @@ impl LockedNetwork {
             if !entry.file_type().is_ok_and(|t| t.is_file()) {
                 continue;
             }
-            let path = entry.path();
-            let mut file = match File::open(&path) {
-                Ok(f) => f,
-                Err(e) if e.kind() == io::ErrorKind::NotFound => continue,
-                Err(e) => return Err(io_err("open", &path)(e)),
+            let Some((owner, meta)) = read_address_file(&entry.path())? else {
+                continue;
             };
-            let meta = file.metadata().map_err(io_err("stat", &path))?;
             if !meta.is_file() {
                 continue;
             }
-            let mut buf = Vec::new();
-            (&mut file)
-                .take(MAX_OWNER_FILE)
-                .read_to_end(&mut buf)
-                .map_err(io_err("read", &path))?;
-            let owner = Owner::parse(&String::from_utf8_lossy(&buf));
             out.push(Allocation {
                 ip,
                 owner,
@@ -757,33 +779,16 @@ impl LockedNetwork {
     /// # Errors
     /// [`StoreError`] when the file exists but cannot be read.
     pub fn owner_of(&self, ip: IpAddr) -> Result<Option<(Owner, FileStamp)>, StoreError> {
-        let path = self.layout.ip_file(ip);
-        let mut file = match File::open(&path) {
-            Ok(f) => f,
-            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
-            Err(e) => return Err(io_err("open", &path)(e)),
-        };
-        let meta = file.metadata().map_err(io_err("stat", &path))?;
-        let mut buf = Vec::new();
-        (&mut file)
-            .take(MAX_OWNER_FILE)
-            .read_to_end(&mut buf)
-            .map_err(io_err("read", &path))?;
-        Ok(Some((
-            Owner::parse(&String::from_utf8_lossy(&buf)),
-            FileStamp::of(&meta),
-        )))
+        Ok(read_address_file(&self.layout.ip_file(ip))?
+            .map(|(owner, meta)| (owner, FileStamp::of(&meta))))
     }
 
     /// Reads one address file's owner without its stamp (one open, one read).
     fn read_owner(&self, ip: IpAddr) -> Result<Option<Owner>, StoreError> {
         let path = self.layout.ip_file(ip);
-        match read_small(&path, MAX_OWNER_FILE) {
-            Ok(text) => Ok(Some(Owner::parse(&text))),
+        match read_small_bytes(&path, MAX_OWNER_FILE) {
+            Ok(bytes) => Ok(Some(parse_owner(&bytes))),
             Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
-            Err(e) if e.kind() == io::ErrorKind::InvalidData => {
-                Ok(Some(Owner::Unknown("(not UTF-8)".into())))
-            }
             Err(e) => Err(io_err("read", &path)(e)),
         }
     }
