@@ -813,7 +813,7 @@ impl Admin {
         network: &NetworkName,
         target: &Target,
     ) -> Result<Vec<AllocationInfo>, AdminError> {
-        let net = self.open(network)?;
+        let mut net = self.open(network)?;
         let cfg = self.configs.get(network);
         let found = match target {
             // One file read, whatever the number of allocations.

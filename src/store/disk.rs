@@ -11,12 +11,12 @@
 //!   finds the directory changed behind its back (host-local, an operator's
 //!   `rm`), rebuilds the index with one scan. A SIGKILL at any instant
 //!   therefore costs at most one rebuild, never a wrong answer.
-//! * `att/<id>:<ifname>` lists an attachment's addresses, so DEL and CHECK
-//!   read one small file plus the address files it names, whatever the
-//!   number of allocations. Entries are verified against the address files.
+//! * `index/` lists each attachment's addresses (see [`super::index`]), so DEL
+//!   and CHECK read one small file plus the address files it names, whatever
+//!   the number of allocations. Entries are verified against the address files.
 //!
 //! Reservations are atomic: the owner's content is written once to
-//! `.podlease/tmp/owner` and hard-linked to each address name; `link` fails if
+//! `.podlease/owner` and hard-linked to each address name; `link` fails if
 //! the name exists, and a reader sees either no file or a complete one.
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -28,8 +28,10 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use super::boot::BootSource;
+use super::index::{self, Index, IndexEntry};
 use super::layout::{Layout, parse_ip_name};
 use super::lock::{LockError, NetworkLock};
+use super::spare::SparePool;
 use crate::ids::{Attachment, ContainerId, IfName, NetworkName};
 
 /// An I/O failure, with what was being done and to which path.
@@ -51,7 +53,10 @@ pub enum StoreError {
     Lock(#[from] LockError),
 }
 
-fn io_err<'a>(op: &'static str, path: &'a Path) -> impl FnOnce(io::Error) -> StoreError + 'a {
+pub(super) fn io_err<'a>(
+    op: &'static str,
+    path: &'a Path,
+) -> impl FnOnce(io::Error) -> StoreError + 'a {
     move |source| StoreError::Io {
         op,
         path: path.to_path_buf(),
@@ -202,62 +207,6 @@ pub struct Allocation {
     pub pod: Option<String>,
 }
 
-/// The content of an index entry.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-struct IndexEntry {
-    ips: Vec<(IpAddr, FileStamp)>,
-    pod: Option<String>,
-}
-
-const INDEX_HEADER: &str = "podlease-attachment 1";
-
-impl IndexEntry {
-    fn render(&self) -> String {
-        // The header line guarantees that the content never equals a container
-        // id or `id\r\nifname`, which host-local's scans compare against.
-        let mut s = format!("{INDEX_HEADER}\n");
-        for (ip, st) in &self.ips {
-            s.push_str(&format!(
-                "ip {ip} {} {} {}\n",
-                st.ino, st.mtime, st.mtime_nsec
-            ));
-        }
-        // Kubernetes names are short (namespace 63, pod 253 bytes): anything
-        // longer, or spanning lines, is not a pod name and is not kept.
-        if let Some(pod) = self
-            .pod
-            .as_deref()
-            .filter(|p| p.len() <= 320 && !p.contains(['\n', '\r']))
-        {
-            s.push_str(&format!("pod {pod}\n"));
-        }
-        s
-    }
-
-    fn parse(text: &str) -> Option<Self> {
-        let mut lines = text.lines();
-        if lines.next()? != INDEX_HEADER {
-            return None;
-        }
-        let mut entry = Self::default();
-        for line in lines {
-            if let Some(rest) = line.strip_prefix("ip ") {
-                let mut f = rest.split(' ');
-                let ip = f.next()?.parse().ok()?;
-                let stamp = FileStamp {
-                    ino: f.next()?.parse().ok()?,
-                    mtime: f.next()?.parse().ok()?,
-                    mtime_nsec: f.next()?.parse().ok()?,
-                };
-                entry.ips.push((ip, stamp));
-            } else if let Some(pod) = line.strip_prefix("pod ") {
-                entry.pod = Some(pod.to_owned());
-            }
-        }
-        Some(entry)
-    }
-}
-
 /// A reservation's owner file, written once and linked to each address.
 #[derive(Debug)]
 pub struct OwnerFile {
@@ -292,6 +241,10 @@ pub struct LockedNetwork {
     needs_commit: bool,
     /// The current boot id, when reclaim is on and it could be read.
     boot_id: Option<String>,
+    /// Which addresses each attachment holds.
+    index: Index,
+    /// Inodes of released addresses, for the next reservations.
+    spares: SparePool,
 }
 
 /// Reads the whole of an open small file in (usually) one `read`: a short
@@ -386,7 +339,7 @@ fn write_in_place(file: &File, content: &[u8], path: &Path) -> Result<(), StoreE
 
 /// [`write_in_place`] for a file whose current length is known: when the new
 /// content is not shorter, no truncation (one system call) is needed.
-fn write_over(
+pub(super) fn write_over(
     file: &File,
     content: &[u8],
     known_len: Option<u64>,
@@ -406,6 +359,10 @@ fn write_over(
 /// each time, so switching between "dirty" and a stamp is one `pwrite`.
 const CLEAN_RECORD: usize = 256;
 
+/// The line of the `clean` marker naming the layout of `.podlease/` it vouches
+/// for. podlease 0.1 kept one index file per attachment and wrote no such line.
+const MARKER_FORMAT: &str = "format 2";
+
 fn clean_record(text: &str) -> Vec<u8> {
     let mut record = text.as_bytes().to_vec();
     // Pad with a line of spaces, which readers ignore; a longer text (an
@@ -414,7 +371,7 @@ fn clean_record(text: &str) -> Vec<u8> {
     record
 }
 
-fn open_for_rewrite(path: &Path) -> Result<File, StoreError> {
+pub(super) fn open_for_rewrite(path: &Path) -> Result<File, StoreError> {
     OpenOptions::new()
         .write(true)
         .create(true)
@@ -432,7 +389,7 @@ fn remove_if_exists(path: &Path) -> Result<bool, StoreError> {
     }
 }
 
-fn create_dir(path: &Path) -> Result<(), StoreError> {
+pub(super) fn create_dir(path: &Path) -> Result<(), StoreError> {
     match fs::create_dir(path) {
         Ok(()) => Ok(()),
         Err(e) if e.kind() == io::ErrorKind::AlreadyExists && path.is_dir() => Ok(()),
@@ -522,7 +479,8 @@ impl LockedNetwork {
         let clean = clean_file.as_mut().and_then(|(f, len)| {
             let buf = read_once(f, 4096).ok()?;
             *len = buf.len() as u64;
-            buf.starts_with("dir ").then_some(buf)
+            // A marker of another layout version does not vouch for this index.
+            (buf.starts_with("dir ") && buf.lines().any(|l| l == MARKER_FORMAT)).then_some(buf)
         });
         // Legacy (id-only) files are rare: the marker says whether the index
         // holds any, so the usual ADD and DEL skip looking for them.
@@ -541,6 +499,13 @@ impl LockedNetwork {
             }
             None => (None, None),
         };
+        let index_dir = layout.index_dir();
+        let spares = clean
+            .as_deref()
+            .and_then(|t| t.lines().find_map(|l| l.strip_prefix("spare ")))
+            .and_then(|n| n.trim().parse().ok())
+            .unwrap_or(0);
+        let spare_dir = layout.spare_dir();
         let mut net = Self {
             layout,
             _lock: lock,
@@ -550,12 +515,15 @@ impl LockedNetwork {
             legacy_absent: legacy_known_absent,
             needs_commit: false,
             boot_id: None,
+            index: Index::new(index_dir),
+            spares: SparePool::new(spare_dir, spares),
         };
         if clean.is_none() {
             create_dir(&net.layout.meta)?;
-            create_dir(&net.layout.index_dir())?;
             create_dir(&net.layout.tmp_dir())?;
+            Index::remove_old_layout(&net.layout.meta);
             net.undo_killed_add()?;
+            net.spares.reset()?;
         }
         if opts.reclaim_on_reboot {
             net.boot_id = boot_id;
@@ -705,73 +673,37 @@ impl LockedNetwork {
     /// which only a write that never finished can leave (every writer holds the
     /// lock while writing, and we hold it now).
     fn rebuild_index(&mut self) -> Result<(), StoreError> {
-        let old = self.read_all_index()?;
+        let (old, _) = self.index.read_all()?;
         let mut legacy_seen = false;
-        let mut entries: BTreeMap<PathBuf, IndexEntry> = BTreeMap::new();
+        let mut wanted: BTreeMap<String, IndexEntry> = BTreeMap::new();
         for a in self.scan()? {
-            let path = match &a.owner {
-                Owner::Attachment(who) => self.layout.index_entry(who),
+            let key = match &a.owner {
+                Owner::Attachment(who) => index::key(who),
                 Owner::Legacy(id) => {
                     legacy_seen = true;
-                    self.layout.legacy_index_entry(id)
+                    index::legacy_key(id)
                 }
                 Owner::Empty => {
                     self.begin_change()?;
                     remove_if_exists(&self.layout.ip_file(a.ip))?;
                     continue;
                 }
-                Owner::Unknown(_) => None,
+                Owner::Unknown(_) => continue,
             };
-            if let Some(path) = path {
-                let e = entries.entry(path.clone()).or_default();
-                e.ips.push((a.ip, a.stamp));
-                if e.pod.is_none() {
-                    e.pod = old.get(&path).and_then(|o| o.pod.clone());
-                }
-            }
+            let e = wanted.entry(key).or_default();
+            e.ips.push((a.ip, a.stamp));
         }
-        create_dir(&self.layout.index_dir())?;
-        create_dir(&self.layout.tmp_dir())?;
-        for path in old.keys().filter(|p| !entries.contains_key(*p)) {
+        for (key, e) in &mut wanted {
+            e.ips.sort_by_key(|(ip, _)| *ip);
+            e.pod = old.get(key).and_then(|o| o.pod.clone());
+        }
+        let plan = self.index.plan(&wanted)?;
+        if plan.changes_index() {
             self.begin_change()?;
-            remove_if_exists(path)?;
         }
-        // Only what differs is written: after host-local touched one address,
-        // a rebuild costs one scan, not one write per attachment.
-        for (path, entry) in &entries {
-            let mut current = old.get(path).cloned();
-            if let Some(c) = current.as_mut() {
-                c.ips.sort_by_key(|(ip, _)| *ip);
-            }
-            let mut wanted = entry.clone();
-            wanted.ips.sort_by_key(|(ip, _)| *ip);
-            if current.as_ref() != Some(&wanted) {
-                self.begin_change()?;
-                self.rewrite(path, &wanted.render())?;
-            }
-        }
+        self.index.write(plan)?;
         self.legacy_absent = !legacy_seen;
         Ok(())
-    }
-
-    fn read_all_index(&self) -> Result<BTreeMap<PathBuf, IndexEntry>, StoreError> {
-        let index_dir = self.layout.index_dir();
-        let mut out = BTreeMap::new();
-        let list = match fs::read_dir(&index_dir) {
-            Ok(l) => l,
-            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(out),
-            Err(e) => return Err(io_err("list", &index_dir)(e)),
-        };
-        for entry in list {
-            let path = entry.map_err(io_err("list", &index_dir))?.path();
-            if let Some(e) = read_optional(&path, MAX_OWNER_FILE)?
-                .as_deref()
-                .and_then(IndexEntry::parse)
-            {
-                out.insert(path, e);
-            }
-        }
-        Ok(out)
     }
 
     /// Reads one address file's owner; `None` if the address is free.
@@ -791,12 +723,6 @@ impl LockedNetwork {
             Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
             Err(e) => Err(io_err("read", &path)(e)),
         }
-    }
-
-    fn read_entry(&self, path: &Path) -> Result<Option<IndexEntry>, StoreError> {
-        Ok(read_optional(path, MAX_OWNER_FILE)?
-            .as_deref()
-            .and_then(IndexEntry::parse))
     }
 
     /// The addresses `who` holds, verified against the address files: exact
@@ -819,7 +745,7 @@ impl LockedNetwork {
     /// [`StoreError`] on I/O failure.
     pub fn find_exact(&mut self, who: &Attachment) -> Result<Vec<IpAddr>, StoreError> {
         let want = Owner::Attachment(who.clone());
-        self.lookup(self.layout.index_entry(who), &want)
+        self.lookup(&index::key(who), &want)
     }
 
     /// Addresses held by legacy (id-only) files of container `id`.
@@ -831,34 +757,20 @@ impl LockedNetwork {
             return Ok(Vec::new());
         }
         let want = Owner::Legacy(id.clone());
-        self.lookup(self.layout.legacy_index_entry(id), &want)
+        self.lookup(&index::legacy_key(id), &want)
     }
 
     /// Looks `want` up through its index entry. An entry that names a file
     /// that is gone or now says something else proves the index stale (the
     /// directory was changed in a way its mtime did not show, e.g. a file
-    /// rewritten in place): the index is rebuilt and the lookup done again.
-    /// Names too long for an index entry are looked up by a scan.
-    fn lookup(
-        &mut self,
-        entry_path: Option<PathBuf>,
-        want: &Owner,
-    ) -> Result<Vec<IpAddr>, StoreError> {
-        let Some(entry_path) = entry_path else {
-            return Ok(self
-                .scan()?
-                .into_iter()
-                .filter(|a| a.owner == *want)
-                .map(|a| a.ip)
-                .collect());
-        };
+    /// rewritten in place), and so does a bucket that does not parse: the
+    /// index is rebuilt and the lookup done again.
+    fn lookup(&mut self, key: &str, want: &Owner) -> Result<Vec<IpAddr>, StoreError> {
         for attempt in 0..2 {
-            let Some(entry) = self.read_entry(&entry_path)? else {
-                return Ok(Vec::new());
-            };
-            let mut found = Vec::with_capacity(entry.ips.len());
-            let mut stale = false;
-            for (ip, _) in entry.ips {
+            let entry = self.index.get(key)?;
+            let mut found = Vec::new();
+            let mut stale = entry.is_none() && self.index.saw_corrupt();
+            for (ip, _) in entry.map(|e| e.ips).unwrap_or_default() {
                 match self.read_owner(ip)? {
                     Some(owner) if owner == *want => found.push(ip),
                     _ => stale = true,
@@ -886,11 +798,8 @@ impl LockedNetwork {
     ///
     /// # Errors
     /// [`StoreError`] on I/O failure.
-    pub fn pod_of(&self, who: &Attachment) -> Result<Option<String>, StoreError> {
-        let Some(path) = self.layout.index_entry(who) else {
-            return Ok(None);
-        };
-        Ok(self.read_entry(&path)?.and_then(|e| e.pod))
+    pub fn pod_of(&mut self, who: &Attachment) -> Result<Option<String>, StoreError> {
+        Ok(self.index.get(&index::key(who))?.and_then(|e| e.pod))
     }
 
     /// Writes the owner content once, ready to be linked to addresses.
@@ -908,24 +817,34 @@ impl LockedNetwork {
         if !was_clean {
             remove_if_exists(&tmp)?;
         }
-        let create = || {
-            OpenOptions::new()
-                .write(true)
-                .create_new(true)
-                .mode(0o600)
-                .open(&tmp)
-        };
-        let mut f = match create() {
-            // Not ours to explain (an operator's copy?): unlink, never truncate.
-            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {
-                remove_if_exists(&tmp)?;
-                create()
+        let content = format!("{}\r\n{}", who.container_id, who.ifname);
+        let f = match self.spares.take(&tmp)? {
+            Some((f, len)) => {
+                write_over(&f, content.as_bytes(), Some(len), &tmp)?;
+                f
             }
-            other => other,
-        }
-        .map_err(io_err("create", &tmp))?;
-        f.write_all(format!("{}\r\n{}", who.container_id, who.ifname).as_bytes())
-            .map_err(io_err("write", &tmp))?;
+            None => {
+                let create = || {
+                    OpenOptions::new()
+                        .write(true)
+                        .create_new(true)
+                        .mode(0o600)
+                        .open(&tmp)
+                };
+                let mut f = match create() {
+                    // Not ours to explain (an operator's copy?): unlink, never truncate.
+                    Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {
+                        remove_if_exists(&tmp)?;
+                        create()
+                    }
+                    other => other,
+                }
+                .map_err(io_err("create", &tmp))?;
+                f.write_all(content.as_bytes())
+                    .map_err(io_err("write", &tmp))?;
+                f
+            }
+        };
         let meta = f.metadata().map_err(io_err("stat", &tmp))?;
         Ok(OwnerFile {
             who: who.clone(),
@@ -975,23 +894,10 @@ impl LockedNetwork {
     /// # Errors
     /// [`StoreError`] on I/O failure.
     pub fn finish(&mut self, owner: &OwnerFile, pod: Option<String>) -> Result<(), StoreError> {
-        if let Some(path) = self.layout.index_entry(&owner.who) {
-            let entry = IndexEntry {
-                ips: owner.linked.iter().map(|ip| (*ip, owner.stamp)).collect(),
-                pod,
-            };
-            // Usually a new file: one create and one write. (Truncating an
-            // existing entry costs a flush on ext4, but that is a stale entry.)
-            let mut f = OpenOptions::new()
-                .write(true)
-                .create(true)
-                .truncate(true)
-                .mode(0o600)
-                .open(&path)
-                .map_err(io_err("create", &path))?;
-            f.write_all(entry.render().as_bytes())
-                .map_err(io_err("write", &path))?;
-        }
+        let mut ips: Vec<_> = owner.linked.iter().map(|ip| (*ip, owner.stamp)).collect();
+        ips.sort_by_key(|(ip, _)| *ip);
+        self.index
+            .put(&index::key(&owner.who), Some(IndexEntry { ips, pod }))?;
         remove_if_exists(&self.layout.tmp_owner())?;
         Ok(())
     }
@@ -1036,25 +942,34 @@ impl LockedNetwork {
         // Verified just now, under the lock: nobody else can change them.
         let mut released = Vec::new();
         let exact = self.find_exact(who)?;
-        let (ips, entry) = if exact.is_empty() {
+        let (ips, key) = if exact.is_empty() {
             (
                 self.find_legacy(&who.container_id)?,
-                self.layout.legacy_index_entry(&who.container_id),
+                index::legacy_key(&who.container_id),
             )
         } else {
-            (exact, self.layout.index_entry(who))
+            (exact, index::key(who))
         };
-        for ip in ips {
+        // The inode of each address, as indexed (and just verified): only the
+        // last name of an inode may become a spare.
+        let inodes: Vec<(IpAddr, u64)> = self
+            .index
+            .get(&key)?
+            .map(|e| e.ips.iter().map(|(ip, st)| (*ip, st.ino)).collect())
+            .unwrap_or_default();
+        let ino_of = |ip: IpAddr| inodes.iter().find(|(i, _)| *i == ip).map(|(_, n)| *n);
+        for (n, ip) in ips.iter().enumerate() {
+            let ino = ino_of(*ip);
+            let last_link =
+                ino.is_some() && !ips.iter().skip(n + 1).any(|later| ino_of(*later) == ino);
             self.begin_change()?;
-            if remove_if_exists(&self.layout.ip_file(ip))? {
-                released.push(ip);
+            if self.spares.retire(&self.layout.ip_file(*ip), last_link)? {
+                released.push(*ip);
             }
         }
-        if let Some(path) = entry
-            && (!released.is_empty() || path.exists())
-        {
+        if self.index.get(&key)?.is_some() {
             self.begin_change()?;
-            remove_if_exists(&path)?;
+            self.index.put(&key, None)?;
         }
         Ok(released)
     }
@@ -1070,20 +985,17 @@ impl LockedNetwork {
         };
         self.begin_change()?;
         remove_if_exists(&self.layout.ip_file(ip))?;
-        let entry = match &owner {
-            Owner::Attachment(who) => self.layout.index_entry(who),
-            Owner::Legacy(id) => self.layout.legacy_index_entry(id),
+        let key = match &owner {
+            Owner::Attachment(who) => Some(index::key(who)),
+            Owner::Legacy(id) => Some(index::legacy_key(id)),
             Owner::Empty | Owner::Unknown(_) => None,
         };
-        if let Some(path) = entry
-            && let Some(mut e) = self.read_entry(&path)?
+        if let Some(key) = key
+            && let Some(mut e) = self.index.get(&key)?
         {
             e.ips.retain(|(i, _)| *i != ip);
-            if e.ips.is_empty() {
-                remove_if_exists(&path)?;
-            } else {
-                self.rewrite(&path, &e.render())?;
-            }
+            let keep = (!e.ips.is_empty()).then_some(e);
+            self.index.put(&key, keep)?;
         }
         Ok(Some(owner))
     }
@@ -1094,7 +1006,7 @@ impl LockedNetwork {
     /// [`StoreError`] on I/O failure.
     pub fn list(&self) -> Result<Vec<Allocation>, StoreError> {
         let mut all = self.scan()?;
-        let index = self.read_all_index()?;
+        let (index, _) = self.index.read_all()?;
         let mut pods = BTreeMap::new();
         for entry in index.values() {
             if let Some(pod) = &entry.pod {
@@ -1256,7 +1168,9 @@ impl LockedNetwork {
             return Ok(());
         }
         let known: BTreeMap<IpAddr, FileStamp> = if recorded.is_some() {
-            self.read_all_index()?
+            self.index
+                .read_all()?
+                .0
                 .into_values()
                 .flat_map(|e| e.ips)
                 .collect()
@@ -1321,7 +1235,10 @@ impl LockedNetwork {
         } else {
             ""
         };
-        let record = clean_record(&format!("{stamp}\n{boot}{legacy}"));
+        let spares = self.spares.count();
+        let record = clean_record(&format!(
+            "{stamp}\n{MARKER_FORMAT}\n{boot}{legacy}spare {spares}\n"
+        ));
         let written = write_over(&file, &record, len, &path);
         self.clean_file = Some((file, record.len() as u64));
         written?;

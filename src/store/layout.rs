@@ -8,10 +8,7 @@
 use std::net::IpAddr;
 use std::path::{Path, PathBuf};
 
-use crate::ids::{Attachment, ContainerId, NetworkName};
-
-/// Longest file name we create (most file systems allow 255 bytes).
-const MAX_NAME: usize = 255;
+use crate::ids::NetworkName;
 
 /// The paths of one network's state.
 #[derive(Debug, Clone)]
@@ -46,9 +43,9 @@ impl Layout {
         self.dir.join(format!("last_reserved_ip.{set}"))
     }
 
-    /// Index entries, one per attachment.
+    /// The attachment index's bucket files (see `store::index`).
     pub fn index_dir(&self) -> PathBuf {
-        self.meta.join("att")
+        self.meta.join("index")
     }
 
     /// Scratch files; only the lock holder writes here, so anything found
@@ -73,22 +70,14 @@ impl Layout {
         self.meta.join("released")
     }
 
+    /// Inodes of released addresses, kept for reuse (see `store::spare`).
+    pub fn spare_dir(&self) -> PathBuf {
+        self.meta.join("spare")
+    }
+
     /// Last address of each pod, for sticky addresses.
     pub fn sticky_dir(&self) -> PathBuf {
         self.meta.join("sticky")
-    }
-
-    /// The index entry of an attachment, if its name fits in a file name.
-    /// `id:ifname` has exactly one ':' and so never parses as an address.
-    pub fn index_entry(&self, who: &Attachment) -> Option<PathBuf> {
-        let name = format!("{}:{}", who.container_id, who.ifname);
-        (name.len() <= MAX_NAME).then(|| self.index_dir().join(name))
-    }
-
-    /// The index entry of legacy (container-id-only) reservations.
-    pub fn legacy_index_entry(&self, id: &ContainerId) -> Option<PathBuf> {
-        let name = format!("{id}:");
-        (name.len() <= MAX_NAME).then(|| self.index_dir().join(name))
     }
 
     /// The scratch file a reservation's content is written to before it is
@@ -104,8 +93,7 @@ impl Layout {
 
     /// Scratch file for atomic replacement of any of our files. One name
     /// serves all: only the lock holder writes, one file at a time, and a
-    /// fixed short name cannot overflow a file name (index entries already
-    /// use up to 255 bytes).
+    /// fixed short name cannot overflow a file name.
     pub fn tmp_replace(&self) -> PathBuf {
         self.tmp_dir().join("replace")
     }

@@ -6,8 +6,10 @@
 
 pub mod boot;
 pub mod disk;
+pub mod index;
 pub mod layout;
 pub mod lock;
+pub mod spare;
 
 pub use boot::BootSource;
 pub use disk::{Allocation, FileStamp, LockedNetwork, Owner, OwnerFile, StoreError, StoreOptions};

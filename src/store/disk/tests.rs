@@ -70,8 +70,24 @@ impl Fixture {
 
     /// The index entry of `w` as written on disk.
     fn entry(&self, w: &Attachment) -> Option<IndexEntry> {
-        let text = fs::read_to_string(self.layout().index_entry(w)?).ok()?;
-        IndexEntry::parse(&text)
+        self.index().get(&index::key(w)).unwrap()
+    }
+
+    fn index(&self) -> Index {
+        Index::new(self.layout().index_dir())
+    }
+
+    /// Writes an index entry behind the store's back.
+    fn put_entry(&self, key: &str, e: Option<IndexEntry>) {
+        self.index().put(key, e).unwrap();
+    }
+
+    fn entry_stamp(&self) -> FileStamp {
+        FileStamp {
+            ino: 1,
+            mtime: 2,
+            mtime_nsec: 3,
+        }
     }
 
     fn entry_ips(&self, w: &Attachment) -> Vec<IpAddr> {
@@ -97,17 +113,15 @@ fn rebuild_after_missing_clean_marker() {
     assert_eq!(f.entry_ips(&a), [ip("10.0.0.2"), ip("fd00::2")]);
     // A killed process: its index work half done, the clean marker gone.
     let l = f.layout();
-    fs::remove_file(l.index_entry(&a).unwrap()).unwrap();
+    f.put_entry(&index::key(&a), None);
     let bogus = who("b", "eth0");
-    fs::write(
-        l.index_entry(&bogus).unwrap(),
-        IndexEntry {
-            ips: vec![],
+    f.put_entry(
+        &index::key(&bogus),
+        Some(IndexEntry {
+            ips: vec![(ip("10.0.0.9"), f.entry_stamp())],
             pod: None,
-        }
-        .render(),
-    )
-    .unwrap();
+        }),
+    );
     fs::write(l.tmp_owner(), "b\r\neth0").unwrap();
     fs::remove_file(l.clean_marker()).unwrap();
 
@@ -122,7 +136,7 @@ fn rebuild_after_missing_clean_marker() {
         "the pod lived only in the lost entry"
     );
     assert!(
-        !l.index_entry(&bogus).unwrap().exists(),
+        f.entry(&bogus).is_none(),
         "an entry with no address file is dropped"
     );
     assert!(l.clean_marker().exists());
@@ -202,11 +216,12 @@ fn legacy_id_only_files() {
         [ip("10.0.0.5"), ip("fd00::5")]
     );
     assert!(f.find(&who("legacyx", "eth0")).is_empty());
-    let idx = f
-        .layout()
-        .legacy_index_entry(&ContainerId::new("legacy").unwrap())
-        .unwrap();
-    assert!(idx.exists());
+    assert!(
+        f.index()
+            .get(&index::legacy_key(&ContainerId::new("legacy").unwrap()))
+            .unwrap()
+            .is_some()
+    );
     // An exact match wins over legacy files (host-local's order).
     f.foreign("10.0.0.6", "legacy\r\neth0");
     assert_eq!(f.find(&who("legacy", "eth0")), [ip("10.0.0.6")]);
@@ -249,7 +264,7 @@ fn find_verifies_a_stale_index() {
             mtime_nsec: 3,
         },
     ));
-    fs::write(l.index_entry(&a).unwrap(), stale.render()).unwrap();
+    f.put_entry(&index::key(&a), Some(stale));
     // (The two addresses share one inode: replace the file, not its content.)
     let dir_mtime = fs::metadata(&l.dir).unwrap().modified().unwrap();
     fs::remove_file(l.ip_file(ip("fd00::2"))).unwrap();
@@ -329,74 +344,6 @@ fn owner_parsing() {
 }
 
 #[test]
-fn index_entry_round_trip() {
-    let stamp = |ino, mtime, mtime_nsec| FileStamp {
-        ino,
-        mtime,
-        mtime_nsec,
-    };
-    let entries = [
-        IndexEntry::default(),
-        IndexEntry {
-            ips: vec![(ip("10.0.0.2"), stamp(12, 1_700_000_000, 999_999_999))],
-            pod: None,
-        },
-        IndexEntry {
-            ips: vec![
-                (ip("10.0.0.2"), stamp(u64::MAX, i64::MAX, 0)),
-                (ip("fd00::1:2"), stamp(0, -5, 1)),
-                (ip("::ffff:1.2.3.4"), stamp(1, i64::MIN, 7)),
-            ],
-            pod: Some("kube-system/coredns-5d78c9869d-abcde".into()),
-        },
-        IndexEntry {
-            ips: vec![],
-            pod: Some(String::new()),
-        },
-        IndexEntry {
-            ips: vec![(ip("::"), stamp(3, 4, 5))],
-            pod: Some("ns/ä ö €".into()),
-        },
-    ];
-    for e in entries {
-        let text = e.render();
-        assert!(text.starts_with("podlease-attachment 1\n"));
-        assert_eq!(IndexEntry::parse(&text), Some(e.clone()), "{text:?}");
-    }
-    assert_eq!(IndexEntry::parse(""), None);
-    assert_eq!(
-        IndexEntry::parse("abc\r\neth0"),
-        None,
-        "an address file is never read as an entry"
-    );
-    assert_eq!(IndexEntry::parse("podlease-attachment 2\n"), None);
-    assert_eq!(
-        IndexEntry::parse("podlease-attachment 1\nip 10.0.0.2 1 2\n"),
-        None
-    );
-    assert_eq!(
-        IndexEntry::parse("podlease-attachment 1\nip nonsense 1 2 3\n"),
-        None
-    );
-    assert_eq!(
-        IndexEntry::parse("podlease-attachment 1\nip 10.0.0.2 x 2 3\n"),
-        None
-    );
-}
-
-/// A pod name is whatever `K8S_POD_NAME` says; a newline in it must not
-/// inject index lines (an `ip` line would be read back as an address).
-#[test]
-fn index_entry_pod_with_newline() {
-    let e = IndexEntry {
-        ips: vec![],
-        pod: Some("ns/x\nip 10.0.0.9 1 2 3".into()),
-    };
-    let back = IndexEntry::parse(&e.render()).unwrap();
-    assert!(back.ips.is_empty(), "{back:?}");
-}
-
-#[test]
 fn leftover_owner_linked_to_a_live_address_is_not_truncated() {
     let f = Fixture::new();
     let a = who("a", "eth0");
@@ -417,4 +364,135 @@ fn empty_address_file_is_removed_by_a_rebuild() {
     assert!(!net.taken().unwrap().contains(&ip("10.0.0.3")));
     net.commit().unwrap();
     assert!(!f.layout().ip_file(ip("10.0.0.3")).exists());
+}
+
+/// Releases `w`'s addresses the way DEL does, and commits.
+fn release(f: &Fixture, w: &Attachment) -> Vec<IpAddr> {
+    let mut net = f.open();
+    let mut out = net.release(w).unwrap();
+    net.commit().unwrap();
+    out.sort();
+    out
+}
+
+fn spares(f: &Fixture) -> Vec<(u64, u64, Vec<u8>)> {
+    let mut out: Vec<_> = fs::read_dir(f.layout().spare_dir())
+        .map(|l| {
+            l.flatten()
+                .map(|e| {
+                    let m = e.metadata().unwrap();
+                    (m.ino(), m.nlink(), fs::read(e.path()).unwrap())
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    out.sort();
+    out
+}
+
+#[test]
+fn released_inode_is_blanked_and_reused() {
+    let f = Fixture::new();
+    let a = who("a", "eth0");
+    f.reserve(&a, &["10.0.0.2"]);
+    let ino = fs::metadata(f.layout().ip_file(ip("10.0.0.2"))).unwrap().ino();
+    assert_eq!(release(&f, &a), [ip("10.0.0.2")]);
+    let s = spares(&f);
+    assert_eq!(s.len(), 1);
+    assert_eq!(s[0].0, ino);
+    assert!(s[0].2.iter().all(|b| *b == b' '), "{:?}", s[0].2);
+    // The next reservation takes the spare: same inode, its own content.
+    let b = who("bee-with-a-longer-id", "net1");
+    f.reserve(&b, &["10.0.0.3"]);
+    let m = fs::metadata(f.layout().ip_file(ip("10.0.0.3"))).unwrap();
+    assert_eq!(m.ino(), ino);
+    assert_eq!(
+        fs::read(f.layout().ip_file(ip("10.0.0.3"))).unwrap(),
+        b"bee-with-a-longer-id\r\nnet1"
+    );
+    assert!(spares(&f).is_empty());
+    assert_eq!(f.find(&b), [ip("10.0.0.3")]);
+    // And a shorter owner after a longer one is cut to length.
+    assert_eq!(release(&f, &b), [ip("10.0.0.3")]);
+    f.reserve(&who("c", "eth0"), &["10.0.0.4"]);
+    assert_eq!(
+        fs::read(f.layout().ip_file(ip("10.0.0.4"))).unwrap(),
+        b"c\r\neth0"
+    );
+}
+
+#[test]
+fn only_the_last_link_of_an_inode_becomes_a_spare() {
+    let f = Fixture::new();
+    let a = who("a", "eth0");
+    f.reserve(&a, &["10.0.0.2", "fd00::2"]);
+    assert_eq!(release(&f, &a), [ip("10.0.0.2"), ip("fd00::2")]);
+    let s = spares(&f);
+    assert_eq!(s.len(), 1, "{s:?}");
+    assert_eq!(s[0].1, 1, "the spare has no other name");
+    assert!(f.layout().ip_file(ip("10.0.0.2")).symlink_metadata().is_err());
+    assert!(f.layout().ip_file(ip("fd00::2")).symlink_metadata().is_err());
+}
+
+#[test]
+fn a_spare_with_another_name_is_never_rewritten() {
+    let f = Fixture::new();
+    let a = who("a", "eth0");
+    f.reserve(&a, &["10.0.0.2"]);
+    release(&f, &a);
+    // An operator hard-links the spare somewhere.
+    let spare = f.layout().spare_dir().join("0");
+    let elsewhere = f.data.join("elsewhere");
+    fs::hard_link(&spare, &elsewhere).unwrap();
+    let before = fs::read(&elsewhere).unwrap();
+    f.reserve(&who("b", "eth0"), &["10.0.0.3"]);
+    assert_eq!(fs::read(&elsewhere).unwrap(), before);
+    assert_eq!(
+        fs::read(f.layout().ip_file(ip("10.0.0.3"))).unwrap(),
+        b"b\r\neth0"
+    );
+    assert_ne!(
+        fs::metadata(&elsewhere).unwrap().ino(),
+        fs::metadata(f.layout().ip_file(ip("10.0.0.3")))
+            .unwrap()
+            .ino()
+    );
+}
+
+#[test]
+fn a_crash_empties_the_spare_pool() {
+    let f = Fixture::new();
+    for i in 2..6 {
+        f.reserve(&who(&format!("p{i}"), "eth0"), &[&format!("10.0.0.{i}")]);
+    }
+    for i in 2..6 {
+        release(&f, &who(&format!("p{i}"), "eth0"));
+    }
+    assert_eq!(spares(&f).len(), 4);
+    // A killed operation: the marker says dirty; the count can't be trusted.
+    fs::write(f.layout().clean_marker(), "dirty\n").unwrap();
+    let net = f.open();
+    net.commit().unwrap();
+    assert!(spares(&f).is_empty());
+    f.reserve(&who("q", "eth0"), &["10.0.0.9"]);
+    assert_eq!(f.find(&who("q", "eth0")), [ip("10.0.0.9")]);
+}
+
+#[test]
+fn the_spare_pool_is_bounded() {
+    let f = Fixture::new();
+    let n = crate::store::spare::MAX_SPARES + 5;
+    let mut net = f.open();
+    for i in 0..n {
+        let w = who(&format!("p{i}"), "eth0");
+        let mut owner = net.prepare_owner(&w).unwrap();
+        let addr: IpAddr = format!("10.0.{}.{}", i / 200, 2 + i % 200).parse().unwrap();
+        assert!(net.try_reserve(&mut owner, addr).unwrap());
+        net.finish(&owner, None).unwrap();
+    }
+    net.commit().unwrap();
+    for i in 0..n {
+        release(&f, &who(&format!("p{i}"), "eth0"));
+    }
+    assert_eq!(spares(&f).len(), crate::store::spare::MAX_SPARES);
 }

@@ -1,0 +1,734 @@
+//! The attachment index: for each attachment, the addresses it holds and the
+//! identity (inode, mtime) of each address file, so DEL and CHECK read one
+//! small file instead of every address file.
+//!
+//! Keys are `<id>:<ifname>`, or `<id>:` for host-local's legacy id-only files.
+//! Entries live in [`BUCKETS`] files under `.podlease/index/`, chosen by a hash
+//! of the container id (so a DEL that falls back to the legacy key reads the
+//! bucket it already has).
+//!
+//! Why buckets and not a file per attachment: a new file is a new inode, and on
+//! ext4 allocating an inode was the most expensive step of an ADD (without a
+//! journal, ext4 also steps over every recently freed inode of the group, one
+//! by one). The buckets are created once, with the directory.
+//!
+//! Why edits in place: so that an ADD or a DEL writes one small record,
+//! whatever the size of the bucket. ADD appends its record; DEL overwrites
+//! its record with spaces (newlines kept), which readers skip. A bucket whose
+//! blank space outgrows its records is rewritten compactly.
+//!
+//! A write cut short by a crash is repaired by the rebuild that follows every
+//! crash (the `clean` marker says "dirty"). A line that does not parse flags
+//! the bucket, and the caller rebuilds; nothing here is trusted without the
+//! callers' verification against the address files.
+
+use std::collections::BTreeMap;
+use std::fs::{self, File, OpenOptions};
+use std::io::{self, Read};
+use std::net::IpAddr;
+use std::path::{Path, PathBuf};
+
+use super::disk::{FileStamp, StoreError, io_err};
+use crate::ids::{Attachment, ContainerId};
+
+/// Number of bucket files: each costs an inode, made once. With 3,000
+/// attachments a bucket holds about 190 entries (13 KiB), searched, not
+/// parsed, by ADD and DEL.
+pub const BUCKETS: usize = 16;
+
+const HEADER: &str = "podlease-index 1";
+
+/// The key of an attachment's entry.
+pub fn key(who: &Attachment) -> String {
+    format!("{}:{}", who.container_id, who.ifname)
+}
+
+/// The key of a container's legacy (id-only) reservations.
+pub fn legacy_key(id: &ContainerId) -> String {
+    format!("{id}:")
+}
+
+/// The bucket a key lives in: FNV-1a of the container id (the part before
+/// the first ':'), a hash that never changes between versions.
+fn bucket_of(key: &str) -> usize {
+    let id = key.split(':').next().unwrap_or(key);
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for b in id.bytes() {
+        h ^= u64::from(b);
+        h = h.wrapping_mul(0x0100_0000_01b3);
+    }
+    usize::try_from(h % BUCKETS as u64).unwrap_or(0)
+}
+
+/// The addresses of one attachment.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct IndexEntry {
+    /// Each address with the identity its file had when recorded.
+    pub ips: Vec<(IpAddr, FileStamp)>,
+    /// The pod, when the runtime passed it.
+    pub pod: Option<String>,
+}
+
+type Entries = BTreeMap<String, IndexEntry>;
+
+/// Appends one entry's record: its `key` line, then its `ip` and `pod` lines.
+fn render_record(key: &str, e: &IndexEntry, out: &mut String) {
+    use std::fmt::Write as _;
+    let _ = writeln!(out, "key {key}");
+    for (ip, st) in &e.ips {
+        let _ = writeln!(out, "ip {ip} {} {} {}", st.ino, st.mtime, st.mtime_nsec);
+    }
+    // Kubernetes names are short (namespace 63, pod 253 bytes): anything
+    // longer, or spanning lines, is not a pod name and is not kept.
+    if let Some(pod) = e
+        .pod
+        .as_deref()
+        .filter(|p| p.len() <= 320 && !p.contains(['\n', '\r']))
+    {
+        let _ = writeln!(out, "pod {pod}");
+    }
+}
+
+fn render(entries: &Entries) -> String {
+    let mut text = format!("{HEADER}\n");
+    for (key, e) in entries {
+        render_record(key, e, &mut text);
+    }
+    text
+}
+
+/// Whether a line is filler left by a removed record.
+fn is_blank(line: &str) -> bool {
+    line.bytes().all(|b| b == b' ')
+}
+
+/// Whether `text` looks like a bucket we wrote: empty (created ahead of its
+/// first entry), or our header line first.
+fn is_bucket(text: &str) -> bool {
+    text.is_empty()
+        || text
+            .strip_prefix(HEADER)
+            .is_some_and(|r| r.starts_with('\n'))
+}
+
+/// Parses the lines of one record after its `key` line.
+fn parse_record(lines: &str) -> Option<IndexEntry> {
+    let mut e = IndexEntry::default();
+    for line in lines.lines() {
+        if let Some(rest) = line.strip_prefix("ip ") {
+            let mut f = rest.split(' ');
+            let ip = f.next()?.parse().ok()?;
+            let stamp = FileStamp {
+                ino: f.next()?.parse().ok()?,
+                mtime: f.next()?.parse().ok()?,
+                mtime_nsec: f.next()?.parse().ok()?,
+            };
+            if f.next().is_some() {
+                return None;
+            }
+            e.ips.push((ip, stamp));
+        } else if let Some(pod) = line.strip_prefix("pod ") {
+            e.pod = Some(pod.to_owned());
+        } else {
+            return None;
+        }
+    }
+    Some(e)
+}
+
+/// The byte range of `key`'s record in a bucket's text: its `key` line and
+/// the `ip` and `pod` lines after it.
+fn find_record(text: &str, key: &str) -> Option<std::ops::Range<usize>> {
+    let start = text.find(&format!("\nkey {key}\n"))? + 1;
+    let mut end = start + "key ".len() + key.len() + 1;
+    while let Some(rest) = text.get(end..) {
+        if !(rest.starts_with("ip ") || rest.starts_with("pod ")) {
+            break;
+        }
+        end += rest.find('\n').map_or(rest.len(), |i| i + 1);
+    }
+    Some(start..end)
+}
+
+/// Parses a whole bucket; `None` if it is not one we wrote, a line does not
+/// parse, or a key repeats.
+fn parse(bytes: &[u8]) -> Option<Entries> {
+    let text = std::str::from_utf8(bytes).ok()?;
+    if !is_bucket(text) {
+        return None;
+    }
+    let mut out = Entries::new();
+    let mut current: Option<(&str, String)> = None;
+    let finish = |current: Option<(&str, String)>, out: &mut Entries| -> Option<()> {
+        if let Some((key, lines)) = current {
+            let entry = parse_record(&lines)?;
+            if out.insert(key.to_owned(), entry).is_some() {
+                return None;
+            }
+        }
+        Some(())
+    };
+    for line in text.lines().skip(1) {
+        if let Some(key) = line.strip_prefix("key ") {
+            finish(current.take(), &mut out)?;
+            current = Some((key, String::new()));
+        } else if is_blank(line) {
+            finish(current.take(), &mut out)?;
+        } else {
+            let (_, lines) = current.as_mut()?;
+            lines.push_str(line);
+            lines.push('\n');
+        }
+    }
+    finish(current, &mut out)?;
+    Some(out)
+}
+
+fn bucket_name(n: usize) -> String {
+    format!("bucket-{n:02}")
+}
+
+fn read_bucket(path: &Path, file: &mut File) -> Result<Vec<u8>, StoreError> {
+    let mut bytes = Vec::new();
+    file.read_to_end(&mut bytes).map_err(io_err("read", path))?;
+    Ok(bytes)
+}
+
+/// A bucket read by [`Index::get`], kept open for the write that usually
+/// follows. Only the record asked for is parsed: an ADD or a DEL costs a
+/// search through the bucket, not a parse of every entry in it.
+#[derive(Debug)]
+struct OpenBucket {
+    /// `None` when the bucket file does not exist (yet).
+    file: Option<File>,
+    /// Its content, as on disk; `None` if it is not a bucket we wrote.
+    text: Option<String>,
+}
+
+/// The index of one network. Reads and writes happen under the network lock,
+/// which the caller holds.
+#[derive(Debug)]
+pub struct Index {
+    dir: PathBuf,
+    open: BTreeMap<usize, OpenBucket>,
+    corrupt: bool,
+}
+
+/// A bucket file as read whole.
+enum Stored {
+    Missing,
+    Damaged,
+    Entries(Entries),
+}
+
+/// What a rebuild writes, from [`Index::plan`].
+#[derive(Debug, Default)]
+pub struct Plan {
+    /// Buckets whose content must change: (bucket, new content).
+    writes: Vec<(usize, Vec<u8>)>,
+    /// Missing buckets with nothing to hold, created empty if there is room.
+    missing: Vec<usize>,
+}
+
+impl Plan {
+    /// Whether carrying it out changes what the index says.
+    pub fn changes_index(&self) -> bool {
+        !self.writes.is_empty()
+    }
+}
+
+impl Index {
+    /// The index in `dir` (`.podlease/index`).
+    pub fn new(dir: PathBuf) -> Self {
+        Self {
+            dir,
+            open: BTreeMap::new(),
+            corrupt: false,
+        }
+    }
+
+    fn path(&self, n: usize) -> PathBuf {
+        self.dir.join(bucket_name(n))
+    }
+
+    /// Whether a bucket read since the last [`Self::write`] did not parse:
+    /// the index must then be rebuilt before an absence is believed.
+    pub fn saw_corrupt(&self) -> bool {
+        self.corrupt
+    }
+
+    fn load(&mut self, n: usize) -> Result<&mut OpenBucket, StoreError> {
+        use std::collections::btree_map::Entry;
+        let slot = match self.open.entry(n) {
+            Entry::Occupied(o) => return Ok(o.into_mut()),
+            Entry::Vacant(v) => v,
+        };
+        let path = self.dir.join(bucket_name(n));
+        let bucket = match OpenOptions::new().read(true).write(true).open(&path) {
+            Ok(mut file) => {
+                let bytes = read_bucket(&path, &mut file)?;
+                let text = String::from_utf8(bytes).ok().filter(|t| is_bucket(t));
+                if text.is_none() {
+                    self.corrupt = true;
+                }
+                OpenBucket {
+                    file: Some(file),
+                    text,
+                }
+            }
+            Err(e) if e.kind() == io::ErrorKind::NotFound => OpenBucket {
+                file: None,
+                text: Some(String::new()),
+            },
+            Err(e) => return Err(io_err("open", &path)(e)),
+        };
+        Ok(slot.insert(bucket))
+    }
+
+    /// The entry under `key`, if any.
+    ///
+    /// # Errors
+    /// [`StoreError`] when the bucket exists but cannot be read.
+    pub fn get(&mut self, key: &str) -> Result<Option<IndexEntry>, StoreError> {
+        let bucket = self.load(bucket_of(key))?;
+        let Some(text) = bucket.text.as_deref() else {
+            return Ok(None);
+        };
+        let Some(range) = find_record(text, key) else {
+            return Ok(None);
+        };
+        let record = text.get(range).unwrap_or_default();
+        let lines = record.split_once('\n').map_or("", |(_, rest)| rest);
+        let entry = parse_record(lines);
+        if entry.is_none() {
+            self.corrupt = true;
+        }
+        Ok(entry)
+    }
+
+    /// Sets (or with `None`, removes) the entry under `key`. The caller has
+    /// marked the state dirty.
+    ///
+    /// # Errors
+    /// [`StoreError`] on I/O failure.
+    pub fn put(&mut self, key: &str, entry: Option<IndexEntry>) -> Result<(), StoreError> {
+        use std::os::unix::fs::FileExt;
+        let path = self.path(bucket_of(key));
+        let dir = self.dir.clone();
+        let bucket = self.load(bucket_of(key))?;
+        let mut record = String::new();
+        if let Some(e) = entry.filter(|e| !e.ips.is_empty() || e.pod.is_some()) {
+            render_record(key, &e, &mut record);
+        }
+        // (offset, bytes) to write; `None` for a whole rewrite.
+        let mut edits: Option<Vec<(usize, String)>> = Some(Vec::new());
+        let mut text = bucket.text.clone().unwrap_or_default();
+        if bucket.text.is_none() {
+            edits = None;
+        }
+        if let Some(range) = find_record(&text, key) {
+            // Byte for byte, so every offset after it stays put.
+            let blank: String = text
+                .get(range.clone())
+                .unwrap_or_default()
+                .bytes()
+                .map(|b| if b == b'\n' { '\n' } else { ' ' })
+                .collect();
+            text.replace_range(range.clone(), &blank);
+            if let Some(e) = edits.as_mut() {
+                e.push((range.start, blank));
+            }
+        }
+        if !record.is_empty() {
+            if text.is_empty() {
+                text = format!("{HEADER}\n");
+                if let Some(e) = edits.as_mut() {
+                    e.push((0, text.clone()));
+                }
+            }
+            if let Some(e) = edits.as_mut() {
+                e.push((text.len(), record.clone()));
+            }
+            text.push_str(&record);
+        }
+        if edits.as_ref().is_some_and(Vec::is_empty) && bucket.file.is_some() {
+            return Ok(());
+        }
+        // Compact once blank filler outweighs the records (and a page).
+        let live: usize = text
+            .split_inclusive('\n')
+            .filter(|l| !is_blank(l.trim_end_matches('\n')))
+            .map(str::len)
+            .sum();
+        if text.len() > 4096 && text.len() > 2 * live {
+            let entries = parse(text.as_bytes()).unwrap_or_default();
+            text = render(&entries);
+            edits = None;
+        }
+        let file = match bucket.file.take() {
+            Some(f) => f,
+            None => {
+                // Buckets are made with the index; one can still be missing
+                // (an operator's clean-up, a full file system then).
+                super::disk::create_dir(&dir)?;
+                super::disk::open_for_rewrite(&path)?
+            }
+        };
+        let written = match &edits {
+            Some(edits) => edits.iter().try_for_each(|(offset, bytes)| {
+                file.write_all_at(bytes.as_bytes(), *offset as u64)
+                    .map_err(io_err("write", &path))
+            }),
+            None => super::disk::write_over(&file, text.as_bytes(), None, &path),
+        };
+        bucket.file = Some(file);
+        bucket.text = written.is_ok().then_some(text);
+        written
+    }
+
+    /// Every entry of every bucket that parses, and whether all did.
+    ///
+    /// # Errors
+    /// [`StoreError`] when a bucket exists but cannot be read.
+    pub fn read_all(&self) -> Result<(Entries, bool), StoreError> {
+        let mut all = Entries::new();
+        let mut whole = true;
+        for n in 0..BUCKETS {
+            match self.read_file(n)? {
+                Stored::Entries(entries) => all.extend(entries),
+                Stored::Damaged => whole = false,
+                Stored::Missing => {}
+            }
+        }
+        Ok((all, whole))
+    }
+
+    /// A bucket's bytes and entries; `None` when the file does not exist.
+    fn read_file(&self, n: usize) -> Result<Stored, StoreError> {
+        let path = self.path(n);
+        match File::open(&path) {
+            Ok(mut f) => {
+                let bytes = read_bucket(&path, &mut f)?;
+                Ok(parse(&bytes).map_or(Stored::Damaged, Stored::Entries))
+            }
+            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(Stored::Missing),
+            Err(e) => Err(io_err("open", &path)(e)),
+        }
+    }
+
+    /// The bucket writes that make the index hold exactly `wanted`: only
+    /// buckets whose content differs are written, so after host-local touched
+    /// one address a rebuild writes one bucket.
+    ///
+    /// # Errors
+    /// [`StoreError`] when a bucket cannot be read.
+    pub fn plan(&self, wanted: &Entries) -> Result<Plan, StoreError> {
+        let mut per_bucket: Vec<Entries> = vec![Entries::new(); BUCKETS];
+        for (k, e) in wanted {
+            if let Some(b) = per_bucket.get_mut(bucket_of(k)) {
+                b.insert(k.clone(), e.clone());
+            }
+        }
+        let mut plan = Plan::default();
+        for (n, entries) in per_bucket.iter().enumerate() {
+            match self.read_file(n)? {
+                Stored::Missing if entries.is_empty() => plan.missing.push(n),
+                Stored::Entries(current) if current == *entries => {}
+                _ => plan.writes.push((n, render(entries).into_bytes())),
+            }
+        }
+        Ok(plan)
+    }
+
+    /// Carries out a [`Self::plan`]. The caller has marked the state dirty if
+    /// the plan [changes the index](Plan::changes_index).
+    ///
+    /// Empty buckets are created ahead of need, so that an ADD rewrites a file
+    /// rather than creating one; where the file system is out of space or
+    /// inodes they are left for the first entry to create.
+    ///
+    /// # Errors
+    /// [`StoreError`] on I/O failure.
+    pub fn write(&mut self, plan: Plan) -> Result<(), StoreError> {
+        self.open.clear();
+        self.corrupt = false;
+        super::disk::create_dir(&self.dir)?;
+        for (n, content) in plan.writes {
+            let path = self.path(n);
+            let file = super::disk::open_for_rewrite(&path)?;
+            super::disk::write_over(&file, &content, None, &path)?;
+        }
+        for n in plan.missing {
+            if super::disk::open_for_rewrite(&self.path(n)).is_err() {
+                break;
+            }
+        }
+        Ok(())
+    }
+
+    /// Removes the index of podlease 0.1 (one file per attachment under
+    /// `.podlease/att/`), replaced by the buckets.
+    /// Best effort: what is left is never read again.
+    pub fn remove_old_layout(meta: &Path) {
+        let old = meta.join("att");
+        let Ok(list) = fs::read_dir(&old) else {
+            return;
+        };
+        for entry in list.flatten() {
+            let _ = fs::remove_file(entry.path());
+        }
+        let _ = fs::remove_dir(&old);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn st(ino: u64) -> FileStamp {
+        FileStamp {
+            ino,
+            mtime: 1_700_000_000,
+            mtime_nsec: 5,
+        }
+    }
+
+    fn sample() -> Entries {
+        let mut m = Entries::new();
+        m.insert(
+            "a:eth0".into(),
+            IndexEntry {
+                ips: vec![
+                    ("10.0.0.2".parse().unwrap(), st(1)),
+                    ("fd00::2".parse().unwrap(), st(1)),
+                ],
+                pod: Some("ns/pod".into()),
+            },
+        );
+        m.insert(
+            "b:".into(),
+            IndexEntry {
+                ips: vec![("10.0.0.3".parse().unwrap(), st(2))],
+                pod: None,
+            },
+        );
+        m
+    }
+
+    #[test]
+    fn bucket_round_trip() {
+        for entries in [Entries::new(), sample()] {
+            let text = render(&entries);
+            assert!(text.starts_with("podlease-index 1\n"));
+            assert_eq!(parse(text.as_bytes()), Some(entries));
+        }
+    }
+
+    #[test]
+    fn foreign_or_damaged_buckets_do_not_parse() {
+        assert_eq!(parse(b""), Some(Entries::new()));
+        for junk in [
+            &b"a\r\neth0"[..],
+            b"podlease-attachment 1\nip 10.0.0.2 1 2 3\n",
+            b"podlease-index 1\nip 10.0.0.2 1 2 3\n",
+            b"podlease-index 1\nkey a:eth0\nip 10.0.0.2 1 2 3\nkey a:eth0\n",
+            b"podlease-index 1\nbogus\n",
+            b"podlease-index 1\nkey a:eth0\nip 10.0.0.2 1 2\n",
+            b"podlease-index 1\nkey a:eth0\nip nonsense 1 2 3\n",
+            b"podlease-index 1\nkey a:eth0\nip 10.0.0.2 x 2 3\n",
+            b"podlease-index 1\nkey a:eth0\nip 10.0.0.2 1 2 3 4\n",
+            b"podlease-index 1\nkey a:eth0\n    \nip 10.0.0.2 1 2 3\n",
+            b"\xff\xfe",
+        ] {
+            assert_eq!(parse(junk), None, "{}", String::from_utf8_lossy(junk));
+        }
+        // A write cut short in the middle of a line.
+        let good = render(&sample());
+        let cut = good.get(..good.len() - 3).unwrap();
+        assert_eq!(parse(cut.as_bytes()), None);
+    }
+
+    /// A pod name is whatever `K8S_POD_NAME` says; a newline in it must not
+    /// inject index lines (an `ip` line would be read back as an address).
+    #[test]
+    fn pod_with_newline_is_not_kept() {
+        let mut m = Entries::new();
+        m.insert(
+            "a:eth0".into(),
+            IndexEntry {
+                ips: vec![("10.0.0.2".parse().unwrap(), st(1))],
+                pod: Some("ns/x\nip 10.0.0.9 1 2 3".into()),
+            },
+        );
+        let back = parse(render(&m).as_bytes()).unwrap();
+        let e = back.get("a:eth0").unwrap();
+        assert_eq!(e.ips.len(), 1);
+        assert_eq!(e.pod, None);
+    }
+
+    #[test]
+    fn records_are_found_without_parsing_the_rest() {
+        let mut m = sample();
+        m.insert("a:eth01".into(), IndexEntry::default());
+        m.insert(
+            "a:eth1".into(),
+            IndexEntry {
+                ips: vec![],
+                pod: Some("ns/only-a-pod".into()),
+            },
+        );
+        let text = render(&m);
+        for (k, e) in &m {
+            let r = find_record(&text, k).unwrap();
+            let record = text.get(r).unwrap();
+            let lines = record.split_once('\n').unwrap().1;
+            assert_eq!(parse_record(lines).as_ref(), Some(e), "{k}: {record:?}");
+        }
+        assert!(find_record(&text, "a:").is_none());
+        assert!(find_record(&text, "a:eth").is_none());
+        assert_eq!(parse(text.as_bytes()), Some(m));
+    }
+
+    #[test]
+    fn get_and_put_rewrite_one_bucket_in_place() {
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path().join("index");
+        let mut idx = Index::new(dir.clone());
+        idx.write(idx.plan(&Entries::new()).unwrap()).unwrap();
+        assert_eq!(std::fs::read_dir(&dir).unwrap().count(), BUCKETS);
+        let all = sample();
+        for (k, e) in &all {
+            idx.put(k, Some(e.clone())).unwrap();
+        }
+        // A fresh reader (another process) sees the same.
+        let mut other = Index::new(dir.clone());
+        for (k, e) in &all {
+            assert_eq!(other.get(k).unwrap().as_ref(), Some(e));
+        }
+        assert_eq!(other.read_all().unwrap(), (all.clone(), true));
+        other.put("a:eth0", None).unwrap();
+        other.put("b:", None).unwrap();
+        assert!(!other.saw_corrupt());
+        let (left, whole) = Index::new(dir.clone()).read_all().unwrap();
+        assert!(whole);
+        assert!(left.is_empty(), "{left:?}");
+        // A damaged bucket is flagged, and reads as empty.
+        let n = bucket_of("a:eth0");
+        std::fs::write(
+            dir.join(bucket_name(n)),
+            "podlease-index 1\nkey a:eth0\nip 10.0.0.2 1\n",
+        )
+        .unwrap();
+        let mut third = Index::new(dir);
+        assert_eq!(third.get("a:eth0").unwrap(), None);
+        assert!(third.saw_corrupt());
+        assert!(!third.read_all().unwrap().1);
+    }
+
+    #[test]
+    fn removal_blanks_in_place_and_churn_stays_bounded() {
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path().join("index");
+        let mut idx = Index::new(dir.clone());
+        let all = sample();
+        for (k, e) in &all {
+            idx.put(k, Some(e.clone())).unwrap();
+        }
+        let file = dir.join(bucket_name(bucket_of("a:eth0")));
+        let before = std::fs::metadata(&file).unwrap().len();
+        idx.put("a:eth0", None).unwrap();
+        assert_eq!(
+            std::fs::metadata(&file).unwrap().len(),
+            before,
+            "blanked, not cut"
+        );
+        let text = std::fs::read_to_string(&file).unwrap();
+        assert!(!text.contains("a:eth0"), "{text}");
+        // Churn: the same bucket keeps taking and losing entries.
+        for i in 0..2000 {
+            let key = format!("a:eth{}", i % 7);
+            idx.put(&key, all.get("a:eth0").cloned()).unwrap();
+            idx.put(&key, None).unwrap();
+        }
+        assert!(std::fs::metadata(&file).unwrap().len() < 3 * 4096);
+        let (left, whole) = Index::new(dir).read_all().unwrap();
+        assert!(whole);
+        assert_eq!(left.keys().collect::<Vec<_>>(), ["b:"]);
+        assert_eq!(left.get("b:"), all.get("b:"));
+    }
+
+    #[test]
+    fn legacy_and_exact_keys_share_a_bucket() {
+        for id in ["a", "abc-DEF_1.2", "0123456789abcdef"] {
+            let id = ContainerId::new(id).unwrap();
+            let who = Attachment {
+                container_id: id.clone(),
+                ifname: crate::ids::IfName::new("eth0").unwrap(),
+            };
+            assert_eq!(bucket_of(&key(&who)), bucket_of(&legacy_key(&id)));
+            assert!(bucket_of(&key(&who)) < BUCKETS);
+        }
+    }
+
+    mod model {
+        use super::*;
+        use proptest::prelude::*;
+
+        fn entry() -> impl Strategy<Value = Option<IndexEntry>> {
+            let ip = (0u8..=255, any::<bool>()).prop_map(|(b, v6)| -> IpAddr {
+                if v6 {
+                    format!("fd00::{b:x}").parse().unwrap()
+                } else {
+                    format!("10.0.0.{b}").parse().unwrap()
+                }
+            });
+            let stamp = (any::<u64>(), any::<i64>(), 0i64..1_000_000_000).prop_map(
+                |(ino, mtime, mtime_nsec)| FileStamp {
+                    ino,
+                    mtime,
+                    mtime_nsec,
+                },
+            );
+            proptest::option::of(
+                (
+                    proptest::collection::vec((ip, stamp), 0..3),
+                    proptest::option::of("[a-z]{1,5}/[a-z ]{0,5}"),
+                )
+                    .prop_map(|(ips, pod)| IndexEntry { ips, pod }),
+            )
+        }
+
+        proptest! {
+            #![proptest_config(ProptestConfig::with_cases(64))]
+            /// Any sequence of puts leaves, for every key, what a map would
+            /// hold, whether read by the writer or by a fresh reader.
+            #[test]
+            fn puts_match_a_map(ops in proptest::collection::vec(
+                ("[a-c]{1,2}", proptest::option::of("eth[0-9]{1,2}"), entry()), 1..40)) {
+                let tmp = tempfile::tempdir().unwrap();
+                let dir = tmp.path().join("index");
+                let mut idx = Index::new(dir.clone());
+                let mut want = Entries::new();
+                for (id, ifname, e) in ops {
+                    let key = format!("{id}:{}", ifname.unwrap_or_default());
+                    idx.put(&key, e.clone()).unwrap();
+                    match e.filter(|e| !e.ips.is_empty() || e.pod.is_some()) {
+                        Some(e) => {
+                            want.insert(key.clone(), e);
+                        }
+                        None => {
+                            want.remove(&key);
+                        }
+                    }
+                    prop_assert_eq!(idx.get(&key).unwrap(), want.get(&key).cloned());
+                }
+                let mut fresh = Index::new(dir);
+                for (k, e) in &want {
+                    prop_assert_eq!(fresh.get(k).unwrap(), Some(e.clone()));
+                }
+                prop_assert_eq!(fresh.read_all().unwrap(), (want, true));
+                prop_assert!(!fresh.saw_corrupt());
+            }
+        }
+    }
+}
