@@ -8,6 +8,7 @@
 //! `--held-samples N` (samples with N held, default 100: host-local then takes
 //! ~50 ms a call), `--fill-by-host-local` (fill host-local's /16 with its own
 //! ADDs, minutes, instead of a copy of podlease's identical files),
+//! `--concurrent-only` (just the 16-caller case, 9 rounds, for tuning),
 //! `--host-local PATH` (default /usr/lib/cni/host-local), `--podlease PATH`
 //! (default: the binary cargo built for this bench), `--dir PATH` (where
 //! the data directories go; default the system temp dir; the file system
@@ -283,6 +284,7 @@ struct Args {
     podlease: PathBuf,
     dir: Option<PathBuf>,
     fill_by_host_local: bool,
+    concurrent_only: bool,
 }
 
 fn parse_args() -> Args {
@@ -294,6 +296,7 @@ fn parse_args() -> Args {
         podlease: PathBuf::from(PODLEASE),
         dir: None,
         fill_by_host_local: false,
+        concurrent_only: false,
     };
     let mut it = std::env::args().skip(1);
     let num = |v: Option<String>, what: &str| -> usize {
@@ -309,6 +312,7 @@ fn parse_args() -> Args {
             "--podlease" => a.podlease = PathBuf::from(it.next().expect("--podlease PATH")),
             "--dir" => a.dir = Some(PathBuf::from(it.next().expect("--dir PATH"))),
             "--fill-by-host-local" => a.fill_by_host_local = true,
+            "--concurrent-only" => a.concurrent_only = true,
             _ => {} // cargo passes --bench; libtest filters do not apply here.
         }
     }
@@ -345,6 +349,23 @@ fn fs_of(path: &Path) -> String {
     best.map_or_else(|| "unknown".into(), |(_, d)| d)
 }
 
+/// The concurrent case, `rounds` times for each program, interleaved.
+fn concurrency_phase(s: &Setup, rounds: usize) -> ([Vec<Duration>; 3], [usize; 3]) {
+    let t = Instant::now();
+    let mut wall: [Vec<Duration>; 3] = Default::default();
+    let mut distinct = [usize::MAX; 3];
+    for round in 0..rounds {
+        for k in 0..3 {
+            let p = PROGS[(round + k) % 3];
+            let (w, d) = concurrent(s, p, round);
+            wall[idx(p)].push(w);
+            distinct[idx(p)] = distinct[idx(p)].min(d);
+        }
+    }
+    eprintln!("concurrency phase: {:.1} s", t.elapsed().as_secs_f64());
+    (wall, distinct)
+}
+
 fn main() {
     let Args {
         samples,
@@ -354,6 +375,7 @@ fn main() {
         podlease,
         dir,
         fill_by_host_local,
+        concurrent_only,
     } = parse_args();
     let true_bin = ["/bin/true", "/usr/bin/true"]
         .iter()
@@ -376,6 +398,22 @@ fn main() {
             None => tempfile::tempdir().unwrap(),
         },
     };
+    if concurrent_only {
+        // For tuning: only the concurrent case, more rounds.
+        let (wall, distinct) = concurrency_phase(&s, 9);
+        let r = row("concurrent ADDs (wall, median of 9)", &wall);
+        println!(
+            "{}: podlease {:.0} µs, host-local {:.0} µs, /bin/true {:.0} µs; \
+             podlease / true {:.2}; distinct {}",
+            r.name,
+            r.med[0],
+            r.med[1],
+            r.med[2],
+            r.med[0] / r.med[2],
+            distinct[0]
+        );
+        return;
+    }
     let total = Instant::now();
     let size = |p: &Path| std::fs::metadata(p).map_or(0, |m| m.len());
     let load = std::fs::read_to_string("/proc/loadavg").unwrap_or_default();
@@ -479,19 +517,7 @@ fn main() {
         );
     }
 
-    // Concurrency.
-    let t = Instant::now();
-    let mut conc_wall: [Vec<Duration>; 3] = Default::default();
-    let mut conc_distinct = [usize::MAX; 3];
-    for round in 0..CONCURRENT_ROUNDS {
-        for k in 0..3 {
-            let p = PROGS[(round + k) % 3];
-            let (wall, distinct) = concurrent(&s, p, round);
-            conc_wall[idx(p)].push(wall);
-            conc_distinct[idx(p)] = conc_distinct[idx(p)].min(distinct);
-        }
-    }
-    eprintln!("concurrency phase: {:.1} s", t.elapsed().as_secs_f64());
+    let (conc_wall, conc_distinct) = concurrency_phase(&s, CONCURRENT_ROUNDS);
 
     let version = row("VERSION (start-up and exit only, no file work)", &version);
     let add_e = row("ADD, empty /24", &e.add);

@@ -33,6 +33,7 @@ fn invoke(command: &str, container: &str, conf: &Value) -> (u8, String) {
         env,
         stdin: serde_json::to_vec(conf).unwrap(),
         non_utf8: Vec::new(),
+        exit: None,
     });
     (
         out.status,

@@ -43,6 +43,7 @@ fn main() -> ExitCode {
         env,
         stdin,
         non_utf8,
+        exit: Some(exit_with),
     };
     let outcome = std::panic::catch_unwind(|| cni::run(&raw)).unwrap_or_else(|_| cni::Outcome {
         stdout: cni::result::encode_error(
@@ -57,4 +58,13 @@ fn main() -> ExitCode {
     // If stdout is gone the runtime has gone too; nothing is left to tell.
     let _ = out.write_all(&outcome.stdout).and_then(|()| out.flush());
     ExitCode::from(outcome.status)
+}
+
+/// Writes a CNI result or error and ends the process with status 1, from any
+/// thread: a lock wait that timed out (`store::lock::TimeoutHook`).
+fn exit_with(stdout: &[u8]) -> ! {
+    let mut out = std::io::stdout().lock();
+    let _ = out.write_all(stdout).and_then(|()| out.flush());
+    #[allow(clippy::exit)] // the one other way out of the process, see above
+    std::process::exit(1)
 }

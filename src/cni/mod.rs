@@ -16,8 +16,11 @@ use crate::error::Error;
 use crate::ids::{Attachment, ContainerId, IfName, NameError, NetworkName};
 use crate::ops;
 use crate::ops::gc::ValidAttachment;
+use crate::store::StoreError;
 use crate::store::StoreOptions;
+use crate::store::lock::{LockError, TimeoutHook};
 use args::CniArgs;
+use std::sync::Arc;
 use version::SpecVersion;
 
 /// Largest network configuration we read (a config with a `prevResult` is a
@@ -35,6 +38,10 @@ pub struct RawInvocation {
     /// Names of variables whose value was not valid UTF-8 (their value in
     /// `env` is lossy); a name or argument must never be guessed.
     pub non_utf8: Vec<String>,
+    /// Writes these bytes to stdout and ends the process with status 1. Given
+    /// one, a lock wait that times out ends the process through it (see
+    /// [`crate::store::lock::TimeoutHook`]); without, `run` returns the error.
+    pub exit: Option<fn(&[u8]) -> !>,
 }
 
 /// What the process must write to stdout, and its exit status.
@@ -87,15 +94,36 @@ impl RawInvocation {
 
     fn store_options(
         &self,
+        version: SpecVersion,
         reclaim_on_reboot: bool,
         foreign_clock_slack_secs: u64,
     ) -> StoreOptions {
         StoreOptions {
             reclaim_on_reboot,
             foreign_clock_slack_secs,
+            on_lock_timeout: self.exit.map(|exit| lock_timeout_exit(exit, version)),
             ..StoreOptions::from_env(&self.env)
         }
     }
+}
+
+/// A lock timeout ends the process with the same error `run` would return.
+fn lock_timeout_exit(exit: fn(&[u8]) -> !, version: SpecVersion) -> TimeoutHook {
+    TimeoutHook(Arc::new(move |e: &LockError| {
+        let LockError::Timeout { path, secs } = e else {
+            return;
+        };
+        let err = Error::Store(StoreError::Lock(LockError::Timeout {
+            path: path.clone(),
+            secs: *secs,
+        }));
+        exit(&result::encode_error(
+            version.as_str(),
+            err.code().as_u32(),
+            &err.to_string(),
+            err.details().as_deref(),
+        ))
+    }))
 }
 
 fn name_err(var: &str, e: &NameError) -> Error {
@@ -246,7 +274,7 @@ fn dispatch(raw: &RawInvocation, version_for_errors: &mut String) -> Result<Vec<
                 &name,
                 &who,
                 &cfg,
-                &raw.store_options(cfg.reclaim_on_reboot, cfg.reclaim_clock_slack_secs),
+                &raw.store_options(version, cfg.reclaim_on_reboot, cfg.reclaim_clock_slack_secs),
             )?;
             Ok(Vec::new())
         }
@@ -262,7 +290,7 @@ fn dispatch(raw: &RawInvocation, version_for_errors: &mut String) -> Result<Vec<
                 &who,
                 &cfg,
                 pod,
-                &raw.store_options(cfg.reclaim_on_reboot, cfg.reclaim_clock_slack_secs),
+                &raw.store_options(version, cfg.reclaim_on_reboot, cfg.reclaim_clock_slack_secs),
             )?;
             Ok(result::encode(&result, version))
         }
@@ -274,7 +302,7 @@ fn dispatch(raw: &RawInvocation, version_for_errors: &mut String) -> Result<Vec<
                 &who,
                 &cfg,
                 top.get("prevResult"),
-                &raw.store_options(cfg.reclaim_on_reboot, cfg.reclaim_clock_slack_secs),
+                &raw.store_options(version, cfg.reclaim_on_reboot, cfg.reclaim_clock_slack_secs),
             )?;
             Ok(Vec::new())
         }
@@ -285,7 +313,7 @@ fn dispatch(raw: &RawInvocation, version_for_errors: &mut String) -> Result<Vec<
                 &name,
                 &keep,
                 &cfg,
-                &raw.store_options(cfg.reclaim_on_reboot, cfg.reclaim_clock_slack_secs),
+                &raw.store_options(version, cfg.reclaim_on_reboot, cfg.reclaim_clock_slack_secs),
             )?;
             Ok(Vec::new())
         }
@@ -301,7 +329,7 @@ fn dispatch(raw: &RawInvocation, version_for_errors: &mut String) -> Result<Vec<
             ops::status(
                 &name,
                 &cfg,
-                &raw.store_options(cfg.reclaim_on_reboot, cfg.reclaim_clock_slack_secs),
+                &raw.store_options(version, cfg.reclaim_on_reboot, cfg.reclaim_clock_slack_secs),
             )?;
             Ok(Vec::new())
         }

@@ -30,7 +30,7 @@ use std::time::Duration;
 use super::boot::BootSource;
 use super::index::{self, Index, IndexEntry};
 use super::layout::{Layout, parse_ip_name};
-use super::lock::{LockError, NetworkLock};
+use super::lock::{LockError, NetworkLock, TimeoutHook};
 use super::spare::SparePool;
 use crate::ids::{Attachment, ContainerId, IfName, NetworkName};
 
@@ -78,6 +78,9 @@ pub struct StoreOptions {
     /// forward by up to this much after boot cannot make a file of this boot
     /// look old.
     pub foreign_clock_slack_secs: u64,
+    /// Ends the process on a lock timeout instead of returning the error (see
+    /// [`TimeoutHook`]); the CNI entry point sets it, library users need not.
+    pub on_lock_timeout: Option<TimeoutHook>,
 }
 
 /// Default for [`StoreOptions::foreign_clock_slack_secs`]: one hour.
@@ -90,6 +93,7 @@ impl Default for StoreOptions {
             lock_timeout: Duration::from_secs(60),
             boot: BootSource::default(),
             foreign_clock_slack_secs: DEFAULT_FOREIGN_CLOCK_SLACK_SECS,
+            on_lock_timeout: None,
         }
     }
 }
@@ -420,11 +424,19 @@ impl LockedNetwork {
             .reclaim_on_reboot
             .then(|| opts.boot.boot_id())
             .flatten();
-        let lock = match NetworkLock::acquire(&layout.lock(), opts.lock_timeout) {
+        let lock = match NetworkLock::acquire(
+            &layout.lock(),
+            opts.lock_timeout,
+            opts.on_lock_timeout.as_ref(),
+        ) {
             Ok(lock) => lock,
             Err(LockError::Io { source, .. }) if source.kind() == io::ErrorKind::NotFound => {
                 fs::create_dir_all(&layout.dir).map_err(io_err("create directory", &layout.dir))?;
-                NetworkLock::acquire(&layout.lock(), opts.lock_timeout)?
+                NetworkLock::acquire(
+                    &layout.lock(),
+                    opts.lock_timeout,
+                    opts.on_lock_timeout.as_ref(),
+                )?
             }
             Err(LockError::Io { source, .. }) if source.raw_os_error() == Some(20) => {
                 // ENOTDIR: the network's directory (or dataDir) is a file.
@@ -450,7 +462,11 @@ impl LockedNetwork {
             .reclaim_on_reboot
             .then(|| opts.boot.boot_id())
             .flatten();
-        match NetworkLock::acquire(&layout.lock(), opts.lock_timeout) {
+        match NetworkLock::acquire(
+            &layout.lock(),
+            opts.lock_timeout,
+            opts.on_lock_timeout.as_ref(),
+        ) {
             Ok(lock) => Self::locked(layout, lock, opts, boot_id).map(Some),
             Err(LockError::Io { source, .. })
                 if source.kind() == io::ErrorKind::NotFound

@@ -15,9 +15,17 @@ use std::process::{Command, Output, Stdio};
 
 use serde_json::Value;
 
-/// The podlease binary cargo built for this test run.
+/// The podlease binary under test: the one cargo built for this test run,
+/// or `PODLEASE_TEST_BIN` (CI runs the suite again against the shipped
+/// static musl build that way).
 pub fn podlease() -> PathBuf {
-    PathBuf::from(env!("CARGO_BIN_EXE_podlease"))
+    #[allow(clippy::disallowed_methods)] // a test harness setting, not plugin input
+    std::env::var_os("PODLEASE_TEST_BIN")
+        .filter(|p| !p.is_empty())
+        .map_or_else(
+            || PathBuf::from(env!("CARGO_BIN_EXE_podlease")),
+            PathBuf::from,
+        )
 }
 
 /// Says that a test is skipped, visibly: written straight to the process's

@@ -12,6 +12,7 @@ fn opts() -> StoreOptions {
             proc_stat_path: "/nonexistent/stat".into(),
         },
         foreign_clock_slack_secs: DEFAULT_FOREIGN_CLOCK_SLACK_SECS,
+        on_lock_timeout: None,
     }
 }
 
@@ -395,7 +396,9 @@ fn released_inode_is_blanked_and_reused() {
     let f = Fixture::new();
     let a = who("a", "eth0");
     f.reserve(&a, &["10.0.0.2"]);
-    let ino = fs::metadata(f.layout().ip_file(ip("10.0.0.2"))).unwrap().ino();
+    let ino = fs::metadata(f.layout().ip_file(ip("10.0.0.2")))
+        .unwrap()
+        .ino();
     assert_eq!(release(&f, &a), [ip("10.0.0.2")]);
     let s = spares(&f);
     assert_eq!(s.len(), 1);
@@ -430,8 +433,18 @@ fn only_the_last_link_of_an_inode_becomes_a_spare() {
     let s = spares(&f);
     assert_eq!(s.len(), 1, "{s:?}");
     assert_eq!(s[0].1, 1, "the spare has no other name");
-    assert!(f.layout().ip_file(ip("10.0.0.2")).symlink_metadata().is_err());
-    assert!(f.layout().ip_file(ip("fd00::2")).symlink_metadata().is_err());
+    assert!(
+        f.layout()
+            .ip_file(ip("10.0.0.2"))
+            .symlink_metadata()
+            .is_err()
+    );
+    assert!(
+        f.layout()
+            .ip_file(ip("fd00::2"))
+            .symlink_metadata()
+            .is_err()
+    );
 }
 
 #[test]
