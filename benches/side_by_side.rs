@@ -11,7 +11,7 @@
 //! `--concurrent-only` (just the 16-caller case, 9 rounds, for tuning),
 //! `--host-local PATH` (default /usr/lib/cni/host-local), `--podlease PATH`
 //! (default: the binary cargo built for this bench), `--dir PATH` (where
-//! the data directories go; default the system temp dir; the file system
+//! the data directories go; default cargo's `target/tmp`; the file system
 //! matters, see bench/README.md).
 //!
 //! Prints a Markdown table of medians and ratios, then the targets and
@@ -336,13 +336,29 @@ fn fs_of(path: &Path) -> String {
             f.get(5).copied().unwrap_or(""),
         );
         let fstype = f.get(dash + 1).copied().unwrap_or("?");
+        let source = f.get(dash + 2).copied().unwrap_or("");
         let super_opts = f.get(dash + 3).copied().unwrap_or("");
         if path.starts_with(mount_point)
             && best.as_ref().is_none_or(|(l, _)| mount_point.len() >= *l)
         {
+            // Without a journal, ext4's inode allocation steps over recently
+            // freed inodes one by one (bench/README.md): worth knowing.
+            let journal = if fstype == "ext4" {
+                let dev = source.rsplit('/').next().unwrap_or(source);
+                let has = std::fs::read_dir("/proc/fs/jbd2").is_ok_and(|d| {
+                    d.flatten().any(|e| {
+                        e.file_name()
+                            .to_string_lossy()
+                            .starts_with(&format!("{dev}-"))
+                    })
+                });
+                if has { "" } else { ", no journal" }
+            } else {
+                ""
+            };
             best = Some((
                 mount_point.len(),
-                format!("{fstype} on {mount_point} ({opts},{super_opts})"),
+                format!("{fstype}{journal} on {mount_point} ({opts},{super_opts})"),
             ));
         }
     }
@@ -395,7 +411,14 @@ fn main() {
         true_bin,
         root: match &dir {
             Some(d) => tempfile::tempdir_in(d).unwrap(),
-            None => tempfile::tempdir().unwrap(),
+            // Not the system temp dir: right after the test suite deleted
+            // thousands of files there, creating one can cost 30x more on
+            // ext4 without a journal (bench/README.md).
+            None => {
+                let dir = Path::new(env!("CARGO_TARGET_TMPDIR"));
+                std::fs::create_dir_all(dir).unwrap();
+                tempfile::tempdir_in(dir).unwrap()
+            }
         },
     };
     if concurrent_only {
