@@ -365,6 +365,34 @@ fn fs_of(path: &Path) -> String {
     best.map_or_else(|| "unknown".into(), |(_, d)| d)
 }
 
+/// Median µs to create one file in a fresh directory under `parent`.
+fn creation_cost(parent: &Path) -> Option<f64> {
+    let dir = tempfile::tempdir_in(parent).ok()?;
+    let mut t = Vec::new();
+    for i in 0..40 {
+        let start = Instant::now();
+        std::fs::File::create(dir.path().join(i.to_string())).ok()?;
+        t.push(start.elapsed());
+    }
+    Some(median_us(&t))
+}
+
+/// Where the data directories go: `--dir`, or cargo's `target/…/tmp`, not
+/// the system temp dir, where the test suite has just deleted thousands of
+/// files. Also says what creating a file costs there now: on ext4 without a
+/// journal, creating an inode steps over every inode recently freed in its
+/// group, so next to a recent mass deletion it can cost 10x more for minutes.
+/// That is the file system's state, not the plugins' cost (bench/README.md).
+fn choose_parent(dir: Option<PathBuf>) -> (PathBuf, String) {
+    let parent = dir.unwrap_or_else(|| PathBuf::from(env!("CARGO_TARGET_TMPDIR")));
+    std::fs::create_dir_all(&parent).unwrap();
+    let cost = creation_cost(&parent).map_or("?".into(), |c| format!("{c:.0}"));
+    (
+        parent,
+        format!("creating a file there costs {cost} µs now, median of 40"),
+    )
+}
+
 /// The concurrent case, `rounds` times for each program, interleaved.
 fn concurrency_phase(s: &Setup, rounds: usize) -> ([Vec<Duration>; 3], [usize; 3]) {
     let t = Instant::now();
@@ -405,24 +433,16 @@ fn main() {
         );
         return;
     }
+    let (parent, why) = choose_parent(dir);
     let s = Setup {
         podlease,
         host_local,
         true_bin,
-        root: match &dir {
-            Some(d) => tempfile::tempdir_in(d).unwrap(),
-            // Not the system temp dir: right after the test suite deleted
-            // thousands of files there, creating one can cost 30x more on
-            // ext4 without a journal (bench/README.md).
-            None => {
-                let dir = Path::new(env!("CARGO_TARGET_TMPDIR"));
-                std::fs::create_dir_all(dir).unwrap();
-                tempfile::tempdir_in(dir).unwrap()
-            }
-        },
+        root: tempfile::tempdir_in(&parent).unwrap(),
     };
     if concurrent_only {
         // For tuning: only the concurrent case, more rounds.
+        println!("data directories in {} ({why})", parent.display());
         let (wall, distinct) = concurrency_phase(&s, 9);
         let r = row("concurrent ADDs (wall, median of 9)", &wall);
         println!(
@@ -462,6 +482,7 @@ fn main() {
         s.root.path().display(),
         fs_of(s.root.path())
     );
+    println!("  ({why})");
     println!(
         "- {cpus} CPUs, load average at start: {}",
         load.split(' ').take(3).collect::<Vec<_>>().join(" ")
