@@ -445,6 +445,10 @@ fn main() {
         println!("data directories in {} ({why})", parent.display());
         let (wall, distinct) = concurrency_phase(&s, 9);
         let r = row("concurrent ADDs (wall, median of 9)", &wall);
+        for (p, w) in PROGS.iter().zip(&wall) {
+            let ms: Vec<u128> = w.iter().map(Duration::as_millis).collect();
+            println!("{p:?} rounds, ms: {ms:?}");
+        }
         println!(
             "{}: podlease {:.0} µs, host-local {:.0} µs, /bin/true {:.0} µs; \
              podlease / true {:.2}; distinct {}",
