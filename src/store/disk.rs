@@ -364,8 +364,9 @@ pub(super) fn write_over(
 const CLEAN_RECORD: usize = 256;
 
 /// The line of the `clean` marker naming the layout of `.podlease/` it vouches
-/// for. podlease 0.1 kept one index file per attachment and wrote no such line.
-const MARKER_FORMAT: &str = "format 2";
+/// for: 64 index buckets (see `store::index`). podlease 0.1 kept one index
+/// file per attachment and wrote no such line; "format 2" had 16 buckets.
+const MARKER_FORMAT: &str = "format 3";
 
 fn clean_record(text: &str) -> Vec<u8> {
     let mut record = text.as_bytes().to_vec();
@@ -800,6 +801,17 @@ impl LockedNetwork {
         Ok(Vec::new())
     }
 
+    /// Records an index entry; a bucket found damaged on the way is rebuilt
+    /// from the address files before the operation commits, so a clean
+    /// marker never vouches for it.
+    fn index_put(&mut self, key: &str, entry: Option<IndexEntry>) -> Result<(), StoreError> {
+        self.index.put(key, entry)?;
+        if self.index.saw_corrupt() {
+            self.rebuild_index()?;
+        }
+        Ok(())
+    }
+
     /// Rebuilds the index from the address files now (one scan). Operations
     /// call this before reporting that an attachment holds nothing, where a
     /// wrong answer would hurt (CHECK).
@@ -912,8 +924,7 @@ impl LockedNetwork {
     pub fn finish(&mut self, owner: &OwnerFile, pod: Option<String>) -> Result<(), StoreError> {
         let mut ips: Vec<_> = owner.linked.iter().map(|ip| (*ip, owner.stamp)).collect();
         ips.sort_by_key(|(ip, _)| *ip);
-        self.index
-            .put(&index::key(&owner.who), Some(IndexEntry { ips, pod }))?;
+        self.index_put(&index::key(&owner.who), Some(IndexEntry { ips, pod }))?;
         remove_if_exists(&self.layout.tmp_owner())?;
         Ok(())
     }
@@ -985,7 +996,7 @@ impl LockedNetwork {
         }
         if self.index.get(&key)?.is_some() {
             self.begin_change()?;
-            self.index.put(&key, None)?;
+            self.index_put(&key, None)?;
         }
         Ok(released)
     }
@@ -1011,7 +1022,7 @@ impl LockedNetwork {
         {
             e.ips.retain(|(i, _)| *i != ip);
             let keep = (!e.ips.is_empty()).then_some(e);
-            self.index.put(&key, keep)?;
+            self.index_put(&key, keep)?;
         }
         Ok(Some(owner))
     }

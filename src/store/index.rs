@@ -324,6 +324,10 @@ impl Index {
     /// Sets (or with `None`, removes) the entry under `key`. The caller has
     /// marked the state dirty.
     ///
+    /// A bucket that is not one we wrote is left as it is, flagged: rewriting
+    /// it with this one entry would drop the others, which only a rebuild from
+    /// the address files can restore. The next lookup that misses rebuilds.
+    ///
     /// # Errors
     /// [`StoreError`] on I/O failure.
     pub fn put(&mut self, key: &str, entry: Option<IndexEntry>) -> Result<(), StoreError> {
@@ -331,15 +335,16 @@ impl Index {
         let path = self.path(bucket_of(key));
         let dir = self.dir.clone();
         let bucket = self.load(bucket_of(key))?;
+        if bucket.text.is_none() {
+            self.corrupt = true;
+            return Ok(());
+        }
         let mut record = String::new();
         if let Some(e) = entry.filter(|e| !e.ips.is_empty() || e.pod.is_some()) {
             render_record(key, &e, &mut record);
         }
         // (offset, bytes) to write; `None` for a whole rewrite.
         let mut edits: Option<Vec<(usize, String)>> = Some(Vec::new());
-        if bucket.text.is_none() {
-            edits = None;
-        }
         let mut text = bucket.text.take().unwrap_or_default();
         if let Some(range) = find_record(&text, key) {
             // Byte for byte, so every offset after it stays put.
@@ -372,10 +377,18 @@ impl Index {
         }
         // Compact once blank filler outweighs the records (and a page). Only
         // an append grows the file, so only an append checks.
+        // A bucket with a line that does not parse (only the record asked for
+        // is ever checked) is not compacted, which would drop what it cannot
+        // read; it is flagged for a rebuild instead.
+        let mut damaged = false;
         if !record.is_empty() && text.len() > 4096 && 2 * blank_bytes(&text) > text.len() {
-            let entries = parse(text.as_bytes()).unwrap_or_default();
-            text = render(&entries);
-            edits = None;
+            match parse(text.as_bytes()) {
+                Some(entries) => {
+                    text = render(&entries);
+                    edits = None;
+                }
+                None => damaged = true,
+            }
         }
         let file = match bucket.file.take() {
             Some(f) => f,
@@ -394,6 +407,9 @@ impl Index {
         };
         bucket.file = Some(file);
         bucket.text = written.is_ok().then_some(text);
+        if damaged {
+            self.corrupt = true;
+        }
         written
     }
 
@@ -665,6 +681,43 @@ mod tests {
         assert!(whole);
         assert_eq!(left.keys().collect::<Vec<_>>(), ["b:"]);
         assert_eq!(left.get("b:"), all.get("b:"));
+    }
+
+    /// Review finding: compaction or a write into a bucket with a line that
+    /// does not parse must not drop the entries it cannot read.
+    #[test]
+    fn damaged_buckets_are_never_wiped() {
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path().join("index");
+        let mut idx = Index::new(dir.clone());
+        let e = sample().remove("a:eth0").unwrap();
+        idx.put("a:eth0", Some(e.clone())).unwrap();
+        let file = dir.join(bucket_name(bucket_of("a:eth0")));
+        // A bad line after the live record (an operator's edit, say).
+        let mut text = std::fs::read_to_string(&file).unwrap();
+        text.push_str("bogus line\n");
+        std::fs::write(&file, &text).unwrap();
+        let mut idx = Index::new(dir.clone());
+        // Churn in the same bucket until compaction would run.
+        for i in 0..400 {
+            let k = format!("a:x{i}");
+            idx.put(&k, Some(e.clone())).unwrap();
+            idx.put(&k, None).unwrap();
+        }
+        assert!(idx.saw_corrupt(), "flagged for a rebuild");
+        assert_eq!(
+            Index::new(dir.clone()).get("a:eth0").unwrap(),
+            Some(e.clone())
+        );
+        // A bucket that is not ours at all is left alone, flagged.
+        std::fs::write(&file, "something else\nkey a:eth0\n").unwrap();
+        let mut idx = Index::new(dir);
+        idx.put("a:eth9", Some(e)).unwrap();
+        assert!(idx.saw_corrupt());
+        assert_eq!(
+            std::fs::read_to_string(&file).unwrap(),
+            "something else\nkey a:eth0\n"
+        );
     }
 
     #[test]

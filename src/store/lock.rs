@@ -6,6 +6,7 @@
 use std::fs::{File, OpenOptions};
 use std::io;
 use std::path::Path;
+use std::sync::atomic::{AtomicU8, Ordering};
 use std::sync::{Arc, mpsc};
 use std::time::Duration;
 
@@ -38,6 +39,10 @@ pub enum LockError {
         secs: u64,
     },
 }
+
+const WAITING: u8 = 0;
+const ACQUIRED: u8 = 1;
+const TIMED_OUT: u8 = 2;
 
 /// Ends the process when the lock could not be taken in time. Given one,
 /// [`NetworkLock::acquire`] waits on the calling thread itself and leaves the
@@ -94,18 +99,39 @@ impl NetworkLock {
             secs: timeout.as_secs(),
         };
         if let Some(hook) = on_timeout {
+            // Exactly one of the two wins: the lock (this thread goes on) or
+            // the timeout (the watchdog ends the process, and this thread,
+            // should it get the lock meanwhile, never touches state).
+            let outcome = Arc::new(AtomicU8::new(WAITING));
             let (done, watch) = mpsc::channel::<()>();
-            let (hook, err) = (hook.clone(), timed_out());
+            let (hook, err, seen) = (hook.clone(), timed_out(), Arc::clone(&outcome));
             std::thread::Builder::new()
                 .stack_size(64 * 1024)
                 .spawn(move || {
-                    if let Err(mpsc::RecvTimeoutError::Timeout) = watch.recv_timeout(timeout) {
-                        // Nothing has been changed yet: this process only waited.
+                    if let Err(mpsc::RecvTimeoutError::Timeout) = watch.recv_timeout(timeout)
+                        && seen
+                            .compare_exchange(
+                                WAITING,
+                                TIMED_OUT,
+                                Ordering::AcqRel,
+                                Ordering::Acquire,
+                            )
+                            .is_ok()
+                    {
                         (hook.0)(&err);
                     }
                 })
                 .map_err(io_err)?;
             file.lock_exclusive().map_err(io_err)?;
+            if outcome
+                .compare_exchange(WAITING, ACQUIRED, Ordering::AcqRel, Ordering::Acquire)
+                .is_err()
+            {
+                // The watchdog is ending the process with the timeout error.
+                loop {
+                    std::thread::park();
+                }
+            }
             let _ = done.send(());
             return Ok(Self { file });
         }

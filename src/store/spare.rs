@@ -120,18 +120,16 @@ impl SparePool {
                 && !self.dir.is_dir()
             {
                 // The pool's directory is gone (an operator's clean-up).
-                super::disk::create_dir(&self.dir)?;
-                renamed = fs::rename(path, &spare);
-            }
-            match renamed {
-                Ok(()) => {
-                    self.count += 1;
-                    self.blank(&spare);
-                    return Ok(true);
+                if super::disk::create_dir(&self.dir).is_ok() {
+                    renamed = fs::rename(path, &spare);
                 }
-                // The file is gone: unlink says so below.
-                Err(e) if e.kind() == io::ErrorKind::NotFound => {}
-                Err(e) => return Err(io_err("remove", path)(e)),
+            }
+            // Otherwise the file is gone (unlink says so below), or the pool
+            // is broken (a file where its directory should be): unlink.
+            if renamed.is_ok() {
+                self.count += 1;
+                self.blank(&spare);
+                return Ok(true);
             }
         }
         match fs::remove_file(path) {
@@ -148,7 +146,13 @@ impl SparePool {
     fn blank(&mut self, spare: &Path) {
         use std::os::unix::fs::FileExt;
         let blanked = OpenOptions::new().write(true).open(spare).and_then(|f| {
-            let len = usize::try_from(f.metadata()?.len()).unwrap_or(usize::MAX);
+            let meta = f.metadata()?;
+            if meta.nlink() != 1 {
+                // Still linked elsewhere (the index had its inode wrong):
+                // never write to it, drop the spare name.
+                return Err(io::Error::other("shared inode"));
+            }
+            let len = usize::try_from(meta.len()).unwrap_or(usize::MAX);
             if len > MAX_BLANK {
                 return f.set_len(0);
             }
