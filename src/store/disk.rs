@@ -386,7 +386,7 @@ pub(super) fn open_for_rewrite(path: &Path) -> Result<File, StoreError> {
         .map_err(io_err("open", path))
 }
 
-fn remove_if_exists(path: &Path) -> Result<bool, StoreError> {
+pub(super) fn remove_if_exists(path: &Path) -> Result<bool, StoreError> {
     match fs::remove_file(path) {
         Ok(()) => Ok(true),
         Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(false),
@@ -400,6 +400,15 @@ pub(super) fn create_dir(path: &Path) -> Result<(), StoreError> {
         Err(e) if e.kind() == io::ErrorKind::AlreadyExists && path.is_dir() => Ok(()),
         Err(e) => Err(io_err("create directory", path)(e)),
     }
+}
+
+/// Takes the network's lock as `opts` say (timeout, and what a timeout does).
+fn lock_network(layout: &Layout, opts: &StoreOptions) -> Result<NetworkLock, LockError> {
+    NetworkLock::acquire(
+        &layout.lock(),
+        opts.lock_timeout,
+        opts.on_lock_timeout.as_ref(),
+    )
 }
 
 fn dir_stamp(path: &Path) -> Result<String, StoreError> {
@@ -425,19 +434,11 @@ impl LockedNetwork {
             .reclaim_on_reboot
             .then(|| opts.boot.boot_id())
             .flatten();
-        let lock = match NetworkLock::acquire(
-            &layout.lock(),
-            opts.lock_timeout,
-            opts.on_lock_timeout.as_ref(),
-        ) {
+        let lock = match lock_network(&layout, opts) {
             Ok(lock) => lock,
             Err(LockError::Io { source, .. }) if source.kind() == io::ErrorKind::NotFound => {
                 fs::create_dir_all(&layout.dir).map_err(io_err("create directory", &layout.dir))?;
-                NetworkLock::acquire(
-                    &layout.lock(),
-                    opts.lock_timeout,
-                    opts.on_lock_timeout.as_ref(),
-                )?
+                lock_network(&layout, opts)?
             }
             Err(LockError::Io { source, .. }) if source.raw_os_error() == Some(20) => {
                 // ENOTDIR: the network's directory (or dataDir) is a file.
@@ -463,11 +464,7 @@ impl LockedNetwork {
             .reclaim_on_reboot
             .then(|| opts.boot.boot_id())
             .flatten();
-        match NetworkLock::acquire(
-            &layout.lock(),
-            opts.lock_timeout,
-            opts.on_lock_timeout.as_ref(),
-        ) {
+        match lock_network(&layout, opts) {
             Ok(lock) => Self::locked(layout, lock, opts, boot_id).map(Some),
             Err(LockError::Io { source, .. })
                 if source.kind() == io::ErrorKind::NotFound
@@ -690,7 +687,9 @@ impl LockedNetwork {
     /// which only a write that never finished can leave (every writer holds the
     /// lock while writing, and we hold it now).
     fn rebuild_index(&mut self) -> Result<(), StoreError> {
-        let (old, _) = self.index.read_all()?;
+        // Read once: the old entries keep their pods, and the plan is made
+        // against what is on disk now.
+        let current = self.index.snapshot()?;
         let mut legacy_seen = false;
         let mut wanted: BTreeMap<String, IndexEntry> = BTreeMap::new();
         for a in self.scan()? {
@@ -712,9 +711,9 @@ impl LockedNetwork {
         }
         for (key, e) in &mut wanted {
             e.ips.sort_by_key(|(ip, _)| *ip);
-            e.pod = old.get(key).and_then(|o| o.pod.clone());
+            e.pod = current.get(key).and_then(|o| o.pod.clone());
         }
-        let plan = self.index.plan(&wanted)?;
+        let plan = Index::plan(&current, &wanted);
         if plan.changes_index() {
             self.begin_change()?;
         }

@@ -232,10 +232,41 @@ pub struct Index {
 }
 
 /// A bucket file as read whole.
+#[derive(Debug)]
 enum Stored {
     Missing,
     Damaged,
     Entries(Entries),
+}
+
+/// Every bucket of an index as read by [`Index::snapshot`], in bucket order.
+#[derive(Debug)]
+pub struct Snapshot(Vec<Stored>);
+
+impl Snapshot {
+    /// The entry under `key`, if its bucket parses and holds one.
+    pub fn get(&self, key: &str) -> Option<&IndexEntry> {
+        match self.0.get(bucket_of(key))? {
+            Stored::Entries(e) => e.get(key),
+            Stored::Missing | Stored::Damaged => None,
+        }
+    }
+
+    /// Whether every bucket parsed.
+    pub fn whole(&self) -> bool {
+        !self.0.iter().any(|s| matches!(s, Stored::Damaged))
+    }
+
+    /// The entries of every bucket that parses.
+    pub fn into_entries(self) -> Entries {
+        let mut all = Entries::new();
+        for stored in self.0 {
+            if let Stored::Entries(e) = stored {
+                all.extend(e);
+            }
+        }
+        all
+    }
 }
 
 /// What a rebuild writes, from [`Index::plan`].
@@ -418,19 +449,24 @@ impl Index {
     /// # Errors
     /// [`StoreError`] when a bucket exists but cannot be read.
     pub fn read_all(&self) -> Result<(Entries, bool), StoreError> {
-        let mut all = Entries::new();
-        let mut whole = true;
-        for n in 0..BUCKETS {
-            match self.read_file(n)? {
-                Stored::Entries(entries) => all.extend(entries),
-                Stored::Damaged => whole = false,
-                Stored::Missing => {}
-            }
-        }
-        Ok((all, whole))
+        let snapshot = self.snapshot()?;
+        let whole = snapshot.whole();
+        Ok((snapshot.into_entries(), whole))
     }
 
-    /// A bucket's bytes and entries; `None` when the file does not exist.
+    /// Every bucket as it is on disk, read once: a rebuild takes the old
+    /// entries' pods from it and plans its writes against it.
+    ///
+    /// # Errors
+    /// [`StoreError`] when a bucket exists but cannot be read.
+    pub fn snapshot(&self) -> Result<Snapshot, StoreError> {
+        (0..BUCKETS)
+            .map(|n| self.read_file(n))
+            .collect::<Result<_, _>>()
+            .map(Snapshot)
+    }
+
+    /// One bucket file, read whole.
     fn read_file(&self, n: usize) -> Result<Stored, StoreError> {
         let path = self.path(n);
         match File::open(&path) {
@@ -443,13 +479,10 @@ impl Index {
         }
     }
 
-    /// The bucket writes that make the index hold exactly `wanted`: only
-    /// buckets whose content differs are written, so after host-local touched
-    /// one address a rebuild writes one bucket.
-    ///
-    /// # Errors
-    /// [`StoreError`] when a bucket cannot be read.
-    pub fn plan(&self, wanted: &Entries) -> Result<Plan, StoreError> {
+    /// The bucket writes that turn `current` into an index holding exactly
+    /// `wanted`: only buckets whose content differs are written, so after
+    /// host-local touched one address a rebuild writes one bucket.
+    pub fn plan(current: &Snapshot, wanted: &Entries) -> Plan {
         let mut per_bucket: Vec<Entries> = vec![Entries::new(); BUCKETS];
         for (k, e) in wanted {
             if let Some(b) = per_bucket.get_mut(bucket_of(k)) {
@@ -457,14 +490,14 @@ impl Index {
             }
         }
         let mut plan = Plan::default();
-        for (n, entries) in per_bucket.iter().enumerate() {
-            match self.read_file(n)? {
+        for (n, (entries, stored)) in per_bucket.iter().zip(&current.0).enumerate() {
+            match stored {
                 Stored::Missing if entries.is_empty() => {}
-                Stored::Entries(current) if current == *entries => {}
+                Stored::Entries(current) if current == entries => {}
                 _ => plan.writes.push((n, render(entries).into_bytes())),
             }
         }
-        Ok(plan)
+        plan
     }
 
     /// Carries out a [`Self::plan`]. The caller has marked the state dirty if
@@ -616,7 +649,8 @@ mod tests {
         let tmp = tempfile::tempdir().unwrap();
         let dir = tmp.path().join("index");
         let mut idx = Index::new(dir.clone());
-        idx.write(idx.plan(&Entries::new()).unwrap()).unwrap();
+        idx.write(Index::plan(&idx.snapshot().unwrap(), &Entries::new()))
+            .unwrap();
         assert_eq!(
             std::fs::read_dir(&dir).unwrap().count(),
             0,

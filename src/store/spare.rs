@@ -132,11 +132,7 @@ impl SparePool {
                 return Ok(true);
             }
         }
-        match fs::remove_file(path) {
-            Ok(()) => Ok(true),
-            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(false),
-            Err(e) => Err(io_err("remove", path)(e)),
-        }
+        super::disk::remove_if_exists(path)
     }
 
     /// Blanks a new spare: its content named the released owner, which
