@@ -21,17 +21,21 @@ use std::process::{Command, Stdio};
 use common::{Call, Reply, conf};
 use serde_json::{Value, json};
 
-/// A tmpfs mounted for one test; unmounted on drop (also when the test fails).
+/// A tmpfs mounted on a fresh temporary directory for one test; unmounted on
+/// drop (also when the test fails), before the directory is removed.
 struct Mount {
     path: PathBuf,
+    _dir: tempfile::TempDir,
 }
 
 impl Mount {
-    fn tmpfs(path: &Path, options: &str) -> Self {
-        std::fs::create_dir_all(path).unwrap();
+    fn scratch(options: &str) -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("mnt");
+        std::fs::create_dir_all(&path).unwrap();
         let st = Command::new("mount")
             .args(["-t", "tmpfs", "-o", options, "podlease-test"])
-            .arg(path)
+            .arg(&path)
             .status()
             .unwrap();
         assert!(
@@ -39,9 +43,7 @@ impl Mount {
             "mount -t tmpfs -o {options} {}",
             path.display()
         );
-        Self {
-            path: path.to_owned(),
-        }
+        Self { path, _dir: dir }
     }
 
     fn remount(&self, options: &str) {
@@ -146,9 +148,8 @@ fn add_in_full_state_dir() -> Vec<String> {
     let mut outcomes = Vec::new();
     let mut violations = Vec::new();
     for pages_left in 0..6u64 {
-        let tmp = tempfile::tempdir().unwrap();
-        let mnt = tmp.path().join("mnt");
-        let _m = Mount::tmpfs(&mnt, "size=512k,mode=0755");
+        let m = Mount::scratch("size=512k,mode=0755");
+        let mnt = m.path.clone();
         let net = Net::new(&mnt.join("data"), dual());
         net.add("p1");
         net.add("p2");
@@ -228,9 +229,8 @@ fn del_in_full_state_dir() {
     if !common::require_root() {
         return;
     }
-    let tmp = tempfile::tempdir().unwrap();
-    let mnt = tmp.path().join("mnt");
-    let _m = Mount::tmpfs(&mnt, "size=256k,mode=0755");
+    let m = Mount::scratch("size=256k,mode=0755");
+    let mnt = m.path.clone();
     let net = Net::new(&mnt.join("data"), dual());
     net.add("p1");
     net.add("p2");
@@ -246,9 +246,8 @@ fn no_free_inode() {
     if !common::require_root() {
         return;
     }
-    let tmp = tempfile::tempdir().unwrap();
-    let mnt = tmp.path().join("mnt");
-    let _m = Mount::tmpfs(&mnt, "size=4m,nr_inodes=64,mode=0755");
+    let m = Mount::scratch("size=4m,nr_inodes=64,mode=0755");
+    let mnt = m.path.clone();
     let net = Net::new(&mnt.join("data"), dual());
     net.add("p1");
     let before = net.files();
@@ -280,9 +279,8 @@ fn read_only_state_dir() {
     if !common::require_root() {
         return;
     }
-    let tmp = tempfile::tempdir().unwrap();
-    let mnt = tmp.path().join("mnt");
-    let m = Mount::tmpfs(&mnt, "size=1m,mode=0755");
+    let m = Mount::scratch("size=1m,mode=0755");
+    let mnt = m.path.clone();
     let net = Net::new(&mnt.join("data"), dual());
     let p1 = net.add("p1");
     let before = net.files();
