@@ -255,17 +255,16 @@ fn usage_errors_exit_2() {
     );
 }
 
+/// The column names of a table the CLI printed.
+fn header(stdout: &str) -> Vec<&str> {
+    stdout.lines().next().unwrap().split_whitespace().collect()
+}
+
 #[test]
 fn list_human() {
     let env = populated();
     let r = status(env.cli(&["list"]), 0);
-    let header: Vec<&str> = r
-        .stdout
-        .lines()
-        .next()
-        .unwrap()
-        .split_whitespace()
-        .collect();
+    let header = header(&r.stdout);
     assert_eq!(
         header,
         [
@@ -506,13 +505,7 @@ fn usage_exact_numbers() {
     assert_eq!(u["allocated"], 1);
 
     let r = status(env.cli(&["usage"]), 0);
-    let header: Vec<&str> = r
-        .stdout
-        .lines()
-        .next()
-        .unwrap()
-        .split_whitespace()
-        .collect();
+    let header = header(&r.stdout);
     assert_eq!(
         header,
         ["NETWORK", "SET", "RANGES", "SIZE", "USED", "FREE", "USED%"]
