@@ -35,7 +35,9 @@
 mod common;
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::fs::Permissions;
 use std::net::IpAddr;
+use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -327,7 +329,7 @@ impl Node {
             log = w.join("podlease-calls.log").display(),
         );
         std::fs::write(bin.join("podlease"), wrapper).unwrap();
-        run(Command::new("chmod").arg("755").arg(bin.join("podlease")));
+        std::fs::set_permissions(bin.join("podlease"), Permissions::from_mode(0o755)).unwrap();
         for d in [
             "net.d",
             "var-lib-cni",
@@ -405,9 +407,11 @@ state = "{w}/state"
             .unwrap();
         node.containerd = Some(child);
 
-        node.wait_for("containerd to serve CRI", |n| {
+        let version = node.wait_for("containerd to serve CRI", |n| {
             n.cri("Version", &json!({ "version": "v1" })).ok()
         });
+        assert_eq!(version["runtime_name"], "containerd", "{version}");
+        assert_eq!(version["runtime_api_version"], "v1", "{version}");
         run(Command::new("/usr/bin/ctr")
             .arg("-a")
             .arg(node.socket())
@@ -840,6 +844,21 @@ fn assert_add_then_two_dels(node: &Node, ids: &[String]) {
     }
 }
 
+/// Stops the node; its processes, cgroups and files must all be gone.
+fn stop_node(node: Node) {
+    let cgroup = node.cgroup.clone();
+    let dir = node.dir.path().to_path_buf();
+    drop(node);
+    for h in cgroup_hierarchies() {
+        assert!(
+            !h.join(&cgroup).exists(),
+            "{} left behind",
+            h.join(&cgroup).display()
+        );
+    }
+    assert!(!dir.exists(), "{} left behind", dir.display());
+}
+
 fn pod_names(prefix: &str, n: usize) -> Vec<String> {
     (1..=n).map(|i| format!("{prefix}-{i}")).collect()
 }
@@ -894,6 +913,7 @@ fn containerd_runs_pods_on_the_rendered_template_and_releases_them() {
             .collect();
     assert!(left.is_empty(), "address files left: {left:?}");
     assert_add_then_two_dels(&node, &ids);
+    stop_node(node);
 }
 
 #[test]
@@ -921,4 +941,5 @@ fn containerd_dual_stack_pods_get_one_address_per_family() {
     }
     assert!(allocations(&node).is_empty(), "{:?}", allocations(&node));
     assert_add_then_two_dels(&node, &ids);
+    stop_node(node);
 }
