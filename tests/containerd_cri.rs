@@ -320,7 +320,10 @@ impl Node {
         std::fs::create_dir_all(&bin).unwrap();
         for entry in std::fs::read_dir(common::CNI_BIN_DIR).unwrap() {
             let p = entry.unwrap().path();
-            std::os::unix::fs::symlink(&p, bin.join(p.file_name().unwrap())).unwrap();
+            // A podlease installed there (Debian package) is not the one under test.
+            if p.file_name().is_some_and(|n| n != "podlease") {
+                std::os::unix::fs::symlink(&p, bin.join(p.file_name().unwrap())).unwrap();
+            }
         }
         std::fs::copy(podlease(), w.join("podlease-under-test")).unwrap();
         let wrapper = format!(
