@@ -946,3 +946,70 @@ fn containerd_dual_stack_pods_get_one_address_per_family() {
     assert_add_then_two_dels(&node, &ids);
     stop_node(node);
 }
+
+#[test]
+fn containerd_full_pod_cidr_fails_run_pod_sandbox_with_podleases_error() {
+    let Some(node) = Node::start() else { return };
+    // A /29: the gateway takes .1, so five pods fit.
+    let cidrs = ["10.244.7.0/29"];
+    configure_pod_cidrs(&node, &cidrs);
+    let names = pod_names("batch", 5);
+    let names: Vec<&str> = names.iter().map(String::as_str).collect();
+    let pods = run_pods(&node, "jobs", &names, &cidrs);
+    let before = allocations(&node);
+    assert_eq!(before.len(), 5, "{before:?}");
+
+    // The sixth: kubelet gets podlease's error through containerd and the
+    // bridge plugin; containerd sends DEL for the failed sandbox, which
+    // takes nothing from the pods that hold addresses.
+    let err = node
+        .cri(
+            "RunPodSandbox",
+            &json!({ "config": {
+                "metadata": { "name": "batch-6", "uid": "batch-6-uid", "namespace": "jobs", "attempt": 0 },
+                "hostname": "batch-6",
+                "log_directory": node.path("pods"),
+                "linux": { "cgroup_parent": format!("/{}/podbatch-6", node.cgroup) },
+            }}),
+        )
+        .expect_err("a sixth pod started in a full /29");
+    assert!(
+        err.contains("no free address in range set 0 (10.244.7.1-10.244.7.6)")
+            && err.contains(NETWORK),
+        "RunPodSandbox's error does not carry podlease's: {err}"
+    );
+    assert_eq!(
+        allocations(&node),
+        before,
+        "the failed ADD changed the held addresses"
+    );
+    let calls = node.plugin_calls();
+    let failed: Vec<&PluginCall> = calls.iter().filter(|c| c.status != "0").collect();
+    assert!(
+        failed.len() == 1 && failed[0].command == "ADD",
+        "one failed ADD expected: {calls:?}"
+    );
+    let of_failed: Vec<(&str, &str)> = calls
+        .iter()
+        .filter(|c| c.container == failed[0].container)
+        .map(|c| (c.command.as_str(), c.status.as_str()))
+        .collect();
+    assert_eq!(of_failed, [("ADD", "1"), ("DEL", "0")], "{calls:?}");
+    assert_eq!(
+        node.call("ListPodSandbox", &json!({}))["items"]
+            .as_array()
+            .unwrap()
+            .len(),
+        5
+    );
+
+    // A pod goes; the retried pod gets its address.
+    stop_and_remove(&node, &pods[0].0, &pods[0].1);
+    let retried = run_pods(&node, "jobs", &["batch-6"], &cidrs);
+    assert_eq!(retried[0].1, pods[0].1, "the only free address");
+    for (id, addrs) in pods[1..].iter().chain(&retried) {
+        stop_and_remove(&node, id, addrs);
+    }
+    assert!(allocations(&node).is_empty(), "{:?}", allocations(&node));
+    stop_node(node);
+}
