@@ -40,6 +40,7 @@ pub fn add(
         None => Dns::default(),
     };
     let mut net = LockedNetwork::open(&cfg.data_dir, network, opts)?;
+    net.recover()?;
 
     let held = net.find_exact(who)?;
     if !held.is_empty() {

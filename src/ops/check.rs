@@ -49,6 +49,7 @@ pub fn check(
 ) -> Result<(), Error> {
     let held = {
         let mut net = LockedNetwork::open(&cfg.data_dir, network, opts)?;
+        net.recover()?;
         let mut held = net.find(who)?;
         if held.is_empty() {
             // "Unknown container" may make the runtime tear the pod down:

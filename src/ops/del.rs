@@ -20,6 +20,7 @@ pub fn del(
     let Some(mut net) = LockedNetwork::open_existing(&cfg.data_dir, network, opts)? else {
         return Ok(());
     };
+    net.recover()?;
     let released = net.release(who)?;
     super::history::note_released(&mut net, &released, cfg.reuse_delay_secs)?;
     net.commit()?;
