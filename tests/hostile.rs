@@ -1081,3 +1081,46 @@ fn replay_known_bug_fixtures() {
     }
     assert!(failed.is_empty(), "still failing: {failed:#?}");
 }
+
+/// Issue 11, item 6: no variable in the environment changes the boot
+/// identity. The test hooks of old (`PODLEASE_BOOT_ID_FILE`,
+/// `PODLEASE_PROC_STAT`) exported by mistake must not make an ADD believe
+/// in a reboot and release the live allocations.
+#[test]
+fn boot_identity_cannot_be_changed_from_the_environment() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
+    let conf = common::conf(
+        "1.1.0",
+        "bootenv",
+        "podlease",
+        serde_json::json!({ "ranges": [[{ "subnet": "10.74.0.0/24" }]] }),
+        &data,
+    );
+    let bin = common::podlease();
+    let first = Call::new("ADD", &conf).id("live").run(&bin).addresses();
+    let other_id = tmp.path().join("boot_id");
+    std::fs::write(&other_id, "00000000-0000-0000-0000-000000000000\n").unwrap();
+    let stat = tmp.path().join("stat");
+    let future = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs()
+        + 86_400;
+    std::fs::write(&stat, format!("btime {future}\n")).unwrap();
+    let r = Call::new("ADD", &conf)
+        .id("next")
+        .env("PODLEASE_BOOT_ID_FILE", other_id.to_str().unwrap())
+        .env("PODLEASE_PROC_STAT", stat.to_str().unwrap())
+        .run(&bin);
+    let next = r.addresses();
+    assert!(r.stderr.is_empty(), "{}", r.stderr);
+    assert_ne!(first, next);
+    Call::new("CHECK", &conf)
+        .id("live")
+        .run(&bin)
+        .success_empty();
+    for ip in &first {
+        assert!(data.join("bootenv").join(ip).exists(), "{ip} was released");
+    }
+}

@@ -384,9 +384,11 @@ pub struct AllocationInfo {
     /// The file names no attachment (empty, unrecognised, unreadable): the
     /// address is kept out of use until `release` or GC removes it.
     pub blocked: bool,
-    /// What the next operation's recovery will do with it (inspection only):
-    /// why it would be released.
-    pub pending_release: Option<String>,
+    /// What the next operation's recovery would do with it (inspection
+    /// only): `killed-add` or `reboot-reclaim` when it would be released.
+    pub pending_release: Option<&'static str>,
+    /// Why, in words.
+    pub pending_reason: Option<String>,
 }
 
 impl AllocationInfo {
@@ -425,6 +427,7 @@ impl AllocationInfo {
             file: data_dir.join(network.as_str()).join(a.ip.to_string()),
             blocked: matches!(a.owner, Owner::Empty | Owner::Unknown(_)),
             pending_release: None,
+            pending_reason: None,
         }
     }
 }
@@ -784,8 +787,9 @@ impl Admin {
     /// network's config says; see [`Self::opts_for`]); never creates a
     /// directory for a network without state.
     fn open(&self, network: &NetworkName) -> Result<LockedNetwork, AdminError> {
-        let mut net = LockedNetwork::open_existing(&self.data_dir, network, &self.opts_for(network))?
-            .ok_or_else(|| self.no_state(network))?;
+        let mut net =
+            LockedNetwork::open_existing(&self.data_dir, network, &self.opts_for(network))?
+                .ok_or_else(|| self.no_state(network))?;
         net.recover()?;
         Ok(net)
     }
@@ -818,12 +822,15 @@ impl Admin {
             .into_iter()
             .map(|a| {
                 let mut info = AllocationInfo::new(network, a, &self.data_dir, cfg);
-                info.pending_release = found.pending.get(&a.ip).map(|why| match why {
-                    crate::store::ReleaseReason::KilledAdd => {
-                        format!("released by the next operation: {why}")
-                    }
-                    _ => format!("released by the next operation: {why}{conditional}"),
-                });
+                if let Some(why) = found.pending.get(&a.ip) {
+                    let (kind, cond) = match why {
+                        crate::store::ReleaseReason::KilledAdd => ("killed-add", ""),
+                        _ => ("reboot-reclaim", conditional),
+                    };
+                    info.pending_release = Some(kind);
+                    info.pending_reason =
+                        Some(format!("the next operation releases it: {why}{cond}"));
+                }
                 info
             })
             .collect())

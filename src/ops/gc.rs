@@ -50,15 +50,14 @@ impl KeepRule {
                 .map(|a| (a.container_id.clone(), a.ifname.clone()))
                 .collect(),
             ids: keep.iter().map(|a| a.container_id.clone()).collect(),
-            newer_than: min_age.map(|age| {
-                now.saturating_sub(i64::try_from(age.as_secs()).unwrap_or(i64::MAX))
-            }),
+            newer_than: min_age
+                .map(|age| now.saturating_sub(i64::try_from(age.as_secs()).unwrap_or(i64::MAX))),
         }
     }
 
     /// Whether GC keeps `a`.
     pub fn keeps(&self, a: &Allocation) -> bool {
-        if self.newer_than.is_some_and(|t| a.stamp.mtime >= t) {
+        if self.newer_than.is_some_and(|t| a.stamp.mtime > t) {
             return true;
         }
         match &a.owner {

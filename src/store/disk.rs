@@ -630,8 +630,23 @@ impl LockedNetwork {
     }
 
     /// Overwrites one of our hint files or host-local's cursor in place.
+    /// Our directories may have vanished (an operator, a restore): they
+    /// are made again.
     fn rewrite(&self, path: &Path, content: &str) -> Result<(), StoreError> {
-        write_in_place(&open_for_rewrite(path)?, content.as_bytes(), path)
+        let file = match open_for_rewrite(path) {
+            Err(StoreError::Io { source, .. })
+                if source.kind() == io::ErrorKind::NotFound
+                    && path.starts_with(&self.layout.meta) =>
+            {
+                create_dir(&self.layout.meta)?;
+                if let Some(parent) = path.parent() {
+                    create_dir(parent)?;
+                }
+                open_for_rewrite(path)?
+            }
+            other => other?,
+        };
+        write_in_place(&file, content.as_bytes(), path)
     }
 
     /// Writes `content` to `path` atomically (scratch file, then rename): for

@@ -166,18 +166,18 @@ impl SparePool {
             .custom_flags(O_NOFOLLOW)
             .open(spare)
             .and_then(|f| {
-            let meta = f.metadata()?;
-            if meta.nlink() != 1 {
-                // Still linked elsewhere (the index had its inode wrong):
-                // never write to it, drop the spare name.
-                return Err(io::Error::other("shared inode"));
-            }
-            let len = usize::try_from(meta.len()).unwrap_or(usize::MAX);
-            if len > MAX_BLANK {
-                return f.set_len(0);
-            }
-            f.write_all_at(&vec![b' '; len], 0)
-        });
+                let meta = f.metadata()?;
+                if meta.nlink() != 1 {
+                    // Still linked elsewhere (the index had its inode wrong):
+                    // never write to it, drop the spare name.
+                    return Err(io::Error::other("shared inode"));
+                }
+                let len = usize::try_from(meta.len()).unwrap_or(usize::MAX);
+                if len > MAX_BLANK {
+                    return f.set_len(0);
+                }
+                f.write_all_at(&vec![b' '; len], 0)
+            });
         if blanked.is_err() {
             self.count -= 1;
             let _ = fs::remove_file(spare);
