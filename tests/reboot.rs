@@ -566,3 +566,34 @@ fn reclaim_keeps_files_that_name_no_attachment() {
     assert!(node.dir().join("10.73.0.5").exists());
     assert!(node.dir().join("10.73.0.6").exists());
 }
+
+/// Issue 11, item 7: `.podlease/` may vanish at any moment. Removed in the
+/// middle of a boot whose clock was stepped forward by two hours, it takes
+/// the boot record and the index with it: the next operation judges every
+/// file by its mtime, and this boot's allocations (podlease's and
+/// host-local's) must all survive, because `/run` was born before them.
+#[test]
+fn podlease_dir_removed_after_a_clock_step_loses_nothing() {
+    let Some(node) = Node::new(dual()) else {
+        return;
+    };
+    node.boot("boot-b", now() - 10);
+    let p1 = node.pl("ADD", "p1").addresses();
+    if node.hl_add("h1", now()).is_none() {
+        return;
+    }
+    node.set_btime(now() + 7200 - 10);
+    let st = std::process::Command::new("rm")
+        .arg("-rf")
+        .arg(node.dir().join(".podlease"))
+        .status()
+        .unwrap();
+    assert!(st.success());
+    let r = node.pl("ADD", "p2");
+    let p2 = r.addresses();
+    assert!(!r.stderr.contains("released"), "{}", r.stderr);
+    assert!(!p2.iter().any(|a| p1.contains(a)), "{p1:?} {p2:?}");
+    node.pl("CHECK", "p1").success_empty();
+    node.pl("CHECK", "h1").success_empty();
+    assert_eq!(node.holders().len(), 3, "{:?}", node.holders());
+}

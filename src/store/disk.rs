@@ -457,6 +457,9 @@ fn cause(e: &StoreError) -> String {
 /// `O_NOFOLLOW` (Linux): an open of a name that is a symlink fails.
 pub(super) const O_NOFOLLOW: i32 = 0o400_000;
 
+/// `ELOOP`: the name opened with `O_NOFOLLOW` is a symlink.
+pub(super) const ELOOP: i32 = 40;
+
 /// Takes the network's lock as `opts` say (timeout, and what a timeout does).
 fn lock_network(layout: &Layout, opts: &StoreOptions) -> Result<NetworkLock, LockError> {
     NetworkLock::acquire(
@@ -633,15 +636,20 @@ impl LockedNetwork {
     /// Our directories may have vanished (an operator, a restore): they
     /// are made again.
     fn rewrite(&self, path: &Path, content: &str) -> Result<(), StoreError> {
+        let ours = path.starts_with(&self.layout.meta);
         let file = match open_for_rewrite(path) {
             Err(StoreError::Io { source, .. })
-                if source.kind() == io::ErrorKind::NotFound
-                    && path.starts_with(&self.layout.meta) =>
+                if ours && source.kind() == io::ErrorKind::NotFound =>
             {
                 create_dir(&self.layout.meta)?;
                 if let Some(parent) = path.parent() {
                     create_dir(parent)?;
                 }
+                open_for_rewrite(path)?
+            }
+            // A symlink planted among our hints is never followed: it goes.
+            Err(StoreError::Io { source, .. }) if ours && source.raw_os_error() == Some(ELOOP) => {
+                remove_if_exists(path)?;
                 open_for_rewrite(path)?
             }
             other => other?,

@@ -23,10 +23,7 @@ use std::io;
 use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 
-use super::disk::{O_NOFOLLOW, StoreError, io_err};
-
-/// `ELOOP`: the name opened with `O_NOFOLLOW` is a symlink.
-const ELOOP: i32 = 40;
+use super::disk::{ELOOP, O_NOFOLLOW, StoreError, io_err};
 
 /// Longest spare content overwritten in place; a longer one (an absurd
 /// container id) is truncated instead.
