@@ -350,3 +350,71 @@ fn inspection_works_as_non_root() {
     }
     assert_eq!(common::tree(&net.data_dir), snapshot);
 }
+
+/// Item 7, at any moment: `.podlease/` removed over and over while pods come
+/// and go. An operation may fail (cleanly, with a CNI error) when its
+/// scratch file vanishes under it, but no address is ever held twice and
+/// nothing a successful ADD returned is lost.
+#[test]
+fn podlease_dir_vanishing_during_operations_loses_nothing() {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicBool, Ordering};
+    let net = Net::new(json!({ "ranges": [[{ "subnet": "10.93.0.0/24" }]] }));
+    net.add("seed");
+    let stop = Arc::new(AtomicBool::new(false));
+    let meta = net.dir().join(".podlease");
+    let remover = {
+        let stop = Arc::clone(&stop);
+        std::thread::spawn(move || {
+            let mut n = 0;
+            while !stop.load(Ordering::Relaxed) {
+                // May fail when a file appears mid-removal: try again.
+                let _ = Command::new("rm").arg("-rf").arg(&meta).status();
+                n += 1;
+            }
+            n
+        })
+    };
+    let mut live: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    live.insert("seed".into(), vec!["10.93.0.2".into()]);
+    let mut failures = 0;
+    for i in 0..60 {
+        let id = format!("p{i}");
+        let r = net.run("ADD", &id);
+        if r.ok() {
+            live.insert(id, r.addresses());
+        } else {
+            failures += 1;
+            let code = r.json()["code"].as_u64();
+            assert!(matches!(code, Some(5 | 11)), "{r:?}");
+        }
+        if i % 3 == 2 {
+            let victim = live.keys().find(|k| *k != "seed").cloned();
+            if let Some(v) = victim {
+                if net.run("DEL", &v).ok() {
+                    live.remove(&v);
+                }
+            }
+        }
+    }
+    stop.store(true, Ordering::Relaxed);
+    let removals = remover.join().unwrap();
+    eprintln!("{removals} removals of .podlease, {failures} failed ADDs");
+    let mut seen = BTreeMap::new();
+    for (id, ips) in &live {
+        for ip in ips {
+            assert!(seen.insert(ip.clone(), id.clone()).is_none(), "{ip} twice");
+        }
+    }
+    let files = net.files();
+    for (id, ips) in &live {
+        net.run("CHECK", id).success_empty();
+        for ip in ips {
+            assert_eq!(
+                files.get(&ip.parse().unwrap()).map(Vec::as_slice),
+                Some(format!("{id}\r\neth0").as_bytes()),
+                "{id} lost {ip}"
+            );
+        }
+    }
+}

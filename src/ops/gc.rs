@@ -116,6 +116,15 @@ pub fn gc(
     cfg: &ReleaseConfig,
     opts: &StoreOptions,
 ) -> Result<Vec<IpAddr>, Error> {
+    super::retry_if_hints_vanished(|| gc_once(network, keep, cfg, opts))
+}
+
+fn gc_once(
+    network: &NetworkName,
+    keep: &[ValidAttachment],
+    cfg: &ReleaseConfig,
+    opts: &StoreOptions,
+) -> Result<Vec<IpAddr>, Error> {
     let Some(mut net) = LockedNetwork::open_existing(&cfg.data_dir, network, opts)? else {
         return Ok(Vec::new());
     };

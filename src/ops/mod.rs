@@ -27,6 +27,38 @@ use crate::config::resolv::Dns;
 use crate::config::{IpamConfig, Route};
 use crate::range::{Family, to_u128};
 
+/// Whether `e` is a file of ours under `.podlease/` (or one of its
+/// directories) vanishing while the operation ran: an operator's `rm -r`, a
+/// restore. Everything there is a hint, and a failed operation undid its
+/// changes, so running it again is safe.
+fn hint_vanished(e: &crate::error::Error) -> bool {
+    use crate::error::Error;
+    use crate::store::StoreError;
+    match e {
+        Error::Store(StoreError::Io { source, path, .. }) => {
+            source.kind() == std::io::ErrorKind::NotFound
+                && path.components().any(|c| c.as_os_str() == ".podlease")
+        }
+        Error::RolledBack { cause, .. } => hint_vanished(cause),
+        Error::Several(all) => all.iter().any(hint_vanished),
+        _ => false,
+    }
+}
+
+/// Runs `op` again (at most twice more) when it failed only because part of
+/// `.podlease/` vanished under it.
+pub(crate) fn retry_if_hints_vanished<T>(
+    mut op: impl FnMut() -> Result<T, crate::error::Error>,
+) -> Result<T, crate::error::Error> {
+    let mut tries = 0;
+    loop {
+        match op() {
+            Err(e) if tries < 2 && hint_vanished(&e) => tries += 1,
+            other => return other,
+        }
+    }
+}
+
 /// One address of a result.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct IpEntry {

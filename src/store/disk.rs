@@ -633,11 +633,16 @@ impl LockedNetwork {
     }
 
     /// Overwrites one of our hint files or host-local's cursor in place.
-    /// Our directories may have vanished (an operator, a restore): they
-    /// are made again.
     fn rewrite(&self, path: &Path, content: &str) -> Result<(), StoreError> {
+        write_in_place(&self.open_for_rewrite(path)?, content.as_bytes(), path)
+    }
+
+    /// [`open_for_rewrite`], where our own directories may have vanished (an
+    /// operator, a restore): they are made again; and a symlink planted
+    /// among our files is never followed: it goes.
+    fn open_for_rewrite(&self, path: &Path) -> Result<File, StoreError> {
         let ours = path.starts_with(&self.layout.meta);
-        let file = match open_for_rewrite(path) {
+        match open_for_rewrite(path) {
             Err(StoreError::Io { source, .. })
                 if ours && source.kind() == io::ErrorKind::NotFound =>
             {
@@ -645,16 +650,14 @@ impl LockedNetwork {
                 if let Some(parent) = path.parent() {
                     create_dir(parent)?;
                 }
-                open_for_rewrite(path)?
+                open_for_rewrite(path)
             }
-            // A symlink planted among our hints is never followed: it goes.
             Err(StoreError::Io { source, .. }) if ours && source.raw_os_error() == Some(ELOOP) => {
                 remove_if_exists(path)?;
-                open_for_rewrite(path)?
+                open_for_rewrite(path)
             }
-            other => other?,
-        };
-        write_in_place(&file, content.as_bytes(), path)
+            other => other,
+        }
     }
 
     /// Writes `content` to `path` atomically (scratch file, then rename): for
@@ -918,6 +921,10 @@ impl LockedNetwork {
                 Ok(true)
             }
             Err(e) if e.kind() == io::ErrorKind::AlreadyExists => Ok(false),
+            // The scratch file vanished (an operator's `rm -r .podlease`).
+            Err(e) if e.kind() == io::ErrorKind::NotFound && self.layout.dir.is_dir() => {
+                Err(io_err("link", &self.layout.tmp_owner())(e))
+            }
             Err(e) => Err(io_err("create reservation", &target)(e)),
         }
     }
@@ -1259,7 +1266,7 @@ impl LockedNetwork {
         let path = self.layout.clean_marker();
         let (file, len) = match self.clean_file.take() {
             Some((f, len)) => (f, Some(len)),
-            None => (open_for_rewrite(&path)?, None),
+            None => (self.open_for_rewrite(&path)?, None),
         };
         let legacy = if self.legacy_absent {
             "legacy none\n"

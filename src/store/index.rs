@@ -424,7 +424,11 @@ impl Index {
         let file = match bucket.file.take() {
             Some(f) => f,
             None => {
-                // The bucket's first entry (or an operator removed the index).
+                // The bucket's first entry (or an operator removed the index,
+                // or all of `.podlease/`).
+                if let Some(meta) = dir.parent() {
+                    super::disk::create_dir(meta)?;
+                }
                 super::disk::create_dir(&dir)?;
                 super::disk::open_for_rewrite(&path)?
             }
@@ -512,6 +516,9 @@ impl Index {
     pub fn write(&mut self, plan: Plan) -> Result<(), StoreError> {
         self.open.clear();
         self.corrupt = false;
+        if let Some(meta) = self.dir.parent() {
+            super::disk::create_dir(meta)?;
+        }
         super::disk::create_dir(&self.dir)?;
         for (n, content) in plan.writes {
             let path = self.path(n);
