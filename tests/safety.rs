@@ -390,10 +390,10 @@ fn podlease_dir_vanishing_during_operations_loses_nothing() {
         }
         if i % 3 == 2 {
             let victim = live.keys().find(|k| *k != "seed").cloned();
-            if let Some(v) = victim {
-                if net.run("DEL", &v).ok() {
-                    live.remove(&v);
-                }
+            if let Some(v) = victim
+                && net.run("DEL", &v).ok()
+            {
+                live.remove(&v);
             }
         }
     }
