@@ -67,16 +67,16 @@ pub(super) fn io_err<'a>(
 /// Options of the store that come from the config and the environment.
 #[derive(Debug, Clone)]
 pub struct StoreOptions {
-    /// Release the allocations of earlier boots at the first operation of a boot.
+    /// Release the allocations of earlier boots at the first operation of a
+    /// boot. Off, nothing is released, but the boot is still recorded.
     pub reclaim_on_reboot: bool,
     /// How long to wait for another process's lock.
     pub lock_timeout: Duration,
-    /// Where the boot id and boot time come from.
+    /// Where the boot id, the boot time and `/run` are.
     pub boot: BootSource,
     /// A file podlease did not write is released after a reboot only if its
-    /// mtime is this much older than the boot time, so a clock stepped
-    /// forward by up to this much after boot cannot make a file of this boot
-    /// look old.
+    /// mtime is this much older than the boot time (and older than `/run`,
+    /// see [`BootSource::foreign_reference`]).
     pub foreign_clock_slack_secs: u64,
     /// Ends the process on a lock timeout instead of returning the error (see
     /// [`TimeoutHook`]); the CNI entry point sets it, library users need not.
