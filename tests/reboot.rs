@@ -597,3 +597,66 @@ fn podlease_dir_removed_after_a_clock_step_loses_nothing() {
     node.pl("CHECK", "h1").success_empty();
     assert_eq!(node.holders().len(), 3, "{:?}", node.holders());
 }
+
+/// Issue 11, item 2: inspection never runs recovery. After a reboot, before
+/// any CNI operation, `podlease list` (here without the network's config,
+/// as for a k3s config directory or a Multus attachment) reports which
+/// addresses the next operation's reboot reclaim would release, and
+/// releases nothing: not even the earlier boot's, and never this boot's.
+#[test]
+fn list_after_a_reboot_reports_and_releases_nothing() {
+    let Some(node) = Node::new(dual()) else {
+        return;
+    };
+    node.pl("ADD", "p1").success();
+    // Boot B, and a pod added with reclaim off (the CLI will not find this
+    // config): the old code did not record boot B then, and `list`, with
+    // the CLI's default reclaim, released p2, a live pod of this boot.
+    node.boot("boot-b", now() - 10);
+    let off = json!({ "ranges": dual()["ranges"].clone(), "reclaimOnReboot": false });
+    node.pl_with("ADD", "p2", off).success();
+    let before = common::tree(&node.data_dir);
+    let data = node.data_dir.to_str().unwrap().to_owned();
+    for args in [
+        vec!["list", "--json"],
+        vec!["usage"],
+        vec!["show", "p1"],
+        vec!["metrics"],
+    ] {
+        let mut full: Vec<&str> = args.clone();
+        full.extend(["--data-dir", &data, "--conf-dir", "/nonexistent"]);
+        let r = node.fake.borrow().cli(&full);
+        assert_eq!(r.status, Some(0), "{args:?}: {r:?}");
+        assert_eq!(common::tree(&node.data_dir), before, "{args:?} wrote");
+    }
+    assert!(node.holds("p1") && node.holds("p2"));
+    // A boot not yet settled: p1's files are reported as pending.
+    node.boot("boot-c", now() - 5);
+    let r = node.fake.borrow().cli(&[
+        "list",
+        "--json",
+        "--data-dir",
+        &data,
+        "--conf-dir",
+        "/nonexistent",
+    ]);
+    assert_eq!(r.status, Some(0), "{r:?}");
+    let v: Value = serde_json::from_str(&r.stdout).unwrap();
+    let pending: Vec<&str> = v["allocations"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|a| a["pending_release"] == "reboot-reclaim")
+        .map(|a| a["container_id"].as_str().unwrap())
+        .collect();
+    assert_eq!(pending.len(), 4, "{}", r.stdout);
+    assert!(
+        v["allocations"][0]["pending_reason"]
+            .as_str()
+            .unwrap()
+            .contains("if reclaimOnReboot is on"),
+        "{}",
+        r.stdout
+    );
+    assert_eq!(node.holders().len(), 2, "list released something");
+}
