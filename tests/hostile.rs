@@ -1158,6 +1158,17 @@ fn symlinks_in_the_spare_pool_and_hints_are_never_followed() {
     std::os::unix::fs::symlink(&victim, &spare).unwrap();
     std::fs::remove_file(meta.join("sticky/ns_b")).ok();
     std::os::unix::fs::symlink(&victim, meta.join("sticky/ns_b")).unwrap();
+    // And every file of ours rewritten in place: the marker, each index
+    // bucket, host-local's cursor.
+    let link = |p: PathBuf| {
+        std::fs::remove_file(&p).ok();
+        std::os::unix::fs::symlink(&victim, &p).unwrap();
+    };
+    link(meta.join("clean"));
+    for n in 0..64 {
+        link(meta.join(format!("index/bucket-{n:02}")));
+    }
+    link(data.join("links/last_reserved_ip.0"));
 
     let ips = Call::new("ADD", &conf)
         .id("b")

@@ -381,15 +381,27 @@ fn clean_record(text: &str) -> Vec<u8> {
     record
 }
 
+/// Opens one of our files (or host-local's cursor) for an in-place rewrite,
+/// creating it. Never through a symlink: one found in its place (planted,
+/// or a restore's) is removed and a regular file made.
 pub(super) fn open_for_rewrite(path: &Path) -> Result<File, StoreError> {
-    OpenOptions::new()
-        .write(true)
-        .create(true)
-        .truncate(false)
-        .mode(0o600)
-        .custom_flags(O_NOFOLLOW)
-        .open(path)
-        .map_err(io_err("open", path))
+    let open = || {
+        OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .mode(0o600)
+            .custom_flags(O_NOFOLLOW)
+            .open(path)
+    };
+    match open() {
+        Err(e) if e.raw_os_error() == Some(ELOOP) => {
+            remove_if_exists(path)?;
+            open()
+        }
+        other => other,
+    }
+    .map_err(io_err("open", path))
 }
 
 pub(super) fn remove_if_exists(path: &Path) -> Result<bool, StoreError> {
@@ -537,9 +549,11 @@ impl LockedNetwork {
     ) -> Result<Self, StoreError> {
         // `.podlease` missing or damaged reads as "not clean": it is made below.
         let clean_path = layout.clean_marker();
+        // Never through a symlink: the marker is rewritten in place.
         let mut clean_file = OpenOptions::new()
             .read(true)
             .write(true)
+            .custom_flags(O_NOFOLLOW)
             .open(&clean_path)
             .ok()
             .map(|f| (f, 0));
@@ -638,8 +652,7 @@ impl LockedNetwork {
     }
 
     /// [`open_for_rewrite`], where our own directories may have vanished (an
-    /// operator, a restore): they are made again; and a symlink planted
-    /// among our files is never followed: it goes.
+    /// operator, a restore): they are made again.
     fn open_for_rewrite(&self, path: &Path) -> Result<File, StoreError> {
         let ours = path.starts_with(&self.layout.meta);
         match open_for_rewrite(path) {
@@ -650,10 +663,6 @@ impl LockedNetwork {
                 if let Some(parent) = path.parent() {
                     create_dir(parent)?;
                 }
-                open_for_rewrite(path)
-            }
-            Err(StoreError::Io { source, .. }) if ours && source.raw_os_error() == Some(ELOOP) => {
-                remove_if_exists(path)?;
                 open_for_rewrite(path)
             }
             other => other,
@@ -1085,7 +1094,12 @@ impl LockedNetwork {
     /// tolerated, which host-local does not do.
     pub fn cursor(&mut self, set: usize) -> Option<IpAddr> {
         let path = self.layout.cursor(set);
-        let mut file = OpenOptions::new().read(true).write(true).open(&path).ok()?;
+        let mut file = OpenOptions::new()
+            .read(true)
+            .write(true)
+            .custom_flags(O_NOFOLLOW)
+            .open(&path)
+            .ok()?;
         let text = read_once(&mut file, 128).ok()?;
         // Kept open: the ADD that reads a cursor usually moves it.
         self.cursor_files.push((set, file, text.len() as u64));
