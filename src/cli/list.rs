@@ -1,6 +1,6 @@
 //! `podlease list [NETWORK]`.
 
-use super::render::{Align, Table, container_cell, ifname_cell, json, or_dash};
+use super::render::{Align, Table, container_cell, ifname_cell, json, or_dash, state_cell};
 use super::{Ctx, Failure, Io, network_arg};
 
 /// List the allocated addresses of every network, or of one
@@ -9,6 +9,10 @@ use super::{Ctx, Failure, Io, network_arg};
     "Example:\n  podlease list cbr0 --data-dir /var/lib/cni/networks\n\n",
     "Legacy files (container id only, host-local before 2018) show \"(legacy: any)\" as the interface;\n",
     "files with no or unrecognised content are shown as such.\n\n",
+    "STATE: held; blocked (the file names no attachment, e.g. an operator's touch: the address\n",
+    "stays out of use until `podlease release` or GC removes it); to-release (killed-add or\n",
+    "reboot-reclaim): what the next CNI operation's recovery will release. list never changes\n",
+    "anything, and works on a read-only mount.\n\n",
     "Exit status: 0 success, 1 failure (I/O, lock), 2 usage error, 3 the network has no state"
 ))]
 pub struct Args {
@@ -33,6 +37,7 @@ pub fn run(ctx: &Ctx, args: &Args, io: &mut Io<'_>) -> Result<(), Failure> {
         ("IFNAME", Align::Left),
         ("POD", Align::Left),
         ("ALLOCATED", Align::Left),
+        ("STATE", Align::Left),
     ]);
     for a in &report.allocations {
         t.row(vec![
@@ -42,6 +47,7 @@ pub fn run(ctx: &Ctx, args: &Args, io: &mut Io<'_>) -> Result<(), Failure> {
             ifname_cell(a),
             or_dash(a.pod.as_deref()),
             a.allocated_at.clone(),
+            state_cell(a),
         ]);
     }
     Ok(t.write(io.out)?)

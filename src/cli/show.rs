@@ -41,8 +41,8 @@ fn write_details(w: &mut dyn Write, a: &AllocationInfo) -> std::io::Result<()> {
         OwnerKind::Legacy => {
             "legacy (container id only: held for every interface of the container)"
         }
-        OwnerKind::Empty => "empty file (a write that never finished)",
-        OwnerKind::Unknown => "unknown (unrecognised content)",
+        OwnerKind::Empty => "empty file (blocked: kept out of use until released on request)",
+        OwnerKind::Unknown => "unknown (unrecognised or unreadable content; blocked)",
     };
     let range_set = a.range_set.map_or_else(
         || "- (no config, or outside every configured range)".to_owned(),
@@ -63,7 +63,11 @@ fn write_details(w: &mut dyn Write, a: &AllocationInfo) -> std::io::Result<()> {
         ("allocated at", a.allocated_at.clone()),
         ("range set", range_set),
         ("file", a.file.display().to_string()),
+        ("state", super::render::state_cell(a)),
     ]);
+    if let Some(why) = &a.pending_reason {
+        lines.push(("recovery", why.clone()));
+    }
     for (k, v) in lines {
         writeln!(w, "{:<14}{v}", format!("{k}:"))?;
     }

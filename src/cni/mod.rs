@@ -340,13 +340,17 @@ fn dispatch(raw: &RawInvocation, version_for_errors: &mut String) -> Result<Vec<
 }
 
 /// `cni.dev/valid-attachments` from a GC request. Absent is an error: GC
-/// without it would release every allocation.
+/// without it would release every allocation. `null` is an empty list: Go's
+/// libcni encodes a node without pods (a nil slice) that way.
 fn valid_attachments(root: &Value) -> Result<Vec<ValidAttachment>, Error> {
     use crate::config::ConfigError;
     const KEY: &str = "cni.dev/valid-attachments";
     let Some(list) = root.get(KEY) else {
         return Err(ConfigError::Missing { field: KEY.into() }.into());
     };
+    if list.is_null() {
+        return Ok(Vec::new());
+    }
     let Value::Array(items) = list else {
         return Err(ConfigError::Type {
             field: KEY.into(),
