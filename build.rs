@@ -29,6 +29,8 @@ fn from_git() -> Option<String> {
     let dir = PathBuf::from(std::env::var_os("CARGO_MANIFEST_DIR")?);
     let git = |args: &[&str]| -> Option<String> {
         let out = Command::new("git")
+            // `git status` must not refresh the index it is watched through.
+            .env("GIT_OPTIONAL_LOCKS", "0")
             .arg("-C")
             .arg(&dir)
             .args(args)
