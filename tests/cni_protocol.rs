@@ -238,6 +238,7 @@ fn no_command_prints_about_on_stderr() {
         ),
         "{r:?}"
     );
+    assert!(r.stderr.contains("podlease --help"), "{r:?}");
 }
 
 #[test]

@@ -1,11 +1,12 @@
 //! The operator's face of the binary (no `CNI_COMMAND` in the environment):
-//! `podlease list | show | usage | release | gc | metrics`.
+//! `podlease list | show | usage | release | gc | metrics | install-cni`.
 //!
 //! Owns: argument parsing (clap), exit statuses, rendering reports as
 //! tables, JSON or Prometheus text. Never: the store (everything goes through
 //! [`podlease::ops::admin`]), `std::env` (the environment comes from `main`).
 
 mod gc;
+mod install;
 mod list;
 mod metrics;
 mod release;
@@ -26,6 +27,7 @@ use podlease::config::DEFAULT_DATA_DIR;
 use podlease::ids::{ContainerId, IfName, NetworkName};
 use podlease::ops::admin::{Admin, AdminError, Configs, Target};
 use podlease::store::StoreOptions;
+use podlease::store::disk::parse_lock_timeout;
 
 /// Exit status: success.
 pub const EXIT_OK: u8 = 0;
@@ -49,7 +51,7 @@ Examples:
 
 Environment:
   PODLEASE_DATA_DIR         default for --data-dir
-  PODLEASE_LOCK_TIMEOUT_MS  default for --lock-timeout, in milliseconds
+  PODLEASE_LOCK_TIMEOUT_MS  default for --lock-timeout (same forms: 1500, 1500ms, 2s)
 
 Exit status:
   0  success
@@ -58,19 +60,37 @@ Exit status:
   3  nothing matched: unknown address, container or network
 Errors go to stderr as \"podlease: <message>\"; when the status is not 0, stdout is empty.";
 
-/// What the reference plugins print when run by hand.
+/// `--version`: the package version and the git commit it was built from
+/// (`unknown` outside a git checkout, see build.rs).
+const VERSION: &str = concat!(
+    env!("CARGO_PKG_VERSION"),
+    " (commit ",
+    env!("PODLEASE_GIT_COMMIT"),
+    ")"
+);
+
+/// What the reference plugins print when run by hand, and how to get help.
 fn about() -> String {
     let versions: Vec<&str> = SpecVersion::ALL.iter().map(|v| v.as_str()).collect();
     format!(
-        "CNI podlease plugin v{}\nCNI protocol versions supported: {}\n",
+        "CNI podlease plugin v{}\nCNI protocol versions supported: {}\n\
+         A container runtime runs this plugin with CNI_COMMAND set; \
+         for the operator commands, run: podlease --help\n",
         env!("CARGO_PKG_VERSION"),
         versions.join(", ")
     )
 }
 
+/// The command line's definition, for the man pages and shell completions
+/// generated at build time (examples/gen-docs.rs); not used by the binary.
+#[allow(dead_code)]
+pub fn command() -> clap::Command {
+    <Cli as clap::CommandFactory>::command()
+}
+
 /// podlease: inspect and repair the address allocations of podlease and host-local.
 #[derive(Debug, Parser)]
-#[command(name = "podlease", version, propagate_version = true, after_help = MAIN_AFTER)]
+#[command(name = "podlease", version = VERSION, propagate_version = true, after_help = MAIN_AFTER)]
 struct Cli {
     /// State directory (host-local's dataDir) [default: $PODLEASE_DATA_DIR, else /var/lib/cni/networks]
     #[arg(long, global = true, value_name = "DIR")]
@@ -84,9 +104,9 @@ struct Cli {
     /// A CNI config file (.conf or .conflist) giving a network's ranges; repeatable
     #[arg(long, global = true, value_name = "FILE")]
     config: Vec<PathBuf>,
-    /// Seconds to wait for a network's lock [default: 60]
-    #[arg(long, global = true, value_name = "SECONDS")]
-    lock_timeout: Option<u64>,
+    /// How long to wait for a network's lock: milliseconds (1500), or with a unit (1500ms, 2s) [default: $PODLEASE_LOCK_TIMEOUT_MS, else 60s]
+    #[arg(long, global = true, value_name = "MS", value_parser = parse_lock_timeout)]
+    lock_timeout: Option<Duration>,
     #[command(subcommand)]
     command: Cmd,
 }
@@ -99,6 +119,7 @@ enum Cmd {
     Release(release::Args),
     Gc(gc::Args),
     Metrics(metrics::Args),
+    InstallCni(install::Args),
 }
 
 /// The process's streams, passed down so nothing prints directly.
@@ -216,6 +237,10 @@ pub fn run(args: Vec<OsString>, env: &BTreeMap<String, String>, io: &mut Io<'_>)
 }
 
 fn dispatch(cli: Cli, env: &BTreeMap<String, String>, io: &mut Io<'_>) -> Result<(), Failure> {
+    // Runs in a node installer image: no state, no configs to look for.
+    if let Cmd::InstallCni(a) = &cli.command {
+        return install::run(a, io);
+    }
     if cli.json && matches!(cli.command, Cmd::Metrics(_)) {
         return Err(Failure::Usage(
             "--json does not apply to metrics: its output is Prometheus text".into(),
@@ -235,7 +260,7 @@ fn dispatch(cli: Cli, env: &BTreeMap<String, String>, io: &mut Io<'_>) -> Result
         (None, false) => None,
     };
     let configs = Configs::discover(conf_dir.as_deref(), &cli.config, &data_dir)?;
-    let admin = Admin::new(data_dir, store_options(cli.lock_timeout, env), configs);
+    let admin = Admin::new(data_dir, store_options(cli.lock_timeout, env)?, configs);
     let ctx = Ctx {
         json: cli.json,
         admin,
@@ -247,17 +272,26 @@ fn dispatch(cli: Cli, env: &BTreeMap<String, String>, io: &mut Io<'_>) -> Result
         Cmd::Release(a) => release::run(&ctx, &a, io),
         Cmd::Gc(a) => gc::run(&ctx, &a, io),
         Cmd::Metrics(a) => metrics::run(&ctx, &a, io),
+        Cmd::InstallCni(_) => Ok(()), // ran above
     }
 }
 
 /// The store options the CNI face would use in this environment, so the
 /// operator and the plugin agree on the boot (a disagreement would reclaim).
-fn store_options(lock_timeout: Option<u64>, env: &BTreeMap<String, String>) -> StoreOptions {
+fn store_options(
+    lock_timeout: Option<Duration>,
+    env: &BTreeMap<String, String>,
+) -> Result<StoreOptions, Failure> {
     let mut opts = StoreOptions::from_env(env);
-    if let Some(s) = lock_timeout {
-        opts.lock_timeout = Duration::from_secs(s);
+    if let Some(t) = lock_timeout {
+        opts.lock_timeout = t;
+    } else if let Some(v) = env.get("PODLEASE_LOCK_TIMEOUT_MS") {
+        // The plugin ignores a value it cannot read (a DEL must not fail over
+        // it); an operator is told.
+        opts.lock_timeout = parse_lock_timeout(v)
+            .map_err(|e| Failure::Usage(format!("PODLEASE_LOCK_TIMEOUT_MS: {e}")))?;
     }
-    opts
+    Ok(opts)
 }
 
 /// A network name from the command line, validated before it becomes a path.
@@ -312,4 +346,84 @@ fn target_arg(s: &str, ifname: Option<&str>, force_container: bool) -> Result<Ta
         .map(|i| IfName::new(i).map_err(|e| Failure::Usage(format!("invalid --ifname: {e}"))))
         .transpose()?;
     Ok(Target::Container(id, ifname))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn env(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
+        pairs
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect()
+    }
+
+    /// `--lock-timeout` as clap parses it.
+    fn flag(v: &str) -> Result<Duration, clap::Error> {
+        Cli::try_parse_from(["podlease", "--lock-timeout", v, "list"]).map(|c| {
+            c.lock_timeout
+                .unwrap_or_else(|| unreachable!("the flag was given"))
+        })
+    }
+
+    #[test]
+    fn lock_timeout_flag_and_variable_take_the_same_unit() {
+        for v in ["0", "1", "250", "1500", "60000", "1500ms", "2s", "0s"] {
+            let from_var = store_options(None, &env(&[("PODLEASE_LOCK_TIMEOUT_MS", v)]))
+                .unwrap()
+                .lock_timeout;
+            let from_flag = store_options(Some(flag(v).unwrap()), &env(&[]))
+                .unwrap()
+                .lock_timeout;
+            assert_eq!(from_var, from_flag, "{v}");
+        }
+        assert_eq!(flag("250").unwrap(), Duration::from_millis(250));
+        assert_eq!(flag("1500ms").unwrap(), Duration::from_millis(1500));
+        assert_eq!(flag("2s").unwrap(), Duration::from_secs(2));
+    }
+
+    #[test]
+    fn lock_timeout_flag_wins_over_the_variable() {
+        let e = env(&[("PODLEASE_LOCK_TIMEOUT_MS", "5")]);
+        let t = store_options(Some(Duration::from_secs(3)), &e).unwrap();
+        assert_eq!(t.lock_timeout, Duration::from_secs(3));
+        assert_eq!(
+            store_options(None, &env(&[])).unwrap().lock_timeout,
+            StoreOptions::default().lock_timeout
+        );
+    }
+
+    #[test]
+    fn unreadable_lock_timeouts_are_refused_by_the_cli() {
+        for v in [
+            "",
+            "soon",
+            "-1",
+            "+5",
+            "1.5s",
+            "5 s",
+            "5m",
+            "ms",
+            "s",
+            "99999999999999999999",
+        ] {
+            assert!(flag(v).is_err(), "{v:?}");
+            let r = store_options(None, &env(&[("PODLEASE_LOCK_TIMEOUT_MS", v)]));
+            assert!(
+                matches!(&r, Err(Failure::Usage(m)) if m.contains("PODLEASE_LOCK_TIMEOUT_MS")),
+                "{v:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn version_names_the_commit() {
+        let v = command().render_version();
+        assert!(
+            v.starts_with(&format!("podlease {} (commit ", env!("CARGO_PKG_VERSION"))),
+            "{v}"
+        );
+        assert!(!env!("PODLEASE_GIT_COMMIT").is_empty());
+    }
 }

@@ -104,14 +104,39 @@ impl StoreOptions {
     /// boot identity (see [`BootSource`]).
     pub fn from_env(env: &std::collections::BTreeMap<String, String>) -> Self {
         let mut opts = Self::default();
-        if let Some(ms) = env
+        // An unreadable value keeps the default: a DEL must not fail over a
+        // tuning variable (the CLI refuses it instead, see `cli`).
+        if let Some(t) = env
             .get("PODLEASE_LOCK_TIMEOUT_MS")
-            .and_then(|v| v.parse().ok())
+            .and_then(|v| parse_lock_timeout(v).ok())
         {
-            opts.lock_timeout = Duration::from_millis(ms);
+            opts.lock_timeout = t;
         }
         opts
     }
+}
+
+/// A lock timeout as `PODLEASE_LOCK_TIMEOUT_MS` and `--lock-timeout` take
+/// it: a whole number of milliseconds (`1500`), or with a unit, `1500ms` or
+/// `2s`.
+pub fn parse_lock_timeout(s: &str) -> Result<Duration, String> {
+    let s = s.trim();
+    let (digits, to_ms) = if let Some(d) = s.strip_suffix("ms") {
+        (d, 1)
+    } else if let Some(d) = s.strip_suffix('s') {
+        (d, 1000)
+    } else {
+        (s, 1)
+    };
+    let ms = digits
+        .parse::<u64>()
+        .ok()
+        .filter(|_| digits.bytes().all(|b| b.is_ascii_digit()))
+        .and_then(|n| n.checked_mul(to_ms))
+        .ok_or_else(|| {
+            format!("{s:?} is not a lock timeout: give milliseconds (1500), or a unit (1500ms, 2s)")
+        })?;
+    Ok(Duration::from_millis(ms))
 }
 
 /// Who holds an address, as its file says.
