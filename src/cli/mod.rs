@@ -1,5 +1,5 @@
 //! The operator's face of the binary (no `CNI_COMMAND` in the environment):
-//! `podlease list | show | usage | release | gc | metrics`.
+//! `podlease list | show | usage | release | gc | metrics | validate`.
 //!
 //! Owns: argument parsing (clap), exit statuses, rendering reports as
 //! tables, JSON or Prometheus text. Never: the store (everything goes through
@@ -11,7 +11,9 @@ mod metrics;
 mod release;
 mod render;
 mod show;
+mod target;
 mod usage;
+mod validate;
 
 use std::collections::BTreeMap;
 use std::ffi::OsString;
@@ -23,8 +25,9 @@ use std::time::Duration;
 use clap::{Parser, Subcommand};
 use podlease::cni::version::SpecVersion;
 use podlease::config::DEFAULT_DATA_DIR;
-use podlease::ids::{ContainerId, IfName, NetworkName};
-use podlease::ops::admin::{Admin, AdminError, Configs, Target};
+use podlease::ids::NetworkName;
+use podlease::ops::admin::{Admin, AdminError, Configs};
+use podlease::ops::locate;
 use podlease::store::StoreOptions;
 
 /// Exit status: success.
@@ -99,6 +102,7 @@ enum Cmd {
     Release(release::Args),
     Gc(gc::Args),
     Metrics(metrics::Args),
+    Validate(validate::Args),
 }
 
 /// The process's streams, passed down so nothing prints directly.
@@ -221,20 +225,30 @@ fn dispatch(cli: Cli, env: &BTreeMap<String, String>, io: &mut Io<'_>) -> Result
             "--json does not apply to metrics: its output is Prometheus text".into(),
         ));
     }
-    let data_dir = cli
-        .data_dir
-        .or_else(|| {
-            env.get("PODLEASE_DATA_DIR")
-                .filter(|s| !s.is_empty())
-                .map(PathBuf::from)
-        })
-        .unwrap_or_else(|| PathBuf::from(DEFAULT_DATA_DIR));
+    if let Cmd::Validate(a) = &cli.command {
+        let conf_dir = cli
+            .conf_dir
+            .unwrap_or_else(|| PathBuf::from(DEFAULT_CONF_DIR));
+        return validate::run(cli.json, &conf_dir, a, io);
+    }
+    let explicit_data_dir = cli.data_dir.or_else(|| {
+        env.get("PODLEASE_DATA_DIR")
+            .filter(|s| !s.is_empty())
+            .map(PathBuf::from)
+    });
     let conf_dir = match (cli.conf_dir, cli.config.is_empty()) {
         (Some(d), _) => Some(d),
         (None, true) => Some(PathBuf::from(DEFAULT_CONF_DIR)),
         (None, false) => None,
     };
+    // Without --data-dir, the configs say where their state is.
+    let data_dir = match explicit_data_dir {
+        Some(d) => d,
+        None => locate::data_dir_from_configs(conf_dir.as_deref(), &cli.config)?
+            .unwrap_or_else(|| PathBuf::from(DEFAULT_DATA_DIR)),
+    };
     let configs = Configs::discover(conf_dir.as_deref(), &cli.config, &data_dir)?;
+    locate::check_data_dir(&data_dir, configs.names().next().is_some())?;
     let admin = Admin::new(data_dir, store_options(cli.lock_timeout, env), configs);
     let ctx = Ctx {
         json: cli.json,
@@ -247,6 +261,8 @@ fn dispatch(cli: Cli, env: &BTreeMap<String, String>, io: &mut Io<'_>) -> Result
         Cmd::Release(a) => release::run(&ctx, &a, io),
         Cmd::Gc(a) => gc::run(&ctx, &a, io),
         Cmd::Metrics(a) => metrics::run(&ctx, &a, io),
+        // Handled above: it needs no data directory.
+        Cmd::Validate(_) => Ok(()),
     }
 }
 
@@ -264,52 +280,4 @@ fn store_options(lock_timeout: Option<u64>, env: &BTreeMap<String, String>) -> S
 fn network_arg(s: Option<&str>) -> Result<Option<NetworkName>, Failure> {
     s.map(|s| NetworkName::new(s).map_err(|e| Failure::Usage(format!("invalid network name: {e}"))))
         .transpose()
-}
-
-/// The `ADDRESS|CONTAINER` argument of `show` and `release`, with its flags.
-#[derive(clap::Args, Debug)]
-pub struct TargetArgs {
-    /// An IP address, or a container id
-    #[arg(value_name = "ADDRESS|CONTAINER")]
-    pub target: String,
-    /// Only this network
-    #[arg(long, value_name = "NETWORK")]
-    pub network: Option<String>,
-    /// Only this interface of the container
-    #[arg(long, value_name = "IF")]
-    pub ifname: Option<String>,
-    /// Read the argument as a container id even if it looks like an address
-    #[arg(long)]
-    pub container: bool,
-}
-
-impl TargetArgs {
-    /// The validated network and target.
-    fn parse(&self) -> Result<(Option<NetworkName>, Target), Failure> {
-        Ok((
-            network_arg(self.network.as_deref())?,
-            target_arg(&self.target, self.ifname.as_deref(), self.container)?,
-        ))
-    }
-}
-
-/// `ADDRESS|CONTAINER` (with `--ifname` and `--container`) as a target.
-fn target_arg(s: &str, ifname: Option<&str>, force_container: bool) -> Result<Target, Failure> {
-    if !force_container && let Ok(ip) = s.parse::<std::net::IpAddr>() {
-        if ifname.is_some() {
-            return Err(Failure::Usage(format!(
-                "--ifname applies to a container id, not to the address {ip} (use --container if {s:?} is a container id)"
-            )));
-        }
-        return Ok(Target::Address(podlease::range::canonical(ip)));
-    }
-    let id = ContainerId::new(s).map_err(|e| {
-        Failure::Usage(format!(
-            "{s:?} is neither an address nor a container id: {e}"
-        ))
-    })?;
-    let ifname = ifname
-        .map(|i| IfName::new(i).map_err(|e| Failure::Usage(format!("invalid --ifname: {e}"))))
-        .transpose()?;
-    Ok(Target::Container(id, ifname))
 }
