@@ -445,3 +445,15 @@ fn mistyped_commands_get_a_suggestion() {
     let r = fails(bare(&["list", "--no-trnc"]), 2, &["--no-trunc"]);
     assert!(r.stderr.contains("similar"), "{r:?}");
 }
+
+#[test]
+fn an_unknown_network_names_the_ones_there() {
+    let env = Env::new();
+    for cmd in ["list", "usage"] {
+        fails(
+            env.cli(&[cmd, "mynte"]),
+            3,
+            &["network mynte has no state in", "(networks there: mynet)"],
+        );
+    }
+}

@@ -49,16 +49,18 @@ Examples:
   podlease release 10.22.0.14 --network cbr0
   crictl pods -q | sed 's/$/ eth0/' | podlease gc --keep - --network cbr0 --dry-run
   podlease metrics --output /var/lib/node_exporter/textfile/podlease.prom
+  podlease validate /etc/cni/net.d/10-podlease.conflist
 
 Environment:
-  PODLEASE_DATA_DIR         default for --data-dir
+  PODLEASE_DATA_DIR         default for --data-dir (without either, the dataDir of the configs)
   PODLEASE_LOCK_TIMEOUT_MS  default for --lock-timeout, in milliseconds
 
 Exit status:
   0  success
   1  the operation failed (I/O error, lock timeout); what was done is printed
   2  usage error: bad arguments, invalid names or input, ambiguous target (add --network)
-  3  nothing matched: unknown address, container or network
+  3  nothing matched: unknown address, container, pod or network, or a data directory
+     that does not exist or holds no network (the message says what was probably meant)
 Errors go to stderr as \"podlease: <message>\"; when the status is not 0, stdout is empty.";
 
 /// What the reference plugins print when run by hand.
@@ -75,13 +77,13 @@ fn about() -> String {
 #[derive(Debug, Parser)]
 #[command(name = "podlease", version, propagate_version = true, after_help = MAIN_AFTER)]
 struct Cli {
-    /// State directory (host-local's dataDir) [default: $PODLEASE_DATA_DIR, else /var/lib/cni/networks]
+    /// State directory (host-local's dataDir) [default: $PODLEASE_DATA_DIR, else the dataDir of the --config files or of every network in --conf-dir, else /var/lib/cni/networks]
     #[arg(long, global = true, value_name = "DIR")]
     data_dir: Option<PathBuf>,
-    /// Print JSON on stdout (list, show, usage, release, gc)
+    /// Print JSON on stdout (list, show, usage, release, gc, validate)
     #[arg(long, global = true)]
     json: bool,
-    /// CNI config directory searched for the networks' ranges [default: /etc/cni/net.d, unless --config is given]
+    /// CNI config directory searched for the networks' ranges (validate: the node's other networks) [default: /etc/cni/net.d, unless --config is given]
     #[arg(long, global = true, value_name = "DIR")]
     conf_dir: Option<PathBuf>,
     /// A CNI config file (.conf or .conflist) giving a network's ranges; repeatable
