@@ -50,8 +50,15 @@ pub fn run(as_json: bool, conf_dir: &Path, args: &Args, io: &mut Io<'_>) -> Resu
                 }
                 if n.errors.is_empty() && n.range_sets.is_empty() {
                     writeln!(io.out, "{at}: ok (ranges not checked)")?;
-                } else if n.errors.is_empty() {
+                } else if n.errors.is_empty() && n.warnings.is_empty() {
                     writeln!(io.out, "{at}: ok: range sets {}", n.range_sets.join("; "))?;
+                } else if n.errors.is_empty() {
+                    writeln!(
+                        io.out,
+                        "{at}: ok, with {} warning(s): range sets {}",
+                        n.warnings.len(),
+                        n.range_sets.join("; ")
+                    )?;
                 }
             }
         }
