@@ -457,3 +457,19 @@ fn an_unknown_network_names_the_ones_there() {
         );
     }
 }
+
+#[test]
+fn new_options_are_documented_in_help() {
+    let r = status(bare(&["validate", "--help"]), 0);
+    for w in ["podlease validate", "Example", "Exit status", "--strict"] {
+        assert!(r.stdout.contains(w), "{w:?}: {r:?}");
+    }
+    let r = status(bare(&["show", "--help"]), 0);
+    assert!(r.stdout.contains("--pod <NAMESPACE/NAME>"), "{r:?}");
+    let r = status(bare(&["release", "--help"]), 0);
+    assert!(r.stdout.contains("--dry-run"), "{r:?}");
+    let r = status(bare(&["list", "--help"]), 0);
+    assert!(r.stdout.contains("--no-trunc"), "{r:?}");
+    let r = status(bare(&["--help"]), 0);
+    assert!(r.stdout.contains("validate"), "{r:?}");
+}
