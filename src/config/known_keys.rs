@@ -264,6 +264,41 @@ mod tests {
         );
     }
 
+    /// Every key the decoder reads is known here, so a new field cannot be
+    /// warned about as a typo: each string literal passed as the last
+    /// argument of a call in the decoder (`ipam.bool("sticky")`,
+    /// `opt_ip(obj, "rangeStart")`) is a known key or one of the
+    /// levels' names.
+    #[test]
+    fn the_decoder_reads_only_known_keys() {
+        const LEVELS: &[&str] = &["ipam", "runtimeConfig", "ipRanges", "args", "cni", "ips"];
+        let src = include_str!("mod.rs");
+        let mut read = Vec::new();
+        for (i, _) in src.match_indices("\")") {
+            let before = src.get(..i).unwrap_or_default();
+            let Some(open) = before.rfind('"') else {
+                continue;
+            };
+            let key = &before[open + 1..];
+            let lead = before[..open].trim_end();
+            if !key.is_empty()
+                && key.chars().all(|c| c.is_ascii_alphanumeric())
+                && (lead.ends_with('(') || lead.ends_with(','))
+            {
+                read.push(key);
+            }
+        }
+        assert!(read.len() > 20, "the scan found too few keys: {read:?}");
+        for key in read {
+            assert!(
+                [IPAM, RANGE, ROUTE, LEVELS]
+                    .iter()
+                    .any(|l| is_known(l, key)),
+                "the decoder reads {key:?}: add it to config::known_keys"
+            );
+        }
+    }
+
     #[test]
     fn bounded_and_tolerant() {
         let mut ipam = serde_json::Map::new();
