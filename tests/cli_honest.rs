@@ -210,6 +210,11 @@ fn a_malformed_address_is_a_usage_error_not_a_container_id() {
         }
     }
     assert_eq!(env.addresses().len(), 2, "nothing was released");
+    fails(
+        env.cli(&["show", "default/web-a"]),
+        2,
+        &["--pod default/web-a"],
+    );
     // --container still reads it as a container id.
     fails(
         env.cli(&["show", "10.1.2.400", "--container"]),
@@ -397,6 +402,27 @@ fn validate_checks_configs_before_rollout() {
     assert_eq!(r.stdout.matches(": warning: ").count(), 4, "{r:?}");
     let r = status(validate(&["--strict", s(&typos)]), 1);
     assert!(r.stderr.contains("0 error(s), 4 warning(s)"), "{r:?}");
+    // A network configured twice on the node: only the first file counts.
+    let twice = write(
+        &node,
+        "20-existing-again.conflist",
+        &json!({ "cniVersion": "1.0.0", "name": "existing", "plugins": [
+            { "type": "bridge", "ipam": { "type": "host-local", "subnet": "10.9.0.0/16" } }
+        ]}),
+    );
+    let r = status(validate(&[s(&twice)]), 0);
+    assert!(
+        r.stdout.contains("network existing is also configured in")
+            && r.stdout.contains("10-existing.conflist"),
+        "{r:?}"
+    );
+    // ... and the overlap with it is reported once.
+    let r = status(validate(&[s(&typos)]), 0);
+    assert_eq!(
+        r.stdout.matches("overlaps network existing").count(),
+        1,
+        "{r:?}"
+    );
 
     // Errors: what ADD would refuse, with the field; a good file beside them is ok.
     let bad = write(

@@ -110,6 +110,11 @@ pub fn target_arg(
             )));
         }
     }
+    if !force_container && pod_arg(s).is_ok() {
+        return Err(Failure::Usage(format!(
+            "{s:?} is not an address or a container id; for a pod, use --pod {s}"
+        )));
+    }
     let id = ContainerId::new(s).map_err(|e| {
         Failure::Usage(format!(
             "{s:?} is neither an address nor a container id: {e}"

@@ -206,9 +206,23 @@ pub fn validate(files: &[PathBuf], conf_dir: Option<&Path>) -> ValidateReport {
     }
     for f in &mut reports {
         for n in &mut f.networks {
+            // libcni loads a network from the first file (by name) that names it.
+            for (other, file, _) in &node {
+                if *other == n.network && !same_file(file, &f.file) {
+                    n.warnings.push(format!(
+                        "network {other} is also configured in {}: a runtime uses only the file that sorts first",
+                        file.display()
+                    ));
+                }
+            }
             for (i, set) in n.sets.iter().enumerate() {
                 for (other, file, sets) in &node {
                     if *other == n.network {
+                        continue;
+                    }
+                    // A network configured twice counts once: by its first file.
+                    let first = node.iter().find(|(name, _, _)| name == other);
+                    if first.is_some_and(|(_, first, _)| first != file) {
                         continue;
                     }
                     if let Some(o) = sets.iter().find(|o| o.overlaps(set)) {
