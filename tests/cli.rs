@@ -326,7 +326,11 @@ fn list_human() {
 
     let one = rows_of(&env, &["list", "other"]);
     assert_eq!(one.len(), 1);
+    // A data directory that does not exist is an error, unless a config names it.
     let empty = Env::new();
+    let r = status(empty.cli(&["list"]), 3);
+    assert!(r.stderr.contains("does not exist"), "{r:?}");
+    empty.install("10-fresh.conflist", &empty.conf("fresh", v4_24()));
     assert_eq!(
         status(empty.cli(&["list"]), 0).stdout.trim(),
         format!("no allocations in {}", empty.data().display())
@@ -1283,17 +1287,25 @@ fn parse_and_keep(env: &Env) -> String {
 #[test]
 fn empty_data_dir_metrics_and_usage() {
     let env = Env::new();
+    // Neither state nor a config naming the data directory: a wrong path, said so.
+    for args in [&["metrics"][..], &["usage"], &["usage", "--json"]] {
+        let r = status(env.cli(args), 3);
+        assert!(r.stderr.contains("does not exist"), "{args:?}: {r:?}");
+        assert!(r.stdout.is_empty(), "{args:?}: {r:?}");
+    }
+    // A node where no pod has an address yet: the config names the directory.
+    env.install("10-fresh.conflist", &env.conf("fresh", v4_24()));
     let r = status(env.cli(&["metrics"]), 0);
-    assert!(parse_prometheus(&r.stdout).is_empty());
+    let samples = parse_prometheus(&r.stdout);
     assert_eq!(
-        status(env.cli(&["usage"]), 0).stdout.trim(),
-        format!("no networks in {}", env.data().display())
+        sample(
+            &samples,
+            "podlease_addresses_allocated",
+            &[("network", "fresh"), ("range_set", "0")]
+        ),
+        0.0
     );
-    assert!(
-        json_of(&env.cli(&["usage", "--json"]))["networks"]
-            .as_array()
-            .unwrap()
-            .is_empty()
-    );
+    let networks = &json_of(&env.cli(&["usage", "--json"]))["networks"];
+    assert_eq!(networks[0]["allocated"], 0, "{networks}");
     assert!(!env.data().exists(), "a read created the data directory");
 }

@@ -144,6 +144,9 @@ fn install_cni_refuses_a_missing_directory_and_bad_names() {
 fn lock_timeout_takes_milliseconds_or_a_unit() {
     for ok in ["250", "250ms", "2s"] {
         let tmp = tempfile::tempdir().unwrap();
+        // A data directory holding a network: an empty one is exit 3.
+        std::fs::create_dir(tmp.path().join("net")).unwrap();
+        std::fs::write(tmp.path().join("net/lock"), "").unwrap();
         let r = cli(&[
             "list",
             "--lock-timeout",

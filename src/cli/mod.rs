@@ -1,5 +1,5 @@
 //! The operator's face of the binary (no `CNI_COMMAND` in the environment):
-//! `podlease list | show | usage | release | gc | metrics | install-cni`.
+//! `podlease list | show | usage | release | gc | metrics | validate | install-cni`.
 //!
 //! Owns: argument parsing (clap), exit statuses, rendering reports as
 //! tables, JSON or Prometheus text. Never: the store (everything goes through
@@ -12,7 +12,9 @@ mod metrics;
 mod release;
 mod render;
 mod show;
+mod target;
 mod usage;
+mod validate;
 
 use std::collections::BTreeMap;
 use std::ffi::OsString;
@@ -24,8 +26,9 @@ use std::time::Duration;
 use clap::{Parser, Subcommand};
 use podlease::cni::version::SpecVersion;
 use podlease::config::DEFAULT_DATA_DIR;
-use podlease::ids::{ContainerId, IfName, NetworkName};
-use podlease::ops::admin::{Admin, AdminError, Configs, Target};
+use podlease::ids::NetworkName;
+use podlease::ops::admin::{Admin, AdminError, Configs};
+use podlease::ops::locate;
 use podlease::store::StoreOptions;
 use podlease::store::disk::parse_lock_timeout;
 
@@ -48,16 +51,18 @@ Examples:
   podlease release 10.22.0.14 --network cbr0
   crictl pods -q | sed 's/$/ eth0/' | podlease gc --keep - --network cbr0 --dry-run
   podlease metrics --output /var/lib/node_exporter/textfile/podlease.prom
+  podlease validate /etc/cni/net.d/10-podlease.conflist
 
 Environment:
-  PODLEASE_DATA_DIR         default for --data-dir
+  PODLEASE_DATA_DIR         default for --data-dir (without either, the dataDir of the configs)
   PODLEASE_LOCK_TIMEOUT_MS  default for --lock-timeout (same forms: 1500, 1500ms, 2s)
 
 Exit status:
   0  success
   1  the operation failed (I/O error, lock timeout); what was done is printed
   2  usage error: bad arguments, invalid names or input, ambiguous target (add --network)
-  3  nothing matched: unknown address, container or network
+  3  nothing matched: unknown address, container, pod or network, or a data directory
+     that does not exist or holds no network (the message says what was probably meant)
 Errors go to stderr as \"podlease: <message>\"; when the status is not 0, stdout is empty.";
 
 /// `--version`: the package version and the git commit it was built from
@@ -92,13 +97,13 @@ pub fn command() -> clap::Command {
 #[derive(Debug, Parser)]
 #[command(name = "podlease", version = VERSION, propagate_version = true, after_help = MAIN_AFTER)]
 struct Cli {
-    /// State directory (host-local's dataDir) [default: $PODLEASE_DATA_DIR, else /var/lib/cni/networks]
+    /// State directory (host-local's dataDir) [default: $PODLEASE_DATA_DIR, else the dataDir of the --config files or of every network in --conf-dir, else /var/lib/cni/networks]
     #[arg(long, global = true, value_name = "DIR")]
     data_dir: Option<PathBuf>,
-    /// Print JSON on stdout (list, show, usage, release, gc)
+    /// Print JSON on stdout (list, show, usage, release, gc, validate)
     #[arg(long, global = true)]
     json: bool,
-    /// CNI config directory searched for the networks' ranges [default: /etc/cni/net.d, unless --config is given]
+    /// CNI config directory searched for the networks' ranges (validate: the node's other networks) [default: /etc/cni/net.d, unless --config is given]
     #[arg(long, global = true, value_name = "DIR")]
     conf_dir: Option<PathBuf>,
     /// A CNI config file (.conf or .conflist) giving a network's ranges; repeatable
@@ -120,6 +125,7 @@ enum Cmd {
     Gc(gc::Args),
     Metrics(metrics::Args),
     InstallCni(install::Args),
+    Validate(validate::Args),
 }
 
 /// The process's streams, passed down so nothing prints directly.
@@ -246,20 +252,30 @@ fn dispatch(cli: Cli, env: &BTreeMap<String, String>, io: &mut Io<'_>) -> Result
             "--json does not apply to metrics: its output is Prometheus text".into(),
         ));
     }
-    let data_dir = cli
-        .data_dir
-        .or_else(|| {
-            env.get("PODLEASE_DATA_DIR")
-                .filter(|s| !s.is_empty())
-                .map(PathBuf::from)
-        })
-        .unwrap_or_else(|| PathBuf::from(DEFAULT_DATA_DIR));
+    if let Cmd::Validate(a) = &cli.command {
+        let conf_dir = cli
+            .conf_dir
+            .unwrap_or_else(|| PathBuf::from(DEFAULT_CONF_DIR));
+        return validate::run(cli.json, &conf_dir, a, io);
+    }
+    let explicit_data_dir = cli.data_dir.or_else(|| {
+        env.get("PODLEASE_DATA_DIR")
+            .filter(|s| !s.is_empty())
+            .map(PathBuf::from)
+    });
     let conf_dir = match (cli.conf_dir, cli.config.is_empty()) {
         (Some(d), _) => Some(d),
         (None, true) => Some(PathBuf::from(DEFAULT_CONF_DIR)),
         (None, false) => None,
     };
+    // Without --data-dir, the configs say where their state is.
+    let data_dir = match explicit_data_dir {
+        Some(d) => d,
+        None => locate::data_dir_from_configs(conf_dir.as_deref(), &cli.config)?
+            .unwrap_or_else(|| PathBuf::from(DEFAULT_DATA_DIR)),
+    };
     let configs = Configs::discover(conf_dir.as_deref(), &cli.config, &data_dir)?;
+    locate::check_data_dir(&data_dir, configs.names().next().is_some())?;
     let admin = Admin::new(data_dir, store_options(cli.lock_timeout, env)?, configs);
     let ctx = Ctx {
         json: cli.json,
@@ -273,6 +289,8 @@ fn dispatch(cli: Cli, env: &BTreeMap<String, String>, io: &mut Io<'_>) -> Result
         Cmd::Gc(a) => gc::run(&ctx, &a, io),
         Cmd::Metrics(a) => metrics::run(&ctx, &a, io),
         Cmd::InstallCni(_) => Ok(()), // ran above
+        // Handled above: it needs no data directory.
+        Cmd::Validate(_) => Ok(()),
     }
 }
 
@@ -299,55 +317,6 @@ fn network_arg(s: Option<&str>) -> Result<Option<NetworkName>, Failure> {
     s.map(|s| NetworkName::new(s).map_err(|e| Failure::Usage(format!("invalid network name: {e}"))))
         .transpose()
 }
-
-/// The `ADDRESS|CONTAINER` argument of `show` and `release`, with its flags.
-#[derive(clap::Args, Debug)]
-pub struct TargetArgs {
-    /// An IP address, or a container id
-    #[arg(value_name = "ADDRESS|CONTAINER")]
-    pub target: String,
-    /// Only this network
-    #[arg(long, value_name = "NETWORK")]
-    pub network: Option<String>,
-    /// Only this interface of the container
-    #[arg(long, value_name = "IF")]
-    pub ifname: Option<String>,
-    /// Read the argument as a container id even if it looks like an address
-    #[arg(long)]
-    pub container: bool,
-}
-
-impl TargetArgs {
-    /// The validated network and target.
-    fn parse(&self) -> Result<(Option<NetworkName>, Target), Failure> {
-        Ok((
-            network_arg(self.network.as_deref())?,
-            target_arg(&self.target, self.ifname.as_deref(), self.container)?,
-        ))
-    }
-}
-
-/// `ADDRESS|CONTAINER` (with `--ifname` and `--container`) as a target.
-fn target_arg(s: &str, ifname: Option<&str>, force_container: bool) -> Result<Target, Failure> {
-    if !force_container && let Ok(ip) = s.parse::<std::net::IpAddr>() {
-        if ifname.is_some() {
-            return Err(Failure::Usage(format!(
-                "--ifname applies to a container id, not to the address {ip} (use --container if {s:?} is a container id)"
-            )));
-        }
-        return Ok(Target::Address(podlease::range::canonical(ip)));
-    }
-    let id = ContainerId::new(s).map_err(|e| {
-        Failure::Usage(format!(
-            "{s:?} is neither an address nor a container id: {e}"
-        ))
-    })?;
-    let ifname = ifname
-        .map(|i| IfName::new(i).map_err(|e| Failure::Usage(format!("invalid --ifname: {e}"))))
-        .transpose()?;
-    Ok(Target::Container(id, ifname))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -51,6 +51,9 @@ pub struct Outcome {
     pub stdout: Vec<u8>,
     /// Exit status.
     pub status: u8,
+    /// Bytes for stderr: warnings for whoever reads the runtime's log (an
+    /// unknown key in the config), never part of the protocol.
+    pub stderr: Vec<u8>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -134,25 +137,40 @@ fn name_err(var: &str, e: &NameError) -> Error {
 /// comes in through `raw` and goes out through the [`Outcome`].
 pub fn run(raw: &RawInvocation) -> Outcome {
     let mut version_for_errors = SpecVersion::NEWEST.as_str().to_owned();
-    match dispatch(raw, &mut version_for_errors) {
-        Ok(stdout) => Outcome { stdout, status: 0 },
+    let mut warnings = Vec::new();
+    let (stdout, status) = match dispatch(raw, &mut version_for_errors, &mut warnings) {
+        Ok(stdout) => (stdout, 0),
         Err(e) => {
             let msg = e.to_string();
             let details = e.details();
-            Outcome {
-                stdout: result::encode_error(
+            (
+                result::encode_error(
                     &version_for_errors,
                     e.code().as_u32(),
                     &msg,
                     details.as_deref(),
                 ),
-                status: 1,
-            }
+                1,
+            )
         }
+    };
+    let stderr = warnings
+        .iter()
+        .map(|w| format!("podlease: warning: {w}\n"))
+        .collect::<String>()
+        .into_bytes();
+    Outcome {
+        stdout,
+        status,
+        stderr,
     }
 }
 
-fn dispatch(raw: &RawInvocation, version_for_errors: &mut String) -> Result<Vec<u8>, Error> {
+fn dispatch(
+    raw: &RawInvocation,
+    version_for_errors: &mut String,
+    warnings: &mut Vec<String>,
+) -> Result<Vec<u8>, Error> {
     let command_str = raw.var("CNI_COMMAND").unwrap_or_default();
     let command = Command::parse(command_str).ok_or_else(|| {
         Error::Environment(format!(
@@ -247,6 +265,12 @@ fn dispatch(raw: &RawInvocation, version_for_errors: &mut String) -> Result<Vec<
             }));
         }
     };
+    // Accepted as host-local accepts them, but a typo must not pass unseen.
+    warnings.extend(
+        crate::config::known_keys::warnings(&root)
+            .into_iter()
+            .map(|w| format!("network {name}: {w}")),
+    );
     let not_allowed = |command: &'static str, needs: SpecVersion| Error::CommandNotAllowed {
         command,
         version: version.as_str(),

@@ -740,13 +740,29 @@ impl Admin {
         Ok(out)
     }
 
+    /// The networks with state, for a message: `a, b`, or `none`.
+    fn networks_there(&self) -> String {
+        let there: Vec<String> = self
+            .networks()
+            .unwrap_or_default()
+            .iter()
+            .map(ToString::to_string)
+            .collect();
+        if there.is_empty() {
+            "none".to_owned()
+        } else {
+            there.join(", ")
+        }
+    }
+
     /// The networks a command covers: `only`, or every network with state.
     fn scope(&self, only: Option<&NetworkName>) -> Result<Vec<NetworkName>, AdminError> {
         match only {
             Some(n) if self.has_state(n) => Ok(vec![n.clone()]),
             Some(n) => Err(AdminError::NotFound(format!(
-                "network {n} has no state in {}",
-                self.data_dir.display()
+                "network {n} has no state in {} (networks there: {})",
+                self.data_dir.display(),
+                self.networks_there()
             ))),
             None => self.networks(),
         }
@@ -1061,8 +1077,9 @@ impl Admin {
             Some(n) if self.has_state(n) || self.configs.get(n).is_some() => vec![n.clone()],
             Some(n) => {
                 return Err(AdminError::NotFound(format!(
-                    "network {n} has no state in {} and no config was found",
-                    self.data_dir.display()
+                    "network {n} has no state in {} and no config was found (networks there: {})",
+                    self.data_dir.display(),
+                    self.networks_there()
                 )));
             }
             None => {

@@ -10,7 +10,9 @@ mod check;
 mod del;
 pub mod gc;
 mod history;
+pub mod locate;
 mod status;
+pub mod validate;
 
 use std::net::IpAddr;
 
