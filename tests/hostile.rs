@@ -1186,3 +1186,77 @@ fn symlinks_in_the_spare_pool_and_hints_are_never_followed() {
     Call::new("DEL", &conf).id("b").run(&bin).success_empty();
     assert_eq!(std::fs::read(&victim).unwrap(), b"precious\n");
 }
+
+/// A symlinked directory under `.podlease/` is never followed to delete
+/// what is in it: with `spare` or `att` pointing at the network's own
+/// directory, the recovery after a crash emptied the pool (every address
+/// file, and the lock) and the next ADD handed out a live address; with
+/// `sticky` pointing there, a GC pruned every address file older than a
+/// week, listed ones included. No line on stderr either time.
+#[test]
+fn symlinked_directories_under_the_dot_directory_release_nothing() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
+    let conf = common::conf(
+        "1.1.0",
+        "dirlinks",
+        "podlease",
+        serde_json::json!({ "ranges": [[{ "subnet": "10.76.0.0/24" }]] }),
+        &data,
+    );
+    let bin = common::podlease();
+    let dir = data.join("dirlinks");
+    let meta = dir.join(".podlease");
+    let held: Vec<String> = ["a", "b"]
+        .iter()
+        .flat_map(|id| Call::new("ADD", &conf).id(id).run(&bin).addresses())
+        .collect();
+    let files = || -> BTreeMap<String, Vec<u8>> {
+        common::host_local_files(&dir)
+            .into_iter()
+            .filter(|(name, _)| name.parse::<std::net::IpAddr>().is_ok())
+            .collect()
+    };
+    let before = files();
+    assert_eq!(before.len(), 2, "{before:?}");
+
+    // Recovery after a crash (the marker says dirty) with `spare` and `att`
+    // (podlease 0.1's index) pointing at the network's directory.
+    std::fs::remove_dir(meta.join("spare")).unwrap();
+    std::os::unix::fs::symlink("..", meta.join("spare")).unwrap();
+    std::os::unix::fs::symlink("..", meta.join("att")).unwrap();
+    std::fs::remove_file(meta.join("clean")).unwrap();
+    Call::new("DEL", &conf)
+        .id("nobody")
+        .run(&bin)
+        .success_empty();
+    assert_eq!(files(), before, "recovery deleted through a symlink");
+    assert!(dir.join("lock").is_file(), "the lock file was deleted");
+    let fresh = Call::new("ADD", &conf).id("c").run(&bin).addresses();
+    assert!(
+        fresh.iter().all(|ip| !held.contains(ip)),
+        "{fresh:?} handed out again (held: {held:?})"
+    );
+    Call::new("DEL", &conf).id("c").run(&bin).success_empty();
+
+    // GC with `sticky` pointing at the network's directory, every address
+    // file a month old and listed.
+    std::fs::remove_dir(meta.join("sticky")).ok();
+    std::os::unix::fs::symlink("..", meta.join("sticky")).unwrap();
+    let month_ago = std::time::SystemTime::now() - std::time::Duration::from_secs(30 * 86_400);
+    for ip in &held {
+        std::fs::File::options()
+            .write(true)
+            .open(dir.join(ip))
+            .unwrap()
+            .set_modified(month_ago)
+            .unwrap();
+    }
+    let mut gc = conf.clone();
+    gc["cni.dev/valid-attachments"] = serde_json::json!([
+        { "containerID": "a", "ifname": "eth0" },
+        { "containerID": "b", "ifname": "eth0" },
+    ]);
+    Call::new("GC", &gc).run(&bin).success_empty();
+    assert_eq!(files(), before, "GC deleted through a symlink");
+}

@@ -412,12 +412,27 @@ pub(super) fn remove_if_exists(path: &Path) -> Result<bool, StoreError> {
     }
 }
 
+/// Makes one of our directories. A symlink found in its place (planted, or a
+/// restore's) is replaced by a directory: what we list in it and delete
+/// (spares, sticky records) must never be files elsewhere.
 pub(super) fn create_dir(path: &Path) -> Result<(), StoreError> {
     match fs::create_dir(path) {
         Ok(()) => Ok(()),
-        Err(e) if e.kind() == io::ErrorKind::AlreadyExists && path.is_dir() => Ok(()),
+        Err(e) if e.kind() == io::ErrorKind::AlreadyExists && is_real_dir(path) => Ok(()),
+        Err(e)
+            if e.kind() == io::ErrorKind::AlreadyExists
+                && fs::symlink_metadata(path).is_ok_and(|m| m.file_type().is_symlink()) =>
+        {
+            remove_if_exists(path)?;
+            fs::create_dir(path).map_err(io_err("create directory", path))
+        }
         Err(e) => Err(io_err("create directory", path)(e)),
     }
+}
+
+/// Whether `path` is a directory itself, not a symlink to one.
+pub(super) fn is_real_dir(path: &Path) -> bool {
+    fs::symlink_metadata(path).is_ok_and(|m| m.is_dir())
 }
 
 /// Every address file of `dir` with its owner, by address. A file that
@@ -1187,6 +1202,10 @@ impl LockedNetwork {
     /// # Errors
     /// [`StoreError`] on I/O failure other than the directory being absent.
     pub fn bound_hints(&mut self, dir: &Path, max: usize, keep: &str) -> Result<usize, StoreError> {
+        // Never through a symlink: its target's files are not hints of ours.
+        if !is_real_dir(dir) {
+            return Ok(0);
+        }
         let names: Vec<fs::DirEntry> = match fs::read_dir(dir) {
             Ok(l) => l.filter_map(Result::ok).collect(),
             Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(0),
@@ -1229,6 +1248,10 @@ impl LockedNetwork {
         keep: impl Fn(&str) -> bool,
         cutoff: std::time::SystemTime,
     ) -> Result<usize, StoreError> {
+        // Never through a symlink: its target's files are not hints of ours.
+        if !is_real_dir(dir) {
+            return Ok(0);
+        }
         let list = match fs::read_dir(dir) {
             Ok(l) => l,
             Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(0),
