@@ -1260,3 +1260,65 @@ fn symlinked_directories_under_the_dot_directory_release_nothing() {
     Call::new("GC", &gc).run(&bin).success_empty();
     assert_eq!(files(), before, "GC deleted through a symlink");
 }
+
+/// Runs `call` and waits for it at most a minute: a plugin that blocks
+/// (opening a FIFO) holds the network's lock, and every later call waits.
+fn run_bounded(call: &Call, bin: &Path) -> Option<Reply> {
+    let mut child = call.command(bin).spawn().unwrap();
+    let _ = child.stdin.take().unwrap().write_all(&call.stdin);
+    for _ in 0..600 {
+        if child.try_wait().unwrap().is_some() {
+            return Some(Reply::from(child.wait_with_output().unwrap()));
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    child.kill().unwrap();
+    child.wait().unwrap();
+    None
+}
+
+/// A FIFO where an address file should be (planted, or a restore's) never
+/// blocks a call: opening it to read whose it is waited for a writer
+/// forever, with the network's lock held. The address stays taken.
+#[test]
+fn a_fifo_named_like_an_address_never_blocks() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
+    let conf = common::conf(
+        "1.1.0",
+        "fifo",
+        "podlease",
+        serde_json::json!({ "ranges": [[{ "subnet": "10.74.0.0/24" }]] }),
+        &data,
+    );
+    let bin = common::podlease();
+    let dir = data.join("fifo");
+    let held = Call::new("ADD", &conf).id("a").run(&bin).addresses();
+    let mkfifo = |name: &str| {
+        let ok = std::process::Command::new("mkfifo")
+            .arg(dir.join(name))
+            .status()
+            .unwrap()
+            .success();
+        assert!(ok, "mkfifo {name}");
+    };
+    // A requested address held by a FIFO.
+    mkfifo("10.74.0.9");
+    let mut requested = conf.clone();
+    requested["runtimeConfig"] = serde_json::json!({ "ips": ["10.74.0.9/24"] });
+    let reply = run_bounded(&Call::new("ADD", &requested).id("b"), &bin)
+        .expect("ADD of an address held by a FIFO never finished");
+    reply.error(101);
+    // An indexed address replaced by a FIFO: DEL looks it up.
+    std::fs::remove_file(dir.join(&held[0])).unwrap();
+    mkfifo(&held[0]);
+    let reply = run_bounded(&Call::new("DEL", &conf).id("a"), &bin)
+        .expect("DEL through a FIFO never finished");
+    reply.success_empty();
+    let reply = run_bounded(&Call::new("ADD", &conf).id("c"), &bin).unwrap();
+    let got = reply.addresses();
+    assert!(
+        !got.contains(&held[0]) && !got.iter().any(|ip| ip == "10.74.0.9"),
+        "{got:?}"
+    );
+}

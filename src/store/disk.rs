@@ -275,7 +275,7 @@ fn read_small(path: &Path, limit: u64) -> io::Result<String> {
 
 /// [`read_small`] without the UTF-8 check.
 fn read_small_bytes(path: &Path, limit: u64) -> io::Result<Vec<u8>> {
-    let mut file = File::open(path)?;
+    let mut file = open_to_read(path)?;
     let mut buf = vec![0u8; 4096];
     let mut len = 0;
     loop {
@@ -295,6 +295,16 @@ fn read_small_bytes(path: &Path, limit: u64) -> io::Result<Vec<u8>> {
     Ok(buf)
 }
 
+/// Opens a file to read it, without blocking: a FIFO (planted, or a
+/// restore's) named like one of our files would otherwise wait for a writer
+/// forever, with the lock held. It reads as empty.
+fn open_to_read(path: &Path) -> io::Result<File> {
+    OpenOptions::new()
+        .read(true)
+        .custom_flags(O_NONBLOCK)
+        .open(path)
+}
+
 /// Largest address file we read: `CNI_CONTAINERID` can be as long as an
 /// environment variable (128 KiB), and host-local stores it whole.
 const MAX_OWNER_FILE: u64 = 256 * 1024;
@@ -308,7 +318,7 @@ fn parse_owner(bytes: &[u8]) -> Owner {
 /// Opens an address file: its owner and metadata, `None` if it is gone. An
 /// entry that is not a regular file is never read; its owner says so.
 fn read_address_file(path: &Path) -> Result<Option<(Owner, fs::Metadata)>, StoreError> {
-    let mut file = match File::open(path) {
+    let mut file = match open_to_read(path) {
         Ok(f) => f,
         Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
         Err(e) => return Err(io_err("open", path)(e)),
@@ -481,11 +491,15 @@ fn cause(e: &StoreError) -> String {
     }
 }
 
-/// `O_NOFOLLOW` (Linux): an open of a name that is a symlink fails.
-pub(super) const O_NOFOLLOW: i32 = 0o400_000;
+/// `O_NOFOLLOW`: an open of a name that is a symlink fails. Its value
+/// differs between architectures (0o400000 on x86, 0o100000 on arm64).
+pub(super) const O_NOFOLLOW: i32 = libc::O_NOFOLLOW;
 
 /// `ELOOP`: the name opened with `O_NOFOLLOW` is a symlink.
-pub(super) const ELOOP: i32 = 40;
+pub(super) const ELOOP: i32 = libc::ELOOP;
+
+/// `O_NONBLOCK`: opening a FIFO does not wait for a writer.
+const O_NONBLOCK: i32 = libc::O_NONBLOCK;
 
 /// Takes the network's lock as `opts` say (timeout, and what a timeout does).
 fn lock_network(layout: &Layout, opts: &StoreOptions) -> Result<NetworkLock, LockError> {
