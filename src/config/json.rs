@@ -1,10 +1,155 @@
-//! Reading a `serde_json::Value` the way host-local's Go decoder does: object
-//! keys match case-insensitively (an exact match wins), `null` means absent,
-//! unknown keys are ignored. Every error names the JSON path of the field.
+//! Reading the network configuration the way host-local's Go decoder
+//! (`encoding/json` into host-local's structs) does, at every level:
+//!
+//! - a key matches a field when the two are equal under Go's case folding
+//!   (`bytes.EqualFold`: ASCII letters in any case, and the two non-ASCII
+//!   letters that fold to ASCII ones, U+017F `ſ` for `s` and U+212A KELVIN
+//!   SIGN for `k`);
+//! - among keys of one object that fold to the same name, the last one in the
+//!   document wins ([`decode`] keeps only that one), except that a `null`
+//!   does not undo an earlier value of a field Go decodes into a string,
+//!   number, boolean or struct (Go ignores `null` for those; see
+//!   [`NULL_KEEPS_EARLIER`]);
+//! - `null` means absent; unknown keys are ignored.
+//!
+//! Every error names the JSON path of the field.
 
-use serde_json::{Map, Value};
+use std::fmt;
+
+use serde::de::{Deserialize, Deserializer, MapAccess, SeqAccess, Visitor};
+use serde_json::{Map, Number, Value};
 
 use super::ConfigError;
+
+/// Fields (folded) whose Go type is a string, number, boolean or struct, so
+/// that a later `null` for them leaves an earlier value in place. Every
+/// other field (pointers, slices, maps, IPs, podlease's lists) is reset by a
+/// later `null`, which podlease reads as absent. A new string, number or
+/// boolean key goes here.
+const NULL_KEEPS_EARLIER: &[&str] = &[
+    // host-local's structs
+    "name",
+    "cniversion",
+    "type",
+    "datadir",
+    "resolvconf",
+    "runtimeconfig",
+    "mtu",
+    "advmss",
+    "priority",
+    // podlease's own scalar keys, by the same rule
+    "subnetfile",
+    "reusedelayseconds",
+    "sticky",
+    "reclaimonreboot",
+    "reclaimclockslackseconds",
+];
+
+/// One character under Go's key folding (see the module doc).
+fn fold_char(c: char) -> char {
+    match c {
+        '\u{17f}' => 's',
+        '\u{212a}' => 'k',
+        c => c.to_ascii_lowercase(),
+    }
+}
+
+/// Whether two keys are equal under Go's key folding.
+pub(crate) fn fold_eq(a: &str, b: &str) -> bool {
+    a.len() <= b.len() * 3
+        && b.len() <= a.len() * 3
+        && a.chars().map(fold_char).eq(b.chars().map(fold_char))
+}
+
+/// A key folded to a canonical form (for grouping).
+fn fold(key: &str) -> String {
+    key.chars().map(fold_char).collect()
+}
+
+/// A JSON value decoded with every object's keys merged by Go's rules.
+struct GoValue(Value);
+
+impl<'de> Deserialize<'de> for GoValue {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        d.deserialize_any(GoVisitor).map(GoValue)
+    }
+}
+
+struct GoVisitor;
+
+impl<'de> Visitor<'de> for GoVisitor {
+    type Value = Value;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("any JSON value")
+    }
+    fn visit_bool<E>(self, v: bool) -> Result<Value, E> {
+        Ok(Value::Bool(v))
+    }
+    fn visit_i64<E>(self, v: i64) -> Result<Value, E> {
+        Ok(Value::Number(v.into()))
+    }
+    fn visit_u64<E>(self, v: u64) -> Result<Value, E> {
+        Ok(Value::Number(v.into()))
+    }
+    fn visit_f64<E>(self, v: f64) -> Result<Value, E> {
+        Ok(Number::from_f64(v).map_or(Value::Null, Value::Number))
+    }
+    fn visit_str<E>(self, v: &str) -> Result<Value, E> {
+        Ok(Value::String(v.to_owned()))
+    }
+    fn visit_string<E>(self, v: String) -> Result<Value, E> {
+        Ok(Value::String(v))
+    }
+    fn visit_unit<E>(self) -> Result<Value, E> {
+        Ok(Value::Null)
+    }
+    fn visit_none<E>(self) -> Result<Value, E> {
+        Ok(Value::Null)
+    }
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Value, A::Error> {
+        let mut out = Vec::new();
+        while let Some(GoValue(v)) = seq.next_element()? {
+            out.push(v);
+        }
+        Ok(Value::Array(out))
+    }
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Value, A::Error> {
+        let mut out = Map::new();
+        // folded key -> the key it is stored under
+        let mut by_fold: std::collections::HashMap<String, String> =
+            std::collections::HashMap::new();
+        while let Some(key) = map.next_key::<String>()? {
+            let GoValue(value) = map.next_value()?;
+            let folded = fold(&key);
+            if let Some(earlier) = by_fold.get(&folded) {
+                if value.is_null() && NULL_KEEPS_EARLIER.contains(&folded.as_str()) {
+                    continue;
+                }
+                out.remove(earlier);
+            }
+            by_fold.insert(folded, key.clone());
+            out.insert(key, value);
+        }
+        Ok(Value::Object(out))
+    }
+}
+
+/// Decodes a network configuration: JSON, with each object's keys merged as
+/// Go's decoder merges them (see the module doc), so that looking a field up
+/// with [`get`] finds what host-local would have decoded.
+///
+/// # Errors
+/// The JSON syntax error.
+pub fn decode(bytes: &[u8]) -> Result<Value, serde_json::Error> {
+    serde_json::from_slice::<GoValue>(bytes).map(|GoValue(v)| v)
+}
+
+/// The value of field `key` in `map` under Go's key folding (`null` included).
+pub fn get<'a>(map: &'a Map<String, Value>, key: &str) -> Option<&'a Value> {
+    map.get(key)
+        .or_else(|| map.iter().find(|(k, _)| fold_eq(k, key)).map(|(_, v)| v))
+}
 
 /// A short rendering of a JSON value for error messages.
 pub(crate) fn show(v: &Value) -> String {
@@ -58,14 +203,9 @@ impl<'a> Obj<'a> {
         }
     }
 
-    /// The field `key` (exact match first, then case-insensitive), `None` if absent or null.
+    /// The field `key` under Go's key folding, `None` if absent or null.
     pub fn get(&self, key: &str) -> Option<Field<'a>> {
-        let value = self.map.get(key).or_else(|| {
-            self.map
-                .iter()
-                .find(|(k, _)| k.eq_ignore_ascii_case(key))
-                .map(|(_, v)| v)
-        })?;
+        let value = get(self.map, key)?;
         if value.is_null() {
             return None;
         }

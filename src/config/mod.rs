@@ -21,6 +21,7 @@ use crate::range::{
     Family, Range, RangeError, RangeSet, RangeSetError, canonical, subnet_bounds, to_u128,
 };
 use json::{Field, Obj};
+pub use json::{decode as decode_go_json, get as go_get};
 
 /// host-local's default state directory.
 pub const DEFAULT_DATA_DIR: &str = "/var/lib/cni/networks";
@@ -297,11 +298,8 @@ fn parse_cidr(field: &Field<'_>) -> Result<IpNetwork, ConfigError> {
         value: s.to_owned(),
         what: "a CIDR (address/prefix)",
     };
-    // ipnetwork reads a bare address as a host route; a subnet must say its prefix.
-    if !s.contains('/') {
-        return Err(bad());
-    }
-    s.parse::<IpNetwork>().map_err(|_| bad())
+    // Exactly what host-local's Go accepts: no dotted masks, no `+`, no zones.
+    crate::gonet::parse_cidr(s).ok_or_else(bad)
 }
 
 fn opt_ip(obj: &Obj<'_>, key: &str) -> Result<Option<IpAddr>, ConfigError> {
@@ -433,11 +431,9 @@ fn cidr_list(ipam: &Obj<'_>, key: &str) -> Result<Vec<(IpNetwork, String)>, Conf
     for item in bounded(field.items()?, &field.path, MAX_LIST)? {
         let s = item.as_str()?;
         let net = if s.contains('/') {
-            s.parse::<IpNetwork>().ok()
+            crate::gonet::parse_cidr(s)
         } else {
-            s.parse::<IpAddr>()
-                .ok()
-                .map(|ip| IpNetwork::from(canonical(ip)))
+            crate::gonet::parse_ip(s).map(|ip| IpNetwork::from(canonical(ip)))
         };
         let net = net.ok_or_else(|| ConfigError::Parse {
             field: item.path.clone(),
@@ -707,13 +703,7 @@ impl ReleaseConfig {
     pub fn parse(root: &Value) -> Result<Self, ConfigError> {
         let ipam = root
             .as_object()
-            .and_then(|m| {
-                m.get("ipam").or_else(|| {
-                    m.iter()
-                        .find(|(k, _)| k.eq_ignore_ascii_case("ipam"))
-                        .map(|(_, v)| v)
-                })
-            })
+            .and_then(|m| go_get(m, "ipam"))
             .and_then(|v| Obj::of(v, "ipam").ok());
         Ok(Self {
             data_dir: data_dir(ipam.as_ref())?,
