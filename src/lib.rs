@@ -17,9 +17,9 @@ pub mod alloc;
 pub mod cni;
 pub mod config;
 pub mod error;
+pub mod gonet;
 pub mod ids;
 pub mod ops;
-pub mod gonet;
 pub mod range;
 pub mod store;
 

@@ -170,10 +170,20 @@ pub enum RangeError {
 /// state (host-local and podlease name their files in IPv4), so a range
 /// there would hand out an address the result cannot carry.
 const NOT_UNICAST_V4: &[(u32, u32, &str, &str)] = &[
-    (0x0000_0000, 0x00ff_ffff, "0.0.0.0/8", "unspecified (\"this network\")"),
+    (
+        0x0000_0000,
+        0x00ff_ffff,
+        "0.0.0.0/8",
+        "unspecified (\"this network\")",
+    ),
     (0x7f00_0000, 0x7fff_ffff, "127.0.0.0/8", "loopback"),
     (0xe000_0000, 0xefff_ffff, "224.0.0.0/4", "multicast"),
-    (0xffff_ffff, 0xffff_ffff, "255.255.255.255/32", "limited broadcast"),
+    (
+        0xffff_ffff,
+        0xffff_ffff,
+        "255.255.255.255/32",
+        "limited broadcast",
+    ),
 ];
 const NOT_UNICAST_V6: &[(u128, u128, &str, &str)] = &[
     (0, 0, "::/128", "unspecified"),
@@ -314,10 +324,7 @@ impl Range {
         // What is handed out (start..=end) and the gateway must be unicast
         // addresses of the family. (A subnet may contain such a block, e.g.
         // 240.0.0.0/4 and 255.255.255.255, its broadcast, never handed out.)
-        for (field, lo, hi) in [
-            ("range", start_v, end_v),
-            ("gateway", gateway_v, gateway_v),
-        ] {
+        for (field, lo, hi) in [("range", start_v, end_v), ("gateway", gateway_v, gateway_v)] {
             if let Some((block, what)) = not_unicast(family, lo, hi) {
                 return Err(RangeError::NotUnicast {
                     field,
@@ -670,11 +677,22 @@ mod tests {
         }
         // The case: a start just before the IPv4-mapped block.
         assert!(matches!(
-            Range::new(net("::fffe:0:0/95"), Some(ip("::fffe:ffff:ffff")), None, None),
+            Range::new(
+                net("::fffe:0:0/95"),
+                Some(ip("::fffe:ffff:ffff")),
+                None,
+                None
+            ),
             Err(RangeError::NotUnicast { .. })
         ));
         // Below the block is fine.
-        Range::new(net("::fffe:0:0/95"), None, Some(ip("::fffe:ffff:ffff")), None).unwrap();
+        Range::new(
+            net("::fffe:0:0/95"),
+            None,
+            Some(ip("::fffe:ffff:ffff")),
+            None,
+        )
+        .unwrap();
         // A subnet holding 255.255.255.255 as its broadcast (never handed out).
         Range::new(net("240.0.0.0/4"), None, None, None).unwrap();
         Range::new(net("255.255.255.0/24"), None, None, None).unwrap();

@@ -155,7 +155,12 @@ mod tests {
             CniArgs::parse("IP=10.0.0.1/99"),
             Err(ArgsError::BadIp("10.0.0.1/99".into()))
         );
-        for bad in ["10.0.0.1/+24", "10.0.0.1/255.255.255.0", "010.0.0.1", "fe80::1%eth0"] {
+        for bad in [
+            "10.0.0.1/+24",
+            "10.0.0.1/255.255.255.0",
+            "010.0.0.1",
+            "fe80::1%eth0",
+        ] {
             assert_eq!(
                 CniArgs::parse(&format!("IP={bad}")),
                 Err(ArgsError::BadIp(bad.into()))
@@ -183,7 +188,10 @@ mod tests {
             );
         }
         assert_eq!(
-            CniArgs::parse("K8S_POD_NAME=a;K8S_POD_NAME=b").unwrap().pod_name.as_deref(),
+            CniArgs::parse("K8S_POD_NAME=a;K8S_POD_NAME=b")
+                .unwrap()
+                .pod_name
+                .as_deref(),
             Some("b")
         );
     }
