@@ -148,19 +148,15 @@ pub enum RangeError {
     /// unicast address (unspecified, loopback, multicast, limited broadcast,
     /// IPv4-mapped).
     #[error(
-        "{field} {what_is} of subnet {subnet} overlaps {block}, the {what} block: pod addresses and gateways must be unicast addresses of their own family"
+        "{what} overlaps {block}, the {kind} block: pod addresses and gateways must be unicast addresses of their own family"
     )]
     NotUnicast {
-        /// "range" or "gateway".
-        field: &'static str,
-        /// The range (`start-end`) or the gateway.
-        what_is: String,
-        /// The range's subnet.
-        subnet: IpNetwork,
+        /// "range <start-end> of subnet <subnet>" or "gateway <ip> of subnet <subnet>".
+        what: String,
         /// The block it overlaps.
         block: &'static str,
         /// What the block is.
-        what: &'static str,
+        kind: &'static str,
     },
 }
 
@@ -325,17 +321,16 @@ impl Range {
         // addresses of the family. (A subnet may contain such a block, e.g.
         // 240.0.0.0/4 and 255.255.255.255, its broadcast, never handed out.)
         for (field, lo, hi) in [("range", start_v, end_v), ("gateway", gateway_v, gateway_v)] {
-            if let Some((block, what)) = not_unicast(family, lo, hi) {
+            if let Some((block, kind)) = not_unicast(family, lo, hi) {
+                let what_is = if field == "range" {
+                    range.to_string()
+                } else {
+                    range.gateway.to_string()
+                };
                 return Err(RangeError::NotUnicast {
-                    field,
-                    what_is: if field == "range" {
-                        range.to_string()
-                    } else {
-                        range.gateway.to_string()
-                    },
-                    subnet,
+                    what: format!("{field} {what_is} of subnet {subnet}"),
                     block,
-                    what,
+                    kind,
                 });
             }
         }

@@ -292,3 +292,128 @@ pub(crate) fn wrong_type(path: &str, expected: &'static str, found: &Value) -> C
         found: format!("{} {}", type_name(found), show(found)),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    /// Go's rule for one JSON key against a field name (ASCII), written
+    /// position by position (`encoding/json` of Go 1.19, `equalFoldRight`).
+    fn go_matches(key: &str, field: &str) -> bool {
+        key.chars().count() == field.len()
+            && key.chars().zip(field.chars()).all(|(c, f)| {
+                c.eq_ignore_ascii_case(&f)
+                    || (c == '\u{17f}' && f.eq_ignore_ascii_case(&'s'))
+                    || (c == '\u{212a}' && f.eq_ignore_ascii_case(&'k'))
+            })
+    }
+
+    /// What Go leaves in `field` after decoding `pairs` in order.
+    fn go_model<'a>(pairs: &'a [(String, Value)], field: &str) -> Option<&'a Value> {
+        let scalar = NULL_KEEPS_EARLIER.contains(&field.to_ascii_lowercase().as_str());
+        let mut state: Option<&Value> = None;
+        for (k, v) in pairs {
+            if !go_matches(k, field) {
+                continue;
+            }
+            if v.is_null() && scalar && state.is_some_and(|s| !s.is_null()) {
+                continue;
+            }
+            state = Some(v);
+        }
+        state
+    }
+
+    const FIELDS: &[&str] = &[
+        "name",
+        "cniVersion",
+        "subnet",
+        "rangeStart",
+        "ipam",
+        "sticky",
+        "dst",
+    ];
+
+    /// A spelling of `field`: each letter kept, upper- or lower-cased, or
+    /// replaced by a look-alike that Go does (ſ, K) or does not (ı, İ, ß) fold.
+    fn spelling(field: &str, picks: &[u8]) -> String {
+        field
+            .chars()
+            .zip(picks.iter().cycle())
+            .map(|(c, p)| match (p % 7, c.to_ascii_lowercase()) {
+                (0, _) => c.to_ascii_uppercase(),
+                (1, _) => c.to_ascii_lowercase(),
+                (2, 's') => '\u{17f}',
+                (2, 'k') => '\u{212a}',
+                (3, 'i') => '\u{131}',
+                (3, 's') => '\u{df}',
+                (4, 'i') => '\u{130}',
+                _ => c,
+            })
+            .collect()
+    }
+
+    #[test]
+    fn last_of_equal_keys_wins() {
+        let v = decode(br#"{"subnet":"a","Subnet":"b","SUBNET":"c","other":1}"#).unwrap();
+        let m = v.as_object().unwrap();
+        assert_eq!(get(m, "subnet"), Some(&Value::from("c")));
+        assert_eq!(m.len(), 2);
+        let v = decode(br#"{"name":"a","Name":null,"ranges":[1],"RANGES":null}"#).unwrap();
+        let m = v.as_object().unwrap();
+        assert_eq!(get(m, "name"), Some(&Value::from("a")));
+        assert_eq!(get(m, "ranges"), Some(&Value::Null));
+        let v = decode("{\"ſubnet\":\"x\",\"\u{212a}ey\":1,\"ıpam\":2}".as_bytes()).unwrap();
+        let m = v.as_object().unwrap();
+        assert_eq!(get(m, "subnet"), Some(&Value::from("x")));
+        assert_eq!(get(m, "key"), Some(&Value::from(1)));
+        assert_eq!(get(m, "ipam"), None);
+        // Nested objects, inside arrays too.
+        let v = decode(br#"{"a":[{"x":1,"X":2}],"b":{"y":{"Y":3,"y":4}}}"#).unwrap();
+        assert_eq!(v, serde_json::json!({"a":[{"X":2}],"b":{"y":{"y":4}}}));
+    }
+
+    proptest! {
+        #[test]
+        fn decode_then_get_is_what_go_decodes(
+            entries in proptest::collection::vec(
+                (0..FIELDS.len(), proptest::collection::vec(any::<u8>(), 1..12), 0u8..4),
+                0..12,
+            )
+        ) {
+            let pairs: Vec<(String, Value)> = entries
+                .iter()
+                .enumerate()
+                .map(|(i, (f, picks, kind))| {
+                    let key = spelling(FIELDS[*f], picks);
+                    let value = match kind {
+                        0 => Value::Null,
+                        1 => Value::from(i),
+                        2 => Value::from(format!("v{i}")),
+                        _ => serde_json::json!({ "inner": i, "INNER": i + 100 }),
+                    };
+                    (key, value)
+                })
+                .collect();
+            let text = format!(
+                "{{{}}}",
+                pairs
+                    .iter()
+                    .map(|(k, v)| format!("{}:{v}", Value::from(k.as_str())))
+                    .collect::<Vec<_>>()
+                    .join(",")
+            );
+            let decoded = decode(text.as_bytes()).unwrap();
+            let map = decoded.as_object().unwrap();
+            for field in FIELDS {
+                let want = go_model(&pairs, field).map(|v| match v {
+                    // Written sorted ("INNER" before "inner"): the last wins.
+                    Value::Object(_) => serde_json::json!({ "inner": v["inner"] }),
+                    other => other.clone(),
+                });
+                prop_assert_eq!(get(map, field).cloned(), want, "{} in {}", field, text);
+            }
+        }
+    }
+}
