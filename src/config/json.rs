@@ -117,8 +117,9 @@ impl<'de> Visitor<'de> for GoVisitor {
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Value, A::Error> {
         let mut out = Map::new();
         // folded key -> the key it is stored under
-        let mut by_fold: std::collections::HashMap<String, String> =
-            std::collections::HashMap::new();
+        // (A BTreeMap: no hasher seed to draw from the OS on every call.)
+        let mut by_fold: std::collections::BTreeMap<String, String> =
+            std::collections::BTreeMap::new();
         while let Some(key) = map.next_key::<String>()? {
             let GoValue(value) = map.next_value()?;
             let folded = fold(&key);
