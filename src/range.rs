@@ -151,7 +151,7 @@ pub enum RangeError {
         "{what} overlaps {block}, the {kind} block: pod addresses and gateways must be unicast addresses of their own family"
     )]
     NotUnicast {
-        /// "range <start-end> of subnet <subnet>" or "gateway <ip> of subnet <subnet>".
+        /// `range START-END of subnet SUBNET` or `gateway IP of subnet SUBNET`.
         what: String,
         /// The block it overlaps.
         block: &'static str,
