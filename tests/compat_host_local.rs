@@ -935,6 +935,54 @@ fn cni_args_are_read_as_the_cni_library_reads_them() {
     pair.same_files("mynet");
 }
 
+/// Issue 12 §6, differentially: generated `CNI_ARGS` strings (repeated keys,
+/// every boolean spelling, empty values, unknown keys, stray `;` and `=`)
+/// succeed or fail as with host-local, with the same address. (The
+/// Kubernetes keys and `IP=a,b`, which podlease knows on purpose, are left
+/// out.)
+#[test]
+fn cni_args_match_host_local() {
+    use proptest::prelude::*;
+    use proptest::test_runner::{Config, TestRunner};
+    let pair = pair!();
+    let pair_text = prop_oneof![
+        "IP=(10\\.1\\.0\\.(5|6|7)|10\\.1\\.0\\.8/24|10\\.1\\.0\\.9/\\+24|bad|)",
+        "IgnoreUnknown=(1|0|true|false|TRUE|False|tRuE|t|f|yes|no|on|01|)",
+        "(X|ip|Foo)=(1|)",
+        "(|=|IP|IP==1|a=b=c)",
+    ];
+    let args = prop::collection::vec(pair_text, 1..5).prop_map(|v| v.join(";"));
+    let mut runner = TestRunner::new(Config {
+        cases: 200,
+        failure_persistence: None,
+        rng_algorithm: proptest::test_runner::RngAlgorithm::ChaCha,
+        ..Config::default()
+    });
+    let i = std::cell::Cell::new(0);
+    runner
+        .run(&args, |args| {
+            i.set(i.get() + 1);
+            let name: &'static str = Box::leak(format!("pa{}", i.get()).into_boxed_str());
+            let n = net("1.0.0", json!({ "subnet": "10.1.0.0/24" })).named(name);
+            let w = who("c1").args(&args);
+            let h = pair.run(Hl, "ADD", &n, w);
+            let p = pair.run(Pl, "ADD", &n, w);
+            prop_assert_eq!(
+                p.ok(),
+                h.ok(),
+                "{:?}: podlease {:?}, host-local {:?}",
+                args,
+                p,
+                h
+            );
+            if h.ok() {
+                prop_assert_eq!(addresses(&p.json()), addresses(&h.json()), "{:?}", args);
+            }
+            Ok(())
+        })
+        .unwrap();
+}
+
 /// Issue 12 §7: CIDRs exactly as Go's net.ParseCIDR takes them, in subnets,
 /// route destinations, exclusions and requested addresses.
 #[test]
