@@ -878,6 +878,14 @@ fn keys_are_read_as_go_reads_them() {
         r#"{"cniVersion":"1.0.0","name":"k14","ipam":{"type":"{TYPE}","dataDir":"{DIR}","subnet":"10.1.0.0/24","ROUTES":[{"DST":"10.9.0.0/16","dst":"10.8.0.0/16","GW":"10.1.0.1"}]}}"#,
         r#"{"cniVersion":"1.0.0","name":"k15","ipam":{"type":"{TYPE}","dataDir":"{DIR}","subnet":"10.1.0.0/24"},"ARGS":{"CNI":{"IPS":["10.1.0.5"],"ips":["10.1.0.6"]}}}"#,
         r#"{"cniVersion":"1.0.0","name":"k16","ipam":{"type":"{TYPE}","dataDir":"{DIR}"},"RuntimeConfig":{"IPRANGES":[[{"Subnet":"10.5.0.0/24"}]]}}"#,
+        // A later object is decoded into what the earlier one left: its
+        // fields merge; a later array merges element by element.
+        r#"{"cniVersion":"1.0.0","name":"k18","ipam":{"type":"{TYPE}","subnet":"10.1.0.0/24"},"IPAM":{"dataDir":"{DIR}"}}"#,
+        r#"{"cniVersion":"1.0.0","name":"k19","ipam":{"type":"{TYPE}","dataDir":"{DIR}","subnet":"10.1.0.0/24"},"args":{"cni":{"ips":["10.1.0.5"]}},"ARGS":{"other":1}}"#,
+        r#"{"cniVersion":"1.0.0","name":"k20","ipam":{"type":"{TYPE}","dataDir":"{DIR}","ranges":[[{"subnet":"10.1.0.0/24","rangeStart":"10.1.0.9"}]],"RANGES":[[{"subnet":"10.1.0.0/16"}]]}}"#,
+        r#"{"cniVersion":"1.0.0","name":"k21","ipam":{"type":"{TYPE}","dataDir":"{DIR}","subnet":"10.1.0.0/24"},"runtimeConfig":{"ips":["10.1.0.5"]},"RuntimeConfig":{"foo":1}}"#,
+        r#"{"cniVersion":"1.0.0","name":"k22","ipam":{"type":"{TYPE}","dataDir":"{DIR}","ranges":[[{"subnet":"10.1.0.0/24"},{"subnet":"10.2.0.0/24"}]],"Ranges":[[{"rangeStart":"10.1.0.7"}]]}}"#,
+        r#"{"cniVersion":"1.0.0","name":"k23","ipam":{"type":"{TYPE}","dataDir":"{DIR}","subnet":"10.1.0.0/24"},"runtimeConfig":{"ips":["10.1.0.5"]},"RuntimeConfig":null}"#,
     ];
     for text in texts {
         pair.same_text(text, who("c1"));

@@ -5,10 +5,13 @@
 //!   (`bytes.EqualFold`: ASCII letters in any case, and the two non-ASCII
 //!   letters that fold to ASCII ones, U+017F `ſ` for `s` and U+212A KELVIN
 //!   SIGN for `k`);
-//! - among keys of one object that fold to the same name, the last one in the
-//!   document wins ([`decode`] keeps only that one), except that a `null`
-//!   does not undo an earlier value of a field Go decodes into a string,
-//!   number, boolean or struct (Go ignores `null` for those; see
+//! - keys of one object that fold to the same name are one field, decoded
+//!   in document order into the same place ([`decode`] keeps one merged
+//!   value): a later string or number replaces, a later object is merged into
+//!   the earlier one field by field (fields it does not name stay, as Go
+//!   decodes into the struct the first one filled), a later array element by
+//!   element; a later `null` resets the field, except one Go decodes into a
+//!   string, number, boolean or struct, which ignores it (see
 //!   [`NULL_KEEPS_EARLIER`]);
 //! - `null` means absent; unknown keys are ignored.
 //!
@@ -116,23 +119,62 @@ impl<'de> Visitor<'de> for GoVisitor {
     }
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Value, A::Error> {
         let mut out = Map::new();
-        // folded key -> the key it is stored under
-        // (A BTreeMap: no hasher seed to draw from the OS on every call.)
-        let mut by_fold: std::collections::BTreeMap<String, String> =
-            std::collections::BTreeMap::new();
+        let mut by_fold = FoldIndex::new();
         while let Some(key) = map.next_key::<String>()? {
             let GoValue(value) = map.next_value()?;
-            let folded = fold(&key);
-            if let Some(earlier) = by_fold.get(&folded) {
-                if value.is_null() && NULL_KEEPS_EARLIER.contains(&folded.as_str()) {
-                    continue;
-                }
-                out.remove(earlier);
-            }
+            insert(&mut out, &mut by_fold, key, value);
+        }
+        Ok(Value::Object(out))
+    }
+}
+
+/// Folded key -> the key it is stored under. (A BTreeMap: no hasher seed to
+/// draw from the OS on every call.)
+type FoldIndex = std::collections::BTreeMap<String, String>;
+
+/// Adds one key of an object as Go decodes it: a key equal under folding to
+/// an earlier one is decoded into what the earlier one left ([`merge`]).
+fn insert(out: &mut Map<String, Value>, by_fold: &mut FoldIndex, key: String, value: Value) {
+    let folded = fold(&key);
+    match by_fold.get(&folded).and_then(|k| out.get_mut(k)) {
+        Some(slot) => merge(slot, value, &folded),
+        None => {
             by_fold.insert(folded, key.clone());
             out.insert(key, value);
         }
-        Ok(Value::Object(out))
+    }
+}
+
+/// Go decodes a later occurrence of a field into the value the earlier one
+/// left: an object into a struct field by field (fields it does not name
+/// stay), an array into a slice element by element (then cut to the new
+/// length), anything else replaces; `null` resets, except a field in
+/// [`NULL_KEEPS_EARLIER`] (`folded` is the field's folded key, empty for an
+/// array element).
+fn merge(old: &mut Value, new: Value, folded: &str) {
+    match (old, new) {
+        (old, Value::Null) => {
+            if !NULL_KEEPS_EARLIER.contains(&folded) {
+                *old = Value::Null;
+            }
+        }
+        (Value::Object(o), Value::Object(n)) => {
+            let mut by_fold: FoldIndex = o.keys().map(|k| (fold(k), k.clone())).collect();
+            for (k, v) in n {
+                insert(o, &mut by_fold, k, v);
+            }
+        }
+        (Value::Array(o), Value::Array(n)) => {
+            let len = n.len();
+            for (i, v) in n.into_iter().enumerate() {
+                match o.get_mut(i) {
+                    Some(slot) => merge(slot, v, ""),
+                    None => o.push(v),
+                }
+            }
+            o.truncate(len);
+        }
+        (old, new) => *old = new,
     }
 }
 
@@ -356,6 +398,43 @@ mod tests {
     }
 
     #[test]
+    fn later_objects_and_arrays_merge_into_earlier_ones() {
+        // As host-local 1.1.1 reads them (tests/compat_host_local.rs has the
+        // same documents against the binary).
+        let v = decode(br#"{"ipam":{"subnet":"a","type":"t"},"IPAM":{"dataDir":"d","Type":"u"}}"#)
+            .unwrap();
+        let ipam = get(v.as_object().unwrap(), "ipam")
+            .unwrap()
+            .as_object()
+            .unwrap();
+        assert_eq!(get(ipam, "subnet"), Some(&Value::from("a")));
+        assert_eq!(get(ipam, "dataDir"), Some(&Value::from("d")));
+        assert_eq!(get(ipam, "type"), Some(&Value::from("u")));
+        let v = decode(
+            br#"{"ranges":[[{"subnet":"a","rangeStart":"s"},{"subnet":"b"}]],"RANGES":[[{"subnet":"c"}]]}"#,
+        )
+        .unwrap();
+        assert_eq!(
+            get(v.as_object().unwrap(), "ranges"),
+            Some(&serde_json::json!([[{"subnet":"c","rangeStart":"s"}]]))
+        );
+        let v = decode(br#"{"ips":["a","b"],"IPS":["c"],"x":{"y":1},"X":"s"}"#).unwrap();
+        let m = v.as_object().unwrap();
+        assert_eq!(get(m, "ips"), Some(&serde_json::json!(["c"])));
+        assert_eq!(get(m, "x"), Some(&Value::from("s")));
+        let v = decode(
+            br#"{"runtimeConfig":{"ips":["a"]},"RuntimeConfig":null,"args":{"a":1},"ARGS":null}"#,
+        )
+        .unwrap();
+        let m = v.as_object().unwrap();
+        assert_eq!(
+            get(m, "runtimeConfig"),
+            Some(&serde_json::json!({"ips":["a"]}))
+        );
+        assert_eq!(get(m, "args"), Some(&Value::Null));
+    }
+
+    #[test]
     fn last_of_equal_keys_wins() {
         let v = decode(br#"{"subnet":"a","Subnet":"b","SUBNET":"c","other":1}"#).unwrap();
         let m = v.as_object().unwrap();
@@ -372,7 +451,8 @@ mod tests {
         assert_eq!(get(m, "ipam"), None);
         // Nested objects, inside arrays too.
         let v = decode(br#"{"a":[{"x":1,"X":2}],"b":{"y":{"Y":3,"y":4}}}"#).unwrap();
-        assert_eq!(v, serde_json::json!({"a":[{"X":2}],"b":{"y":{"y":4}}}));
+        // (A merged field keeps the spelling of its first key.)
+        assert_eq!(v, serde_json::json!({"a":[{"x":2}],"b":{"y":{"Y":4}}}));
     }
 
     proptest! {
@@ -407,13 +487,18 @@ mod tests {
             );
             let decoded = decode(text.as_bytes()).unwrap();
             let map = decoded.as_object().unwrap();
+            // An object is compared by what Go reads in it: field "inner",
+            // written sorted ("INNER" before "inner"), so the last is "inner".
+            let read = |v: &Value| match v {
+                Value::Object(o) => serde_json::json!({ "inner": get(o, "inner") }),
+                other => other.clone(),
+            };
             for field in FIELDS {
                 let want = go_model(&pairs, field).map(|v| match v {
-                    // Written sorted ("INNER" before "inner"): the last wins.
                     Value::Object(_) => serde_json::json!({ "inner": v["inner"] }),
                     other => other.clone(),
                 });
-                prop_assert_eq!(get(map, field).cloned(), want, "{} in {}", field, text);
+                prop_assert_eq!(get(map, field).map(read), want, "{} in {}", field, text);
             }
         }
     }
