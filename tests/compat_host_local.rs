@@ -904,6 +904,101 @@ fn keys_are_read_as_go_reads_them() {
     }
 }
 
+/// Issue 12 §5, differentially: generated documents whose keys repeat in
+/// every spelling Go's folding equates (and one it does not), with partial
+/// objects, `null`s and arrays, give the same result as host-local or fail
+/// with it. Every `ipam` object names the data directory, so no state goes
+/// anywhere else.
+#[test]
+fn generated_documents_read_as_host_local_reads_them() {
+    use proptest::prelude::*;
+    use proptest::test_runner::{Config, TestRunner};
+    let pair = pair!();
+    fn spell(base: &str, how: u8) -> String {
+        match how % 6 {
+            0 => base.to_owned(),
+            1 => base.to_uppercase(),
+            2 => base.to_lowercase(),
+            3 => base.replacen('s', "\u{17f}", 1),
+            4 => {
+                let mut c = base.chars();
+                c.next()
+                    .map(|f| f.to_uppercase().chain(c).collect())
+                    .unwrap_or_default()
+            }
+            _ => base.replacen('i', "\u{131}", 1),
+        }
+    }
+    let pick = |options: &'static [&'static str]| prop::sample::select(options);
+    // Values valid for their key (host-local fails on an invalid value even
+    // when an equal key later replaces it; podlease checks only what stays:
+    // docs/compatibility.md).
+    let values: [&'static [&'static str]; 4] = [
+        &[r#""10.1.0.0/24""#, r#""10.1.0.0/16""#, "null"],
+        &[r#""10.1.0.7""#, r#""10.1.0.8""#, r#""""#, "null"],
+        &[r#""10.1.0.9""#, r#""10.1.0.1""#, r#""""#, "null"],
+        &[
+            r#"[[{"subnet":"10.5.0.0/24"}]]"#,
+            r#"[[{"rangeStart":"10.5.0.9"},{"subnet":"10.6.0.0/24"}]]"#,
+            "null",
+        ],
+    ];
+    let field = (0usize..4, any::<u8>(), any::<prop::sample::Index>()).prop_map(
+        move |(which, how, value)| {
+            let key = ["subnet", "rangeStart", "gateway", "ranges"][which];
+            let value = value.get(values[which]);
+            format!("{}:{value}", Value::from(spell(key, how)))
+        },
+    );
+    let ipam = (any::<u8>(), prop::collection::vec(field, 0..4)).prop_map(|(how, fields)| {
+        let mut body = vec![
+            r#""type":"{TYPE}""#.to_owned(),
+            r#""dataDir":"{DIR}""#.to_owned(),
+        ];
+        body.extend(fields);
+        format!("{}:{{{}}}", Value::from(spell("ipam", how)), body.join(","))
+    });
+    let version = (any::<u8>(), pick(&[r#""1.0.0""#, r#""0.4.0""#, "null"]))
+        .prop_map(|(how, v)| format!("{}:{v}", Value::from(spell("cniVersion", how))));
+    let doc = (
+        prop::collection::vec(version, 1..3),
+        prop::collection::vec(ipam, 1..4),
+    );
+    let mut runner = TestRunner::new(Config {
+        cases: 150,
+        failure_persistence: None,
+        rng_algorithm: proptest::test_runner::RngAlgorithm::ChaCha,
+        ..Config::default()
+    });
+    let i = std::cell::Cell::new(0);
+    let agreed_ok = std::cell::Cell::new(0);
+    runner
+        .run(&doc, |(versions, ipams)| {
+            i.set(i.get() + 1);
+            let mut parts = versions;
+            parts.push(format!(r#""name":"gd{}""#, i.get()));
+            parts.extend(ipams);
+            let text = format!("{{{}}}", parts.join(","));
+            let h = pair.run_text(Hl, "ADD", &text, who("c1"));
+            let p = pair.run_text(Pl, "ADD", &text, who("c1"));
+            prop_assert_eq!(
+                p.ok(),
+                h.ok(),
+                "{}: podlease {:?}, host-local {:?}",
+                text,
+                p,
+                h
+            );
+            if h.ok() {
+                agreed_ok.set(agreed_ok.get() + 1);
+                prop_assert_eq!(normalise(p.json()), normalise(h.json()), "{}", text);
+            }
+            Ok(())
+        })
+        .unwrap();
+    assert!(agreed_ok.get() > 20, "only {} successes", agreed_ok.get());
+}
+
 /// Issue 12 §6: CNI_ARGS as the CNI library reads it: the last `IP=` wins
 /// (an empty one cancels), every value is checked, and `IgnoreUnknown` is 1,
 /// true, 0 or false in any case, the last one deciding. (host-local's

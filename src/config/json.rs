@@ -6,12 +6,12 @@
 //!   letters that fold to ASCII ones, U+017F `ſ` for `s` and U+212A KELVIN
 //!   SIGN for `k`);
 //! - keys of one object that fold to the same name are one field, decoded
-//!   in document order into the same place ([`decode`] keeps one merged
-//!   value): a later string or number replaces, a later object is merged into
-//!   the earlier one field by field (fields it does not name stay, as Go
-//!   decodes into the struct the first one filled), a later array element by
-//!   element; a later `null` resets the field, except one Go decodes into a
-//!   string, number, boolean or struct, which ignores it (see
+//!   in document order into the same place ([`decode`] keeps the value Go
+//!   leaves there): a later string or number replaces, a later object is
+//!   decoded into the earlier one (fields it does not name stay, as in the
+//!   struct the first one filled), a later array element by element; a
+//!   later `null` resets the field, except one Go decodes into a string,
+//!   number, boolean or struct, which ignores it (see
 //!   [`NULL_KEEPS_EARLIER`]);
 //! - `null` means absent; unknown keys are ignored.
 //!
@@ -48,6 +48,10 @@ const NULL_KEEPS_EARLIER: &[&str] = &[
     "reclaimclockslackseconds",
 ];
 
+/// Fields (folded) Go decodes with the CNI library's `IPNet`, whose decoder
+/// fails on `null`.
+const CIDR_FIELDS: &[&str] = &["subnet", "dst"];
+
 /// One character under Go's key folding (see the module doc).
 fn fold_char(c: char) -> char {
     match c {
@@ -69,123 +73,149 @@ fn fold(key: &str) -> String {
     key.chars().map(fold_char).collect()
 }
 
-/// A JSON value decoded with every object's keys merged by Go's rules.
-struct GoValue(Value);
+/// A JSON document as written: objects keep every key, in order, duplicates
+/// included (what Go's decoder walks).
+enum Raw {
+    Scalar(Value),
+    Null,
+    Array(Vec<Raw>),
+    Object(Vec<(String, Raw)>),
+}
 
-impl<'de> Deserialize<'de> for GoValue {
+impl<'de> Deserialize<'de> for Raw {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        d.deserialize_any(GoVisitor).map(GoValue)
+        d.deserialize_any(RawVisitor)
     }
 }
 
-struct GoVisitor;
+struct RawVisitor;
 
-impl<'de> Visitor<'de> for GoVisitor {
-    type Value = Value;
+impl<'de> Visitor<'de> for RawVisitor {
+    type Value = Raw;
 
     fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("any JSON value")
     }
-    fn visit_bool<E>(self, v: bool) -> Result<Value, E> {
-        Ok(Value::Bool(v))
+    fn visit_bool<E>(self, v: bool) -> Result<Raw, E> {
+        Ok(Raw::Scalar(Value::Bool(v)))
     }
-    fn visit_i64<E>(self, v: i64) -> Result<Value, E> {
-        Ok(Value::Number(v.into()))
+    fn visit_i64<E>(self, v: i64) -> Result<Raw, E> {
+        Ok(Raw::Scalar(Value::Number(v.into())))
     }
-    fn visit_u64<E>(self, v: u64) -> Result<Value, E> {
-        Ok(Value::Number(v.into()))
+    fn visit_u64<E>(self, v: u64) -> Result<Raw, E> {
+        Ok(Raw::Scalar(Value::Number(v.into())))
     }
-    fn visit_f64<E>(self, v: f64) -> Result<Value, E> {
-        Ok(Number::from_f64(v).map_or(Value::Null, Value::Number))
+    fn visit_f64<E>(self, v: f64) -> Result<Raw, E> {
+        Ok(Number::from_f64(v).map_or(Raw::Null, |n| Raw::Scalar(Value::Number(n))))
     }
-    fn visit_str<E>(self, v: &str) -> Result<Value, E> {
-        Ok(Value::String(v.to_owned()))
+    fn visit_str<E>(self, v: &str) -> Result<Raw, E> {
+        Ok(Raw::Scalar(Value::String(v.to_owned())))
     }
-    fn visit_string<E>(self, v: String) -> Result<Value, E> {
-        Ok(Value::String(v))
+    fn visit_string<E>(self, v: String) -> Result<Raw, E> {
+        Ok(Raw::Scalar(Value::String(v)))
     }
-    fn visit_unit<E>(self) -> Result<Value, E> {
-        Ok(Value::Null)
+    fn visit_unit<E>(self) -> Result<Raw, E> {
+        Ok(Raw::Null)
     }
-    fn visit_none<E>(self) -> Result<Value, E> {
-        Ok(Value::Null)
+    fn visit_none<E>(self) -> Result<Raw, E> {
+        Ok(Raw::Null)
     }
-    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Value, A::Error> {
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Raw, A::Error> {
         let mut out = Vec::new();
-        while let Some(GoValue(v)) = seq.next_element()? {
+        while let Some(v) = seq.next_element()? {
             out.push(v);
         }
-        Ok(Value::Array(out))
+        Ok(Raw::Array(out))
     }
-    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Value, A::Error> {
-        let mut out = Map::new();
-        let mut by_fold = FoldIndex::new();
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Raw, A::Error> {
+        let mut out = Vec::new();
         while let Some(key) = map.next_key::<String>()? {
-            let GoValue(value) = map.next_value()?;
-            insert(&mut out, &mut by_fold, key, value);
+            out.push((key, map.next_value()?));
         }
-        Ok(Value::Object(out))
+        Ok(Raw::Object(out))
     }
 }
 
-/// Folded key -> the key it is stored under. (A BTreeMap: no hasher seed to
-/// draw from the OS on every call.)
-type FoldIndex = std::collections::BTreeMap<String, String>;
-
-/// Adds one key of an object as Go decodes it: a key equal under folding to
-/// an earlier one is decoded into what the earlier one left ([`merge`]).
-fn insert(out: &mut Map<String, Value>, by_fold: &mut FoldIndex, key: String, value: Value) {
-    let folded = fold(&key);
-    match by_fold.get(&folded).and_then(|k| out.get_mut(k)) {
-        Some(slot) => merge(slot, value, &folded),
-        None => {
-            by_fold.insert(folded, key.clone());
-            out.insert(key, value);
-        }
+/// Decodes `raw` into `target` as Go decodes a value into a field that
+/// holds what earlier keys left (`None`: nothing yet). `folded` is the
+/// field's folded key (empty for an array element).
+///
+/// - an object is decoded into the object already there (a struct keeps
+///   the fields the new object does not name), its keys in document order,
+///   each key equal under folding to an earlier one going to the same field;
+/// - an array is decoded element by element into the array already there,
+///   then cut to its own length;
+/// - `null` resets, except a field in [`NULL_KEEPS_EARLIER`], which keeps
+///   an earlier value; a `null` in a field of [`CIDR_FIELDS`] stays whatever
+///   follows (Go has already failed on it);
+/// - anything else replaces.
+fn apply(target: &mut Option<Value>, raw: Raw, folded: &str) {
+    if CIDR_FIELDS.contains(&folded) && matches!(target, Some(Value::Null)) {
+        return;
     }
-}
-
-/// Go decodes a later occurrence of a field into the value the earlier one
-/// left: an object into a struct field by field (fields it does not name
-/// stay), an array into a slice element by element (then cut to the new
-/// length), anything else replaces; `null` resets, except a field in
-/// [`NULL_KEEPS_EARLIER`] (`folded` is the field's folded key, empty for an
-/// array element).
-fn merge(old: &mut Value, new: Value, folded: &str) {
-    match (old, new) {
-        (old, Value::Null) => {
-            if !NULL_KEEPS_EARLIER.contains(&folded) {
-                *old = Value::Null;
+    match raw {
+        Raw::Null => {
+            let keep = NULL_KEEPS_EARLIER.contains(&folded)
+                && target.as_ref().is_some_and(|v| !v.is_null());
+            if !keep {
+                *target = Some(Value::Null);
             }
         }
-        (Value::Object(o), Value::Object(n)) => {
-            let mut by_fold: FoldIndex = o.keys().map(|k| (fold(k), k.clone())).collect();
-            for (k, v) in n {
-                insert(o, &mut by_fold, k, v);
-            }
-        }
-        (Value::Array(o), Value::Array(n)) => {
-            let len = n.len();
-            for (i, v) in n.into_iter().enumerate() {
-                match o.get_mut(i) {
-                    Some(slot) => merge(slot, v, ""),
-                    None => o.push(v),
+        Raw::Scalar(v) => *target = Some(v),
+        Raw::Array(items) => {
+            let mut out = match target.take() {
+                Some(Value::Array(a)) => a,
+                _ => Vec::new(),
+            };
+            let len = items.len();
+            for (i, item) in items.into_iter().enumerate() {
+                let mut slot = out.get_mut(i).map(std::mem::take);
+                apply(&mut slot, item, "");
+                let v = slot.unwrap_or(Value::Null);
+                match out.get_mut(i) {
+                    Some(place) => *place = v,
+                    None => out.push(v),
                 }
             }
-            o.truncate(len);
+            out.truncate(len);
+            *target = Some(Value::Array(out));
         }
-        (old, new) => *old = new,
+        Raw::Object(pairs) => {
+            let mut out = match target.take() {
+                Some(Value::Object(m)) => m,
+                _ => Map::new(),
+            };
+            // Folded key -> the key the field is stored under. (A BTreeMap:
+            // no hasher seed to draw from the OS on every call.)
+            let mut by_fold: std::collections::BTreeMap<String, String> =
+                out.keys().map(|k| (fold(k), k.clone())).collect();
+            for (key, value) in pairs {
+                let f = fold(&key);
+                let stored = by_fold.get(&f).cloned().unwrap_or(key);
+                let mut slot = out.remove(&stored);
+                apply(&mut slot, value, &f);
+                if let Some(v) = slot {
+                    out.insert(stored.clone(), v);
+                }
+                by_fold.insert(f, stored);
+            }
+            *target = Some(Value::Object(out));
+        }
     }
 }
 
-/// Decodes a network configuration: JSON, with each object's keys merged as
-/// Go's decoder merges them (see the module doc), so that looking a field up
-/// with [`get`] finds what host-local would have decoded.
+/// Decodes a network configuration as Go's decoder reads it into
+/// host-local's structs (see the module doc): every object holds one entry
+/// per field, with the value Go would have left there, so that looking a
+/// field up with [`get`] finds what host-local decoded.
 ///
 /// # Errors
 /// The JSON syntax error.
 pub fn decode(bytes: &[u8]) -> Result<Value, serde_json::Error> {
-    serde_json::from_slice::<GoValue>(bytes).map(|GoValue(v)| v)
+    let raw: Raw = serde_json::from_slice(bytes)?;
+    let mut out = None;
+    apply(&mut out, raw, "");
+    Ok(out.unwrap_or(Value::Null))
 }
 
 /// The value of field `key` in `map` under Go's key folding (`null` included).
@@ -256,6 +286,12 @@ impl<'a> Obj<'a> {
             value,
             path: self.child_path(key),
         })
+    }
+
+    /// Whether the field is there and `null`. (Go decodes `null` into a CIDR
+    /// field such as `subnet` or `dst` as the empty string, which is no CIDR.)
+    pub fn is_null(&self, key: &str) -> bool {
+        get(self.map, key).is_some_and(Value::is_null)
     }
 
     /// A string field; `None` if absent, null.
@@ -356,12 +392,16 @@ mod tests {
     fn go_model<'a>(pairs: &'a [(String, Value)], field: &str) -> Option<&'a Value> {
         let scalar = NULL_KEEPS_EARLIER.contains(&field.to_ascii_lowercase().as_str());
         let mut state: Option<&Value> = None;
+        let cidr = CIDR_FIELDS.contains(&field.to_ascii_lowercase().as_str());
         for (k, v) in pairs {
             if !go_matches(k, field) {
                 continue;
             }
             if v.is_null() && scalar && state.is_some_and(|s| !s.is_null()) {
                 continue;
+            }
+            if cidr && state.is_some_and(Value::is_null) {
+                continue; // Go has failed on the null already
             }
             state = Some(v);
         }

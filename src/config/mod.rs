@@ -310,7 +310,25 @@ fn opt_ip(obj: &Obj<'_>, key: &str) -> Result<Option<IpAddr>, ConfigError> {
     }
 }
 
+/// `"subnet": null` or `"dst": null`: host-local's decoder reads it as the
+/// CIDR `""` and fails (`invalid CIDR address: `), so podlease refuses it too.
+fn null_cidr(obj: &Obj<'_>, key: &str) -> Result<(), ConfigError> {
+    if obj.is_null(key) {
+        return Err(ConfigError::Parse {
+            field: if obj.path.is_empty() {
+                key.to_owned()
+            } else {
+                format!("{}.{key}", obj.path)
+            },
+            value: "null".into(),
+            what: "a CIDR (address/prefix); null is not absent here, as in host-local",
+        });
+    }
+    Ok(())
+}
+
 fn parse_range(obj: &Obj<'_>) -> Result<Range, ConfigError> {
+    null_cidr(obj, "subnet")?;
     let subnet = match obj.get("subnet") {
         Some(f) => parse_cidr(&f)?,
         None => {
@@ -375,6 +393,7 @@ fn parse_routes(ipam: &Obj<'_>) -> Result<Vec<Route>, ConfigError> {
     let mut routes = Vec::new();
     for item in bounded(field.items()?, &field.path, MAX_LIST)? {
         let obj = Obj::of(item.value, &item.path)?;
+        null_cidr(&obj, "dst")?;
         let dst = match obj.get("dst") {
             Some(f) => parse_cidr(&f)?,
             None => {
@@ -582,7 +601,13 @@ impl IpamConfig {
             origins.extend(sets.iter().map(|_| field.clone()));
             range_sets.extend(sets);
         }
-        if ipam.get("subnet").is_some() {
+        if ipam.get("subnet").is_none() && !ipam.is_null("subnet") {
+            // Without a subnet the legacy fields are unused, but Go's decoder
+            // still reads them: a bad one fails host-local, and podlease.
+            for key in ["rangeStart", "rangeEnd", "gateway"] {
+                opt_ip(&ipam, key)?;
+            }
+        } else {
             let legacy = parse_range(&ipam)?;
             let set = RangeSet::new(vec![legacy]).map_err(|reason| ConfigError::RangeSet {
                 field: "ipam".into(),

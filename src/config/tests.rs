@@ -103,10 +103,17 @@ fn order_is_runtime_then_legacy_then_ranges() {
 
 #[test]
 fn legacy_fields_without_subnet_are_ignored() {
-    let cfg = parse(json!({ "rangeStart": "10.9.9.9", "gateway": "junk", "ranges": [[{ "subnet": "10.1.2.0/24" }]] })).unwrap();
+    let cfg = parse(json!({ "rangeStart": "10.9.9.9", "gateway": "10.9.9.1", "ranges": [[{ "subnet": "10.1.2.0/24" }]] })).unwrap();
     assert_eq!(
         shape(&cfg),
         [vec![t("10.1.2.0/24", "10.1.2.1", "10.1.2.254", "10.1.2.1")]]
+    );
+    // Ignored, but read: host-local's decoder fails on an address that is none.
+    let e =
+        parse(json!({ "gateway": "junk", "ranges": [[{ "subnet": "10.1.2.0/24" }]] })).unwrap_err();
+    assert!(
+        matches!(&e, ConfigError::Parse { field, .. } if field == "ipam.gateway"),
+        "{e:?}"
     );
 }
 
