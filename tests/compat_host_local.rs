@@ -849,6 +849,87 @@ fn resolv_conf_is_read_as_bytes() {
     assert_eq!(v["dns"]["nameservers"], json!(["192.0.2.1"]));
 }
 
+/// Issue 12 §4, differentially: resolv.conf files of arbitrary bytes (any
+/// keyword, white space of every kind, control characters, bytes that are
+/// not UTF-8, characters Go escapes) give host-local's result byte for byte.
+#[test]
+fn generated_resolv_conf_matches_host_local() {
+    use proptest::prelude::*;
+    use proptest::test_runner::{Config, TestRunner};
+    let pair = pair!();
+    let rdir = tempfile::tempdir().unwrap();
+    let word = prop::collection::vec(
+        prop_oneof![
+            3 => prop::sample::select(b"abc.-:19".to_vec()),
+            1 => prop::sample::select(b"<>&\"\\\x00\x01\x08\x0b\x0c\x1f\x7f\x80\xbf\xc3\xe2\xff".to_vec()),
+        ],
+        1..6,
+    );
+    let space = prop::sample::select(vec![
+        b" ".to_vec(),
+        b"\t".to_vec(),
+        b"\r".to_vec(),
+        b"\xc2\xa0".to_vec(),
+        b"\xe2\x80\xa8".to_vec(),
+        b"\xe3\x80\x80".to_vec(),
+    ]);
+    let keyword = prop::sample::select(vec![
+        b"nameserver".to_vec(),
+        b"domain".to_vec(),
+        b"search".to_vec(),
+        b"options".to_vec(),
+        b"#".to_vec(),
+        b";".to_vec(),
+        b"sortlist".to_vec(),
+        b"Nameserver".to_vec(),
+    ]);
+    let line = (
+        prop::option::of(space.clone()),
+        keyword,
+        prop::collection::vec((space, word), 0..4),
+    )
+        .prop_map(|(lead, k, rest)| {
+            let mut l = lead.unwrap_or_default();
+            l.extend(k);
+            for (sp, w) in rest {
+                l.extend(sp);
+                l.extend(w);
+            }
+            l
+        });
+    let file = prop::collection::vec(line, 0..6).prop_map(|lines| lines.join(&b'\n'));
+    let mut runner = TestRunner::new(Config {
+        cases: 100,
+        failure_persistence: None,
+        rng_algorithm: proptest::test_runner::RngAlgorithm::ChaCha,
+        ..Config::default()
+    });
+    let i = std::cell::Cell::new(0);
+    runner
+        .run(&file, |bytes| {
+            i.set(i.get() + 1);
+            let resolv = rdir.path().join(format!("resolv{}.conf", i.get()));
+            std::fs::write(&resolv, &bytes).unwrap();
+            let name: &'static str = Box::leak(format!("rg{}", i.get()).into_boxed_str());
+            let n = net(
+                "0.4.0",
+                json!({ "subnet": "10.1.2.0/24", "resolvConf": resolv }),
+            )
+            .named(name);
+            let h = pair.run(Hl, "ADD", &n, who("c1"));
+            let p = pair.run(Pl, "ADD", &n, who("c1"));
+            prop_assert!(h.ok(), "{:?}", h);
+            prop_assert_eq!(
+                &p.stdout,
+                &h.stdout,
+                "{:?}",
+                String::from_utf8_lossy(&bytes)
+            );
+            Ok(())
+        })
+        .unwrap();
+}
+
 /// Issue 12 §5: every key at every level is read as Go's decoder reads it:
 /// case-insensitive (with Go's folding: `ſ` is `s`, the Kelvin sign is `k`,
 /// the dotless `ı` is nothing), and among keys equal under folding the last
