@@ -19,6 +19,8 @@ use tempfile::TempDir;
 
 const VERSIONS: [&str; 3] = ["0.3.1", "0.4.0", "1.0.0"];
 const OTHER: &[u8] = b"other\r\neth9";
+/// Seed of the generated differential tests (change it to explore).
+const DIFFERENTIAL_SEED: u64 = 12;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Plugin {
@@ -902,6 +904,8 @@ fn generated_resolv_conf_matches_host_local() {
         cases: 100,
         failure_persistence: None,
         rng_algorithm: proptest::test_runner::RngAlgorithm::ChaCha,
+        // The same inputs on every run: a difference found is found again.
+        rng_seed: proptest::test_runner::RngSeed::Fixed(DIFFERENTIAL_SEED),
         ..Config::default()
     });
     let i = std::cell::Cell::new(0);
@@ -1049,6 +1053,8 @@ fn generated_documents_read_as_host_local_reads_them() {
         cases: 150,
         failure_persistence: None,
         rng_algorithm: proptest::test_runner::RngAlgorithm::ChaCha,
+        // The same inputs on every run: a difference found is found again.
+        rng_seed: proptest::test_runner::RngSeed::Fixed(DIFFERENTIAL_SEED),
         ..Config::default()
     });
     let i = std::cell::Cell::new(0);
@@ -1140,6 +1146,8 @@ fn cni_args_match_host_local() {
         cases: 200,
         failure_persistence: None,
         rng_algorithm: proptest::test_runner::RngAlgorithm::ChaCha,
+        // The same inputs on every run: a difference found is found again.
+        rng_seed: proptest::test_runner::RngSeed::Fixed(DIFFERENTIAL_SEED),
         ..Config::default()
     });
     let i = std::cell::Cell::new(0);
@@ -1226,6 +1234,8 @@ fn cidr_acceptance_matches_host_local() {
         cases: 300,
         failure_persistence: None,
         rng_algorithm: proptest::test_runner::RngAlgorithm::ChaCha,
+        // The same inputs on every run: a difference found is found again.
+        rng_seed: proptest::test_runner::RngSeed::Fixed(DIFFERENTIAL_SEED),
         ..Config::default()
     });
     let accepted = std::cell::Cell::new(0);
