@@ -551,6 +551,16 @@ const EXTREME_SUBNETS: &[&str] = &[
     "10.0.0.0",
     "",
     "fe80::/64%eth0",
+    "224.0.0.0/24",
+    "127.0.0.0/8",
+    "0.0.0.0/8",
+    "ff02::/112",
+    "::fffe:0:0/95",
+    "169.254.0.0/16",
+    "240.0.0.0/4",
+    "fe80::/64",
+    "10.0.0.0/255.255.255.0",
+    "10.0.0.0/+24",
 ];
 
 const EXTREME_IPS: &[&str] = &[
@@ -575,6 +585,10 @@ const EXTREME_IPS: &[&str] = &[
     "",
     "1.2.3",
     "1.2.3.4.5",
+    "169.254.1.1",
+    "fe80::1",
+    "224.0.0.1",
+    "::fffe:ffff:ffff",
 ];
 
 /// Extreme CIDRs and boundary addresses: accepted or rejected, never a panic;
