@@ -150,6 +150,9 @@ pub enum Error {
         /// The rollback failure.
         rollback: StoreError,
     },
+    /// Cluster pools: etcd, block claims, node identity.
+    #[error(transparent)]
+    Pool(#[from] crate::pool::PoolError),
     /// Several independent failures (GC keeps going past each).
     #[error("{}", .0.iter().map(ToString::to_string).collect::<Vec<_>>().join("; "))]
     Several(Vec<Error>),
@@ -181,6 +184,7 @@ impl Error {
             Self::AttachmentMismatch(_) => ErrorCode::AttachmentMismatch,
             Self::NotAvailable(_) => ErrorCode::NotAvailable,
             Self::RolledBack { cause, .. } => cause.code(),
+            Self::Pool(e) => e.code(),
             Self::Several(all) => all.first().map_or(ErrorCode::Io, Self::code),
         }
     }

@@ -19,6 +19,7 @@ pub mod config;
 pub mod error;
 pub mod ids;
 pub mod ops;
+pub mod pool;
 pub mod range;
 pub mod store;
 
