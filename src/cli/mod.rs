@@ -8,6 +8,7 @@
 mod gc;
 mod list;
 mod metrics;
+mod pool;
 mod release;
 mod render;
 mod show;
@@ -99,6 +100,7 @@ enum Cmd {
     Release(release::Args),
     Gc(gc::Args),
     Metrics(metrics::Args),
+    Pool(pool::Args),
 }
 
 /// The process's streams, passed down so nothing prints directly.
@@ -247,6 +249,7 @@ fn dispatch(cli: Cli, env: &BTreeMap<String, String>, io: &mut Io<'_>) -> Result
         Cmd::Release(a) => release::run(&ctx, &a, io),
         Cmd::Gc(a) => gc::run(&ctx, &a, io),
         Cmd::Metrics(a) => metrics::run(&ctx, &a, io),
+        Cmd::Pool(a) => pool::run(&ctx, &a, io),
     }
 }
 

@@ -180,11 +180,12 @@ impl<'a> Session<'a> {
     }
 
     /// Registers the pool's geometry and this node's identity if absent,
-    /// and refuses a mismatch of either.
+    /// and refuses a mismatch of either. A node that already holds blocks
+    /// and finds its identity gone was fenced (`release-node`): refused.
     ///
     /// # Errors
     /// [`PoolError::Conflict`] naming both sides; etcd failures.
-    pub fn register(&mut self, pool: &Pool) -> Result<(), PoolError> {
+    pub fn register(&mut self, pool: &Pool, holds_blocks: bool) -> Result<(), PoolError> {
         let cfg_key = self.keys.config(pool.cidr);
         let cfg_val = config_value(pool);
         let id_key = self.keys.id();
@@ -219,6 +220,7 @@ impl<'a> Session<'a> {
         match stored_id {
             Some(v) if v != id_val => Err(self.identity_conflict(&v)),
             Some(_) => Ok(()),
+            None if holds_blocks => Err(self.fenced()),
             None => {
                 let r = self.client.txn(
                     &[Cmp::Absent(&id_key)],
@@ -231,6 +233,15 @@ impl<'a> Session<'a> {
                 }
             }
         }
+    }
+
+    fn fenced(&self) -> PoolError {
+        PoolError::Conflict(format!(
+            "node {:?} was decommissioned in etcd ({} is gone; `podlease pool release-node` fences a node so) while this host still holds blocks: it may no longer claim any. Remove this host's pool state ({}) with its containers, or give it a new ipam.nodeName",
+            self.cfg.node_name,
+            self.keys.id(),
+            self.cfg.data_dir.display()
+        ))
     }
 
     fn geometry_conflict(&self, pool: &Pool, stored: &[u8]) -> PoolError {
@@ -378,12 +389,7 @@ impl<'a> Session<'a> {
             match r.kv(1) {
                 Some(kv) if kv.value == id_val => {}
                 Some(kv) => return Err(self.identity_conflict(&kv.value)),
-                None => {
-                    return Err(PoolError::Conflict(format!(
-                        "node {:?} was decommissioned in etcd ({} is gone; `podlease pool release-node` fences a node so): this host may no longer claim blocks. If it is meant to keep running, give it a new ipam.nodeName",
-                        self.cfg.node_name, id_key
-                    )));
-                }
+                None => return Err(self.fenced()),
             }
             if let Some(kv) = r.kv(0) {
                 let (node, uid, network) = block_owner(kv);

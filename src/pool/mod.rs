@@ -10,6 +10,7 @@
 //! (and by the operator's `podlease pool` commands); DEL, CHECK, GC and
 //! STATUS never wait on it. See docs/cluster-pools.md.
 
+pub mod admin;
 pub mod b64;
 pub mod claim;
 pub mod etcd;
@@ -178,7 +179,7 @@ fn acquire(
     };
     let uid = local::node_uid(&pools.data_dir)?;
     let mut session = claim::Session::new(pools, &uid, network.as_str())?;
-    session.register(pool)?;
+    session.register(pool, !blocks.blocks.is_empty())?;
     let adopted: Vec<claim::Claimed> = session
         .owned(pool)?
         .into_iter()

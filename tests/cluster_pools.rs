@@ -1,0 +1,658 @@
+//! Cluster pools against a real etcd (Debian's etcd-server 3.4, started by
+//! each test on free loopback ports): many nodes (separate processes of the
+//! real binary, each with its own nodeName and dataDir) claim blocks of one
+//! pool; no address and no block is ever held twice, etcd and the nodes'
+//! local records agree, and etcd failures surface as code 11 with nothing
+//! written locally.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::print_stderr
+)]
+
+mod common;
+mod etcd_support;
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{IpAddr, TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Barrier};
+use std::time::Duration;
+
+use common::{Call, Reply, conf};
+use etcd_support::{Etcd, blocks_file};
+use ipnetwork::IpNetwork;
+use podlease::pool::claim::{block_hex, pool_key};
+use serde_json::{Value, json};
+
+const NET: &str = "podnet";
+
+/// A node's local block record: (cidr, claimRev, state).
+type Blocks = Vec<(IpNetwork, i64, String)>;
+const PREFIX: &str = "/podlease";
+
+/// One simulated node: its own name and data directory.
+struct Node {
+    name: String,
+    data_dir: PathBuf,
+    endpoint: String,
+    pool: String,
+    block_size: u8,
+    extra: Value,
+}
+
+impl Node {
+    fn new(root: &Path, name: &str, endpoint: &str, pool: &str, block_size: u8) -> Self {
+        Self {
+            name: name.into(),
+            data_dir: root.join(name),
+            endpoint: endpoint.into(),
+            pool: pool.into(),
+            block_size,
+            extra: json!({}),
+        }
+    }
+
+    fn conf(&self) -> Value {
+        let mut pool = json!({"cidr": self.pool, "blockSize": self.block_size});
+        if let (Some(p), Some(e)) = (pool.as_object_mut(), self.extra.get("pool")) {
+            p.extend(e.as_object().unwrap().clone());
+        }
+        let mut etcd = json!({"endpoints": [self.endpoint], "timeoutSeconds": 1});
+        if let (Some(p), Some(e)) = (etcd.as_object_mut(), self.extra.get("etcd")) {
+            p.extend(e.as_object().unwrap().clone());
+        }
+        conf(
+            "1.1.0",
+            NET,
+            "podlease",
+            json!({"nodeName": self.name, "pools": [pool], "etcd": etcd}),
+            &self.data_dir,
+        )
+    }
+
+    fn call(&self, command: &str, id: &str) -> Reply {
+        Call::new(command, &self.conf())
+            .id(id)
+            .run(&common::podlease())
+    }
+
+    fn add(&self, id: &str) -> Reply {
+        self.call("ADD", id)
+    }
+
+    /// The local block record: (cidr, claimRev, state).
+    fn blocks(&self) -> Blocks {
+        let Ok(text) = std::fs::read_to_string(blocks_file(&self.data_dir, NET)) else {
+            return Vec::new();
+        };
+        let v: Value = serde_json::from_str(&text).unwrap();
+        v["blocks"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|b| {
+                (
+                    b["cidr"].as_str().unwrap().parse().unwrap(),
+                    b["claimRev"].as_i64().unwrap(),
+                    b["state"].as_str().unwrap().to_owned(),
+                )
+            })
+            .collect()
+    }
+
+    /// Every address with a reservation file.
+    fn addresses(&self) -> Vec<IpAddr> {
+        let Ok(rd) = std::fs::read_dir(self.data_dir.join(NET)) else {
+            return Vec::new();
+        };
+        rd.flatten()
+            .filter_map(|e| e.file_name().to_str()?.parse().ok())
+            .collect()
+    }
+
+    /// What a failed ADD must leave alone: address files, cursors, blocks.
+    fn snapshot(&self) -> (BTreeMap<String, Vec<u8>>, Blocks) {
+        let mut files = common::host_local_files(&self.data_dir.join(NET));
+        // Every operation creates the lock file it takes (host-local too).
+        files.remove("lock");
+        (files, self.blocks())
+    }
+}
+
+fn contains(net: IpNetwork, ip: IpAddr) -> bool {
+    net.contains(ip)
+}
+
+/// The invariants of the design (docs/cluster-pools.md):
+/// (a) every address is held once, inside an active block of its node;
+/// (b) the nodes' local blocks are pairwise disjoint;
+/// (c) each local block is in etcd, owned by that node, created at its claimRev;
+/// (d) every etcd block is aligned, of the pool's size, inside the pool;
+/// (e) the per-node index matches the block keys exactly.
+fn check_invariants(etcd: &Etcd, nodes: &[Node]) {
+    let pool: IpNetwork = nodes[0].pool.parse().unwrap();
+    let size = nodes[0].block_size;
+    let pk = pool_key(pool);
+    // (a)
+    let mut seen: BTreeMap<IpAddr, &str> = BTreeMap::new();
+    for n in nodes {
+        let blocks = n.blocks();
+        for ip in n.addresses() {
+            if let Some(other) = seen.insert(ip, &n.name) {
+                panic!("{ip} is held by {other} and {}", n.name);
+            }
+            assert!(
+                blocks
+                    .iter()
+                    .any(|(b, _, s)| s == "active" && contains(*b, ip)),
+                "{ip} of {} is outside its active blocks {blocks:?}",
+                n.name
+            );
+        }
+    }
+    // (b)
+    let mut all: Vec<(IpNetwork, &str)> = Vec::new();
+    for n in nodes {
+        for (b, _, _) in n.blocks() {
+            if let Some((o, who)) = all
+                .iter()
+                .find(|(o, _)| o.contains(b.ip()) || b.contains(o.ip()))
+            {
+                panic!("block {b} of {} overlaps {o} of {who}", n.name);
+            }
+            all.push((b, &n.name));
+        }
+    }
+    // (c)
+    let dump = etcd.dump(&format!("{PREFIX}/"));
+    let by_key: BTreeMap<&str, (&Value, i64)> =
+        dump.iter().map(|(k, v, r)| (k.as_str(), (v, *r))).collect();
+    for n in nodes {
+        for (b, rev, _) in n.blocks() {
+            let key = format!("{PREFIX}/pools/{pk}/blocks/{}", block_hex(b));
+            let (v, created) = by_key
+                .get(key.as_str())
+                .unwrap_or_else(|| panic!("{}'s block {b} is not in etcd", n.name));
+            assert_eq!(v["node"], json!(n.name), "{key}: {v}");
+            assert_eq!(*created, rev, "{key}: claimRev of {}", n.name);
+        }
+    }
+    // (d) and (e)
+    let block_prefix = format!("{PREFIX}/pools/{pk}/blocks/");
+    let mut from_blocks = BTreeSet::new();
+    for (k, v, _) in &dump {
+        let Some(hex) = k.strip_prefix(&block_prefix) else {
+            continue;
+        };
+        let cidr: IpNetwork = v["cidr"].as_str().unwrap().parse().unwrap();
+        assert_eq!(cidr.prefix(), size, "{k}: {v}");
+        assert_eq!(cidr.network(), cidr.ip(), "{k} not aligned: {v}");
+        assert!(pool.contains(cidr.ip()), "{k} outside the pool: {v}");
+        assert_eq!(block_hex(cidr), hex, "{k}: {v}");
+        from_blocks.insert((v["node"].as_str().unwrap().to_owned(), hex.to_owned()));
+    }
+    let mut from_index = BTreeSet::new();
+    for (k, _, _) in &dump {
+        let Some(rest) = k.strip_prefix(&format!("{PREFIX}/nodes/")) else {
+            continue;
+        };
+        let parts: Vec<&str> = rest.split('/').collect();
+        if let [node, "blocks", p, hex] = parts.as_slice() {
+            assert_eq!(*p, pk);
+            from_index.insert(((*node).to_owned(), (*hex).to_owned()));
+        }
+    }
+    assert_eq!(from_blocks, from_index, "index and blocks differ");
+}
+
+/// The CNI error code of a failed reply.
+fn code(r: &Reply) -> Option<u64> {
+    if r.ok() {
+        return None;
+    }
+    r.json()["code"].as_u64()
+}
+
+#[test]
+fn fifty_nodes_claim_concurrently_without_overlap() {
+    let Some(etcd) = Etcd::start() else { return };
+    let root = tempfile::tempdir().unwrap();
+    let nodes: Vec<Node> = (0..50)
+        .map(|i| {
+            Node::new(
+                root.path(),
+                &format!("node-{i:02}"),
+                &etcd.url(),
+                "10.244.0.0/16",
+                28,
+            )
+        })
+        .map(|mut n| {
+            n.extra = json!({"etcd": {"timeoutSeconds": 10}});
+            n
+        })
+        .collect();
+    // A /28 block has 13 addresses for pods: 30 ADDs need 3 blocks.
+    const ADDS: usize = 30;
+    let barrier = Barrier::new(nodes.len());
+    let results: Vec<Vec<IpAddr>> = std::thread::scope(|s| {
+        let handles: Vec<_> = nodes
+            .iter()
+            .map(|n| {
+                let barrier = &barrier;
+                s.spawn(move || {
+                    barrier.wait();
+                    (0..ADDS)
+                        .map(|i| {
+                            let r = n.add(&format!("c{i}"));
+                            r.addresses()[0].parse::<IpAddr>().unwrap()
+                        })
+                        .collect::<Vec<_>>()
+                })
+            })
+            .collect();
+        handles.into_iter().map(|h| h.join().unwrap()).collect()
+    });
+    let all: Vec<IpAddr> = results.iter().flatten().copied().collect();
+    let distinct: BTreeSet<&IpAddr> = all.iter().collect();
+    assert_eq!(distinct.len(), all.len(), "an address was handed out twice");
+    for n in &nodes {
+        assert_eq!(n.blocks().len(), 3, "{}: {:?}", n.name, n.blocks());
+    }
+    check_invariants(&etcd, &nodes);
+}
+
+/// A tiny deterministic generator (no dependency).
+struct Lcg(u64);
+impl Lcg {
+    fn next(&mut self, below: u64) -> u64 {
+        self.0 = self
+            .0
+            .wrapping_mul(6_364_136_223_846_793_005)
+            .wrapping_add(1_442_695_040_888_963_407);
+        (self.0 >> 33) % below
+    }
+}
+
+#[test]
+fn etcd_killed_restarted_and_stopped_during_claims() {
+    let Some(mut etcd) = Etcd::start() else {
+        return;
+    };
+    let url = etcd.url();
+    let root = tempfile::tempdir().unwrap();
+    let nodes: Vec<Node> = (0..12)
+        .map(|i| Node::new(root.path(), &format!("n{i}"), &url, "10.244.0.0/16", 29))
+        .collect();
+    let done = AtomicBool::new(false);
+    let (etcd, ok, unavailable) = std::thread::scope(|s| {
+        // Ends the chaos even when a node's thread panics.
+        struct Done<'a>(&'a AtomicBool);
+        impl Drop for Done<'_> {
+            fn drop(&mut self) {
+                self.0.store(true, Ordering::Relaxed);
+            }
+        }
+        let done_guard = Done(&done);
+        let done = &done;
+        let chaos = s.spawn(move || {
+            let mut rng = Lcg(7);
+            let mut round = 0;
+            while !done.load(Ordering::Relaxed) {
+                std::thread::sleep(Duration::from_millis(100 + rng.next(300)));
+                if round % 2 == 0 {
+                    etcd.kill();
+                    std::thread::sleep(Duration::from_millis(200 + rng.next(1000)));
+                    etcd.restart();
+                } else {
+                    etcd.stop();
+                    std::thread::sleep(Duration::from_millis(300 + rng.next(1200)));
+                    etcd.cont();
+                }
+                round += 1;
+            }
+            (etcd, round)
+        });
+        let handles: Vec<_> = nodes
+            .iter()
+            .enumerate()
+            .map(|(k, n)| {
+                s.spawn(move || {
+                    let mut rng = Lcg(k as u64 + 1);
+                    let (mut ok, mut unavailable) = (0, 0);
+                    for i in 0..24 {
+                        let id = format!("c{i}");
+                        if i % 6 == 5 {
+                            // A plugin killed at a random moment (maybe between
+                            // etcd's commit and its local write).
+                            let call = Call::new("ADD", &n.conf()).id(&id);
+                            let mut child = call.command(&common::podlease()).spawn().unwrap();
+                            child.stdin.take().unwrap().write_all(&call.stdin).unwrap();
+                            std::thread::sleep(Duration::from_millis(rng.next(30)));
+                            let _ = child.kill();
+                            let _ = child.wait();
+                            continue;
+                        }
+                        let before = n.snapshot();
+                        let r = n.add(&id);
+                        match code(&r) {
+                            None => ok += 1,
+                            Some(11) => {
+                                unavailable += 1;
+                                assert_eq!(
+                                    n.snapshot(),
+                                    before,
+                                    "code 11 changed local state: {r:?}"
+                                );
+                            }
+                            Some(c) => panic!("{}: ADD {id}: unexpected code {c}: {r:?}", n.name),
+                        }
+                    }
+                    (ok, unavailable)
+                })
+            })
+            .collect();
+        let counts: Vec<(usize, usize)> = handles.into_iter().map(|h| h.join().unwrap()).collect();
+        drop(done_guard);
+        let (etcd, rounds) = chaos.join().unwrap();
+        assert!(rounds > 0, "the chaos thread never acted");
+        let (ok, unavailable) = counts.iter().fold((0, 0), |(a, b), (c, d)| (a + c, b + d));
+        (etcd, ok, unavailable)
+    });
+    eprintln!("during chaos: {ok} ADDs succeeded, {unavailable} returned 11");
+    assert!(ok > 0, "no ADD succeeded at all");
+    // Recovery: etcd runs again; every node can allocate, adopting what it lost.
+    for n in &nodes {
+        n.add("after").addresses();
+    }
+    check_invariants(&etcd, &nodes);
+}
+
+/// A proxy in front of etcd that can forward one claim and then drop the
+/// connection instead of relaying etcd's answer: the claim commits, the
+/// plugin never hears of it.
+struct Proxy {
+    port: u16,
+    drop_next_claim: Arc<AtomicBool>,
+}
+
+fn read_request(r: &mut BufReader<TcpStream>) -> Option<(String, String)> {
+    let mut line = String::new();
+    if r.read_line(&mut line).ok()? == 0 {
+        return None;
+    }
+    let path = line.split_whitespace().nth(1)?.to_owned();
+    let mut len = 0;
+    loop {
+        let mut h = String::new();
+        r.read_line(&mut h).ok()?;
+        let h = h.trim_end();
+        if h.is_empty() {
+            break;
+        }
+        if let Some((k, v)) = h.split_once(':')
+            && k.eq_ignore_ascii_case("content-length")
+        {
+            len = v.trim().parse().ok()?;
+        }
+    }
+    let mut body = vec![0; len];
+    r.read_exact(&mut body).ok()?;
+    Some((path, String::from_utf8(body).ok()?))
+}
+
+impl Proxy {
+    fn start(upstream: u16) -> Self {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let drop_next_claim = Arc::new(AtomicBool::new(false));
+        let flag = drop_next_claim.clone();
+        std::thread::spawn(move || {
+            for conn in listener.incoming().flatten() {
+                let flag = flag.clone();
+                std::thread::spawn(move || {
+                    let mut w = conn.try_clone().unwrap();
+                    let mut r = BufReader::new(conn);
+                    while let Some((path, body)) = read_request(&mut r) {
+                        let value: Value = serde_json::from_str(&body).unwrap_or(Value::Null);
+                        let answer = etcd_support::post(upstream, &path, &value);
+                        // The claim txn is the one with three puts (block, index, node info).
+                        let is_claim = body.matches("request_put").count() == 3;
+                        if is_claim && flag.swap(false, Ordering::SeqCst) {
+                            return; // committed in etcd; the answer is lost
+                        }
+                        let Some(answer) = answer else { return };
+                        let text = answer.to_string();
+                        let _ = write!(
+                            w,
+                            "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{text}",
+                            text.len()
+                        );
+                    }
+                });
+            }
+        });
+        Self {
+            port,
+            drop_next_claim,
+        }
+    }
+}
+
+#[test]
+fn a_claim_whose_answer_was_lost_is_adopted_not_duplicated() {
+    let Some(etcd) = Etcd::start() else { return };
+    let proxy = Proxy::start(etcd.client_port);
+    let root = tempfile::tempdir().unwrap();
+    let n = Node::new(
+        root.path(),
+        "node-a",
+        &format!("http://127.0.0.1:{}", proxy.port),
+        "10.244.0.0/16",
+        26,
+    );
+    proxy.drop_next_claim.store(true, Ordering::SeqCst);
+    let r = n.add("c1");
+    let msg = r.error(11);
+    assert!(msg.contains("etcd"), "{msg}");
+    assert!(
+        n.blocks().is_empty(),
+        "a block was recorded without etcd's answer"
+    );
+    assert!(n.addresses().is_empty());
+    let in_etcd: Vec<(String, Value, i64)> = etcd
+        .dump(&format!("{PREFIX}/pools/"))
+        .into_iter()
+        .filter(|(k, _, _)| k.contains("/blocks/"))
+        .collect();
+    assert_eq!(in_etcd.len(), 1, "the claim did commit: {in_etcd:?}");
+    let committed: IpNetwork = in_etcd[0].1["cidr"].as_str().unwrap().parse().unwrap();
+
+    // The next ADD adopts that block instead of claiming a second one.
+    let ip: IpAddr = n.add("c2").addresses()[0].parse().unwrap();
+    assert!(
+        committed.contains(ip),
+        "{ip} is not from the adopted {committed}"
+    );
+    assert_eq!(n.blocks().len(), 1, "{:?}", n.blocks());
+    assert_eq!(n.blocks()[0].0, committed);
+    assert_eq!(
+        n.blocks()[0].1,
+        in_etcd[0].2,
+        "claimRev is the key's create revision"
+    );
+    let blocks_now = etcd
+        .dump(&format!("{PREFIX}/pools/"))
+        .into_iter()
+        .filter(|(k, _, _)| k.contains("/blocks/"))
+        .count();
+    assert_eq!(blocks_now, 1);
+    check_invariants(&etcd, &[n]);
+}
+
+#[test]
+fn same_node_name_on_two_hosts_and_wiped_state_are_refused() {
+    let Some(etcd) = Etcd::start() else { return };
+    let root = tempfile::tempdir().unwrap();
+    let a = Node::new(root.path(), "node-a", &etcd.url(), "10.244.0.0/16", 26);
+    a.add("c1").addresses();
+    // Another host (its own data directory) calling itself node-a.
+    let mut twin = Node::new(root.path(), "node-a", &etcd.url(), "10.244.0.0/16", 26);
+    twin.data_dir = root.path().join("twin");
+    let msg = twin.add("c1").error(7);
+    assert!(
+        msg.contains("node-a") && msg.contains("release-node"),
+        "{msg}"
+    );
+    assert!(twin.blocks().is_empty());
+    // The same host after its state was wiped: a new identity, refused too.
+    #[allow(clippy::disallowed_methods)] // a test's own temporary directory
+    std::fs::remove_dir_all(&a.data_dir).unwrap();
+    let msg = a.add("c2").error(7);
+    assert!(msg.contains("release-node"), "{msg}");
+    assert!(a.blocks().is_empty());
+}
+
+#[test]
+fn pool_geometry_mismatch_is_refused_naming_both() {
+    let Some(etcd) = Etcd::start() else { return };
+    let root = tempfile::tempdir().unwrap();
+    Node::new(root.path(), "a", &etcd.url(), "10.244.0.0/16", 26)
+        .add("c1")
+        .addresses();
+    let b = Node::new(root.path(), "b", &etcd.url(), "10.244.0.0/16", 27);
+    let msg = b.add("c1").error(7);
+    assert!(
+        msg.contains("\"blockSize\":26") && msg.contains("\"blockSize\":27"),
+        "{msg}"
+    );
+    assert!(b.blocks().is_empty());
+}
+
+#[test]
+fn held_blocks_serve_while_etcd_is_down_and_a_claim_then_fails_with_11() {
+    let Some(mut etcd) = Etcd::start() else {
+        return;
+    };
+    let root = tempfile::tempdir().unwrap();
+    let n = Node::new(root.path(), "a", &etcd.url(), "10.244.0.0/16", 28);
+    let first = n.add("c0").success();
+    etcd.kill();
+    // 12 more addresses come from the held /28 without etcd.
+    for i in 1..13 {
+        n.add(&format!("c{i}")).addresses();
+    }
+    n.call("DEL", "c1").success_empty();
+    n.add("c1").addresses();
+    let mut check = n.conf();
+    check["prevResult"] = first;
+    Call::new("CHECK", &check)
+        .id("c0")
+        .run(&common::podlease())
+        .success_empty();
+    // The block is full: the next ADD needs etcd, which is down.
+    let before = n.snapshot();
+    let msg = n.add("c13").error(11);
+    assert!(msg.contains(&etcd.url()), "{msg}");
+    assert_eq!(n.snapshot(), before, "code 11 wrote local state");
+    // STATUS does not ask etcd: the node may still grow, so it is available.
+    n.call("STATUS", "x").success_empty();
+
+    // A stopped etcd (accepts, never answers) gives 11 too, within the budget.
+    etcd.restart();
+    etcd.stop();
+    let msg = n.add("c13").error(11);
+    assert!(msg.contains("did not answer"), "{msg}");
+    assert_eq!(n.snapshot(), before);
+    etcd.cont();
+    n.add("c13").addresses();
+    assert_eq!(n.blocks().len(), 2);
+    check_invariants(&etcd, &[n]);
+}
+
+#[test]
+fn exhausted_pool_and_block_cap_give_the_exhaustion_code() {
+    let Some(etcd) = Etcd::start() else { return };
+    let root = tempfile::tempdir().unwrap();
+    // A /26 pool of /28 blocks: four blocks.
+    let nodes: Vec<Node> = (0..4)
+        .map(|i| {
+            Node::new(
+                root.path(),
+                &format!("n{i}"),
+                &etcd.url(),
+                "10.99.0.0/26",
+                28,
+            )
+        })
+        .collect();
+    for n in &nodes {
+        n.add("c0").addresses();
+    }
+    let late = Node::new(root.path(), "late", &etcd.url(), "10.99.0.0/26", 28);
+    let msg = late.add("c0").error(100);
+    assert!(msg.contains("no free /28 block"), "{msg}");
+    check_invariants(&etcd, &nodes);
+
+    let mut capped = Node::new(root.path(), "capped", &etcd.url(), "10.98.0.0/16", 28);
+    capped.extra = json!({"pool": {"maxBlocks": 1}});
+    for i in 0..13 {
+        capped.add(&format!("c{i}")).addresses();
+    }
+    let msg = capped.add("c13").error(100);
+    assert!(msg.contains("maxBlocks"), "{msg}");
+    // STATUS: the node cannot grow and its block is full.
+    let msg = capped.call("STATUS", "x").error(50);
+    assert!(msg.contains("no free address"), "{msg}");
+}
+
+#[test]
+fn pools_with_ranges_is_a_config_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = conf(
+        "1.0.0",
+        NET,
+        "podlease",
+        json!({
+            "pools": [{"cidr": "10.244.0.0/16", "blockSize": 26}],
+            "ranges": [[{"subnet": "10.1.0.0/24"}]],
+            "nodeName": "a",
+            "etcd": {"endpoints": ["http://127.0.0.1:1"]},
+        }),
+        dir.path(),
+    );
+    let msg = Call::new("ADD", &cfg).run(&common::podlease()).error(7);
+    assert!(
+        msg.contains("ipam.pools") && msg.contains("ipam.ranges"),
+        "{msg}"
+    );
+    for (ipam, field) in [
+        (
+            json!({"pools": [{"cidr": "10.244.0.0/16", "blockSize": 31}], "nodeName": "a",
+                "etcd": {"endpoints": ["http://127.0.0.1:1"]}}),
+            "blockSize",
+        ),
+        (
+            json!({"pools": [{"cidr": "10.244.0.0/16", "blockSize": 26}], "nodeName": "a"}),
+            "ipam.etcd",
+        ),
+        (
+            json!({"pools": [{"cidr": "10.244.0.0/16", "blockSize": 26}], "nodeName": "a/b",
+                "etcd": {"endpoints": ["http://127.0.0.1:1"]}}),
+            "nodeName",
+        ),
+        (
+            json!({"pools": [{"cidr": "10.244.0.0/16", "blockSize": 26}], "nodeName": "a",
+                "etcd": {"endpoints": ["127.0.0.1:2379"]}}),
+            "endpoints",
+        ),
+    ] {
+        let cfg = conf("1.0.0", NET, "podlease", ipam, dir.path());
+        let msg = Call::new("ADD", &cfg).run(&common::podlease()).error(7);
+        assert!(msg.contains(field), "{field}: {msg}");
+    }
+}
