@@ -656,3 +656,119 @@ fn pools_with_ranges_is_a_config_error() {
         assert!(msg.contains(field), "{field}: {msg}");
     }
 }
+
+/// Runs the operator CLI with the network's config file.
+fn cli(n: &Node, args: &[&str]) -> Reply {
+    let conf_file = n.data_dir.with_extension("conf");
+    std::fs::write(&conf_file, serde_json::to_vec(&n.conf()).unwrap()).unwrap();
+    let out = std::process::Command::new(common::podlease())
+        .env_clear()
+        .arg("--config")
+        .arg(&conf_file)
+        .arg("--data-dir")
+        .arg(&n.data_dir)
+        .args(args)
+        .output()
+        .unwrap();
+    Reply::from(out)
+}
+
+#[test]
+fn operator_commands_show_routes_gc_and_release_node() {
+    let Some(etcd) = Etcd::start() else { return };
+    let root = tempfile::tempdir().unwrap();
+    let mut a = Node::new(root.path(), "a", &etcd.url(), "10.244.0.0/16", 28);
+    let mut b = Node::new(root.path(), "b", &etcd.url(), "10.244.0.0/16", 28);
+    a.extra = json!({"pool": {"releaseAfterSeconds": 0, "minBlocks": 1}});
+    let with_address = |n: &Node, addr: &str| {
+        let mut c = n.conf();
+        c["ipam"]["nodeAddresses"] = json!([addr]);
+        c
+    };
+    // 14 addresses need two /28 blocks on a; one on b.
+    for i in 0..14 {
+        let r = Call::new("ADD", &with_address(&a, "192.168.1.10"))
+            .id(&format!("c{i}"))
+            .run(&common::podlease());
+        r.addresses();
+    }
+    Call::new("ADD", &with_address(&b, "192.168.1.11"))
+        .id("c0")
+        .run(&common::podlease())
+        .addresses();
+    assert_eq!(a.blocks().len(), 2);
+
+    let show = cli(&a, &["--json", "pool", "show"]);
+    assert!(show.ok(), "{show:?}");
+    let blocks: Value = serde_json::from_str(&show.stdout).unwrap();
+    let blocks = blocks.as_array().unwrap();
+    assert_eq!(blocks.len(), 3, "{blocks:?}");
+    let used: u64 = blocks
+        .iter()
+        .filter(|b| b["node"] == "a")
+        .map(|b| b["used"].as_u64().unwrap())
+        .sum();
+    assert_eq!(used, 14);
+
+    let nodes = cli(&a, &["pool", "nodes"]);
+    assert!(
+        nodes.ok() && nodes.stdout.contains("192.168.1.11"),
+        "{nodes:?}"
+    );
+
+    let routes = cli(&a, &["pool", "routes"]);
+    assert!(routes.ok(), "{routes:?}");
+    let b_block = b.blocks()[0].0;
+    assert_eq!(routes.stdout.trim(), format!("{b_block} via 192.168.1.11"));
+
+    // Empty the second block; gc gives it back (releaseAfterSeconds 0) and keeps the first.
+    let second = a.blocks()[1].0;
+    for i in 0..14 {
+        let id = format!("c{i}");
+        let r = n_ip(&a, &id);
+        if second.contains(r) {
+            a.call("DEL", &id).success_empty();
+        }
+    }
+    let gc = cli(&a, &["pool", "gc"]);
+    assert!(
+        gc.ok() && gc.stdout.contains(&format!("{second}  released")),
+        "{gc:?}"
+    );
+    assert_eq!(a.blocks().len(), 1);
+    assert!(!a.blocks().iter().any(|(c, _, _)| *c == second));
+    check_invariants(&etcd, &[a, b]);
+
+    // release-node needs --force, then fences b and frees its block.
+    let b = Node::new(root.path(), "b", &etcd.url(), "10.244.0.0/16", 28);
+    let refused = cli(&b, &["pool", "release-node", "b"]);
+    assert_eq!(refused.status, Some(2), "{refused:?}");
+    let released = cli(&b, &["pool", "release-node", "b", "--force"]);
+    assert!(
+        released.ok() && released.stdout.contains(&b_block.to_string()),
+        "{released:?}"
+    );
+    assert!(etcd.dump(&format!("{PREFIX}/nodes/b/")).is_empty());
+    // b still holds its block locally; once it is full, its claim is refused.
+    for i in 1..13 {
+        b.add(&format!("c{i}")).addresses();
+    }
+    let msg = b.add("c13").error(7);
+    assert!(msg.contains("decommissioned"), "{msg}");
+    assert!(
+        etcd.dump(&format!("{PREFIX}/nodes/b/")).is_empty(),
+        "a fenced node re-registered"
+    );
+}
+
+/// The address `id` holds on node `n` (from its reservation files).
+fn n_ip(n: &Node, id: &str) -> IpAddr {
+    n.addresses()
+        .into_iter()
+        .find(|ip| {
+            std::fs::read_to_string(n.data_dir.join(NET).join(ip.to_string()))
+                .unwrap()
+                .starts_with(&format!("{id}\r\n"))
+        })
+        .unwrap()
+}
