@@ -678,7 +678,7 @@ fn operator_commands_show_routes_gc_and_release_node() {
     let Some(etcd) = Etcd::start() else { return };
     let root = tempfile::tempdir().unwrap();
     let mut a = Node::new(root.path(), "a", &etcd.url(), "10.244.0.0/16", 28);
-    let mut b = Node::new(root.path(), "b", &etcd.url(), "10.244.0.0/16", 28);
+    let b = Node::new(root.path(), "b", &etcd.url(), "10.244.0.0/16", 28);
     a.extra = json!({"pool": {"releaseAfterSeconds": 0, "minBlocks": 1}});
     let with_address = |n: &Node, addr: &str| {
         let mut c = n.conf();
@@ -771,4 +771,182 @@ fn n_ip(n: &Node, id: &str) -> IpAddr {
                 .starts_with(&format!("{id}\r\n"))
         })
         .unwrap()
+}
+
+/// A tool the test needs; under CI its absence fails the test.
+fn tool(path: &str, package: &str) -> Option<PathBuf> {
+    let p = PathBuf::from(path);
+    if p.is_file() {
+        return Some(p);
+    }
+    if common::in_ci() {
+        panic!("{path} is missing: install Debian's {package} (CI requires it)");
+    }
+    common::skip(&format!("{path} not installed (apt-get install {package})"));
+    None
+}
+
+fn run_ok(cmd: &mut std::process::Command) {
+    let out = cmd.output().unwrap();
+    assert!(out.status.success(), "{cmd:?}: {out:?}");
+}
+
+/// ADD until etcd answers (it starts in the background), for https etcd.
+fn add_when_up(n: &Node, id: &str) -> Reply {
+    for _ in 0..100 {
+        let r = n.add(id);
+        if code(&r) != Some(11) {
+            return r;
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    n.add(id)
+}
+
+#[test]
+fn tls_with_a_private_ca_and_client_certificates() {
+    let Some(openssl) = tool("/usr/bin/openssl", "openssl") else {
+        return;
+    };
+    if etcd_support::etcd_bin().is_none() {
+        return;
+    }
+    let pki = tempfile::tempdir().unwrap();
+    let p = |f: &str| pki.path().join(f);
+    let ossl = || {
+        let mut c = std::process::Command::new(&openssl);
+        c.current_dir(pki.path());
+        c
+    };
+    run_ok(ossl().args([
+        "req",
+        "-x509",
+        "-newkey",
+        "rsa:2048",
+        "-nodes",
+        "-keyout",
+        "ca.key",
+        "-out",
+        "ca.pem",
+        "-days",
+        "1",
+        "-subj",
+        "/CN=podlease-test-ca",
+    ]));
+    // With --client-cert-auth etcd's gateway dials etcd with the server
+    // certificate as a client certificate: it needs both usages.
+    std::fs::write(
+        p("server.ext"),
+        "subjectAltName=IP:127.0.0.1\nextendedKeyUsage=serverAuth,clientAuth\n",
+    )
+    .unwrap();
+    std::fs::write(p("client.ext"), "extendedKeyUsage=clientAuth\n").unwrap();
+    for (name, cn) in [("server", "etcd"), ("client", "node-a")] {
+        run_ok(ossl().args([
+            "req",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-keyout",
+            &format!("{name}.key"),
+            "-out",
+            &format!("{name}.csr"),
+            "-subj",
+            &format!("/CN={cn}"),
+        ]));
+        run_ok(ossl().args([
+            "x509",
+            "-req",
+            "-in",
+            &format!("{name}.csr"),
+            "-CA",
+            "ca.pem",
+            "-CAkey",
+            "ca.key",
+            "-CAcreateserial",
+            "-out",
+            &format!("{name}.pem"),
+            "-days",
+            "1",
+            "-extfile",
+            &format!("{name}.ext"),
+        ]));
+    }
+    let s = |f: &str| p(f).display().to_string();
+    let etcd = Etcd::start_with(
+        vec![
+            format!("--cert-file={}", s("server.pem")),
+            format!("--key-file={}", s("server.key")),
+            "--client-cert-auth".into(),
+            format!("--trusted-ca-file={}", s("ca.pem")),
+        ],
+        "https",
+        None,
+    )
+    .unwrap();
+    let root = tempfile::tempdir().unwrap();
+    let mut n = Node::new(root.path(), "node-a", &etcd.url(), "10.244.0.0/16", 26);
+    n.extra = json!({"etcd": {"caFile": s("ca.pem"), "certFile": s("client.pem"), "keyFile": s("client.key")}});
+    let ip = add_when_up(&n, "c1").addresses();
+    assert_eq!(ip.len(), 1);
+    assert_eq!(n.blocks().len(), 1);
+
+    // Without a client certificate the server refuses the handshake.
+    let mut anon = Node::new(root.path(), "node-b", &etcd.url(), "10.244.0.0/16", 26);
+    anon.extra = json!({"etcd": {"caFile": s("ca.pem")}});
+    assert!(!anon.add("c1").ok());
+    assert!(anon.blocks().is_empty());
+    // Without the private CA the server is not trusted.
+    let mut untrusting = Node::new(root.path(), "node-c", &etcd.url(), "10.244.0.0/16", 26);
+    untrusting.extra = json!({"etcd": {"certFile": s("client.pem"), "keyFile": s("client.key")}});
+    assert!(!untrusting.add("c1").ok());
+    assert!(untrusting.blocks().is_empty());
+}
+
+#[test]
+fn username_and_password_authentication() {
+    let Some(etcdctl) = tool("/usr/bin/etcdctl", "etcd-client") else {
+        return;
+    };
+    let Some(etcd) = Etcd::start() else { return };
+    let ctl = |args: &[&str]| {
+        run_ok(
+            std::process::Command::new(&etcdctl)
+                .env_clear()
+                .env("ETCDCTL_API", "3")
+                .arg(format!("--endpoints={}", etcd.url()))
+                .args(args),
+        );
+    };
+    ctl(&["user", "add", "root:rootpw"]);
+    ctl(&["user", "add", "podlease:s3cret"]);
+    ctl(&["role", "add", "podlease"]);
+    ctl(&[
+        "role",
+        "grant-permission",
+        "podlease",
+        "--prefix=true",
+        "readwrite",
+        "/podlease/",
+    ]);
+    ctl(&["user", "grant-role", "podlease", "podlease"]);
+    ctl(&["auth", "enable"]);
+    let root = tempfile::tempdir().unwrap();
+    let pw = root.path().join("password");
+    std::fs::write(&pw, "s3cret\n").unwrap();
+    let mut n = Node::new(root.path(), "node-a", &etcd.url(), "10.244.0.0/16", 26);
+    n.extra = json!({"etcd": {"username": "podlease", "passwordFile": pw, "timeoutSeconds": 5}});
+    assert_eq!(n.add("c1").addresses().len(), 1);
+    assert_eq!(n.blocks().len(), 1);
+
+    std::fs::write(&pw, "wrong\n").unwrap();
+    let mut m = Node::new(root.path(), "node-b", &etcd.url(), "10.244.0.0/16", 26);
+    m.extra = json!({"etcd": {"username": "podlease", "passwordFile": pw, "timeoutSeconds": 5}});
+    let msg = m.add("c1").error(7);
+    assert!(msg.contains("podlease"), "{msg}");
+    // Without credentials etcd refuses too (it needs a user).
+    let anon = Node::new(root.path(), "node-c", &etcd.url(), "10.244.0.0/16", 26);
+    let msg = anon.add("c1").error(7);
+    assert!(msg.contains("ipam.etcd.username"), "{msg}");
+    assert!(anon.blocks().is_empty());
 }

@@ -513,7 +513,11 @@ fn protocol(what: &str, e: &serde_json::Error) -> PoolError {
 }
 
 fn refused(status: u16, why: &str) -> PoolError {
-    if status == 403 {
+    if why.contains("user name is empty") {
+        PoolError::Config(format!(
+            "etcd has authentication enabled: set ipam.etcd.username and ipam.etcd.passwordFile ({why})"
+        ))
+    } else if status == 403 {
         PoolError::Config(format!(
             "etcd denied access (grant the podlease user read-write on the configured prefix): {why}"
         ))
