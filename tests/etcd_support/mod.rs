@@ -55,6 +55,8 @@ pub struct Etcd {
     peer_port: u16,
     extra: Vec<String>,
     scheme: &'static str,
+    /// Runs inside this network namespace, listening on this address.
+    netns: Option<(String, String)>,
     child: Option<Child>,
 }
 
@@ -79,6 +81,7 @@ impl Etcd {
             peer_port: free_port(),
             extra,
             scheme,
+            netns: None,
             child: None,
         };
         e.spawn();
@@ -88,20 +91,52 @@ impl Etcd {
         Some(e)
     }
 
+    /// Starts a plain-HTTP etcd inside network namespace `ns`, listening on
+    /// `ip` there (the caller waits for it: this process cannot reach it).
+    pub fn start_in_netns(ns: &str, ip: &str) -> Option<Self> {
+        let bin = etcd_bin()?;
+        let mut e = Self {
+            bin,
+            dir: tempfile::tempdir().unwrap(),
+            client_port: 2379,
+            peer_port: 2380,
+            extra: Vec::new(),
+            scheme: "http",
+            netns: Some((ns.to_owned(), ip.to_owned())),
+            child: None,
+        };
+        e.spawn();
+        Some(e)
+    }
+
+    fn host(&self) -> &str {
+        self.netns
+            .as_ref()
+            .map_or("127.0.0.1", |(_, ip)| ip.as_str())
+    }
+
     /// The client URL.
     pub fn url(&self) -> String {
-        format!("{}://127.0.0.1:{}", self.scheme, self.client_port)
+        format!("{}://{}:{}", self.scheme, self.host(), self.client_port)
     }
 
     fn spawn(&mut self) {
         let client = self.url();
-        let peer = format!("http://127.0.0.1:{}", self.peer_port);
+        let peer = format!("http://{}:{}", self.host(), self.peer_port);
         let log = std::fs::OpenOptions::new()
             .create(true)
             .append(true)
             .open(self.dir.path().join("etcd.log"))
             .unwrap();
-        let child = Command::new(&self.bin)
+        let mut cmd = match &self.netns {
+            Some((ns, _)) => {
+                let mut c = Command::new("/usr/bin/ip");
+                c.args(["netns", "exec", ns]).arg(&self.bin);
+                c
+            }
+            None => Command::new(&self.bin),
+        };
+        let child = cmd
             .arg("--name=n")
             .arg(format!(
                 "--data-dir={}",
