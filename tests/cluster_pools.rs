@@ -950,3 +950,27 @@ fn username_and_password_authentication() {
     assert!(msg.contains("ipam.etcd.username"), "{msg}");
     assert!(anon.blocks().is_empty());
 }
+
+#[test]
+fn the_example_conflist_allocates_dual_stack_from_etcd() {
+    let Some(etcd) = Etcd::start() else { return };
+    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("examples/conf/60-podlease-cluster-pools.conflist");
+    let list: Value = serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+    let state = tempfile::tempdir().unwrap();
+    let mut conf = list["plugins"][0].clone();
+    conf["name"] = list["name"].clone();
+    conf["cniVersion"] = list["cniVersion"].clone();
+    conf["ipam"]["dataDir"] = json!(state.path());
+    conf["ipam"]["nodeName"] = json!("node-a");
+    // The example's etcd is https with files elsewhere: point it at the test's.
+    conf["ipam"]["etcd"] = json!({"endpoints": [etcd.url()]});
+    let r = Call::new("ADD", &conf).run(&common::podlease());
+    let ips = r.success()["ips"].as_array().unwrap().clone();
+    assert_eq!(ips.len(), 2, "{r:?}");
+    assert!(ips[0]["address"].as_str().unwrap().ends_with("/26"));
+    assert!(ips[1]["address"].as_str().unwrap().ends_with("/120"));
+    Call::new("DEL", &conf)
+        .run(&common::podlease())
+        .success_empty();
+}
