@@ -267,11 +267,16 @@ impl<'a> Session<'a> {
     }
 
     /// Blocks of `pool` that etcd's index says this network on this node
-    /// holds, verified against the block keys.
+    /// holds and that `known` does not, verified against the block keys (one
+    /// read each: only blocks whose local record was lost cost a round trip).
     ///
     /// # Errors
     /// etcd failures.
-    pub fn owned(&mut self, pool: &Pool) -> Result<Vec<Claimed>, PoolError> {
+    pub fn unknown_owned(
+        &mut self,
+        pool: &Pool,
+        known: impl Fn(IpNetwork) -> bool,
+    ) -> Result<Vec<Claimed>, PoolError> {
         let index = self
             .client
             .range(&self.keys.index(pool.cidr), true, false)?;
@@ -289,6 +294,9 @@ impl<'a> Session<'a> {
                 continue;
             };
             let cidr = nth_block(pool, i);
+            if known(cidr) {
+                continue;
+            }
             let Some(kv) = self
                 .client
                 .range(&self.keys.block(pool.cidr, cidr), false, false)?

@@ -180,11 +180,7 @@ fn acquire(
     let uid = local::node_uid(&pools.data_dir)?;
     let mut session = claim::Session::new(pools, &uid, network.as_str())?;
     session.register(pool, !blocks.blocks.is_empty())?;
-    let adopted: Vec<claim::Claimed> = session
-        .owned(pool)?
-        .into_iter()
-        .filter(|c| !blocks.holds(c.cidr))
-        .collect();
+    let adopted = session.unknown_owned(pool, |cidr| blocks.holds(cidr))?;
     let fresh = if adopted.is_empty() {
         let held = blocks.blocks.iter().filter(|b| b.pool == pool.cidr).count() as u64;
         if let Some(max) = pool.max_blocks
