@@ -974,3 +974,108 @@ fn the_example_conflist_allocates_dual_stack_from_etcd() {
         .run(&common::podlease())
         .success_empty();
 }
+
+#[test]
+fn a_release_interrupted_by_etcd_stays_releasing_and_finishes_later() {
+    let Some(mut etcd) = Etcd::start() else {
+        return;
+    };
+    let root = tempfile::tempdir().unwrap();
+    let mut a = Node::new(root.path(), "a", &etcd.url(), "10.244.0.0/16", 28);
+    a.extra = json!({"pool": {"releaseAfterSeconds": 0, "minBlocks": 1}});
+    for i in 0..14 {
+        a.add(&format!("c{i}")).addresses();
+    }
+    let second = a.blocks()[1].0;
+    for i in 0..14 {
+        let id = format!("c{i}");
+        if second.contains(n_ip(&a, &id)) {
+            a.call("DEL", &id).success_empty();
+        }
+    }
+    // etcd is down: the block is taken out of service locally, then the
+    // etcd step fails; it stays `releasing`.
+    etcd.kill();
+    let gc = cli(&a, &["pool", "gc"]);
+    assert!(gc.ok() && gc.stdout.contains("pending"), "{gc:?}");
+    let states: Vec<(IpNetwork, String)> = a.blocks().into_iter().map(|(c, _, s)| (c, s)).collect();
+    assert!(states.contains(&(second, "releasing".into())), "{states:?}");
+    // No address comes from a releasing block: the first block is full, so
+    // the next ADD needs a new block, and etcd is down.
+    assert!(a.add("c99").error(11).contains("etcd"));
+    etcd.restart();
+    let gc = cli(&a, &["pool", "gc"]);
+    assert!(
+        gc.ok() && gc.stdout.contains(&format!("{second}  released")),
+        "{gc:?}"
+    );
+    assert_eq!(a.blocks().len(), 1);
+    let ip: IpAddr = a.add("c99").addresses()[0].parse().unwrap();
+    assert!(
+        a.blocks()
+            .iter()
+            .any(|(c, _, s)| s == "active" && c.contains(ip)),
+        "{ip} {:?}",
+        a.blocks()
+    );
+    check_invariants(&etcd, &[a]);
+}
+
+#[test]
+fn releases_racing_claims_of_other_nodes_keep_blocks_disjoint() {
+    let Some(etcd) = Etcd::start() else { return };
+    let root = tempfile::tempdir().unwrap();
+    // A small pool so that released blocks are claimed again at once.
+    let pool = "10.250.0.0/24";
+    let mut releaser = Node::new(root.path(), "releaser", &etcd.url(), pool, 28);
+    releaser.extra = json!({"pool": {"releaseAfterSeconds": 0, "minBlocks": 1}});
+    // 5 blocks on the releaser, then all but one emptied.
+    for i in 0..65 {
+        releaser.add(&format!("c{i}")).addresses();
+    }
+    assert_eq!(releaser.blocks().len(), 5);
+    let keep = releaser.blocks()[0].0;
+    for i in 0..65 {
+        let id = format!("c{i}");
+        if !keep.contains(n_ip(&releaser, &id)) {
+            releaser.call("DEL", &id).success_empty();
+        }
+    }
+    let claimers: Vec<Node> = (0..8)
+        .map(|i| Node::new(root.path(), &format!("k{i}"), &etcd.url(), pool, 28))
+        .collect();
+    let barrier = Barrier::new(claimers.len() + 1);
+    std::thread::scope(|s| {
+        let r = s.spawn(|| {
+            barrier.wait();
+            let gc = cli(&releaser, &["pool", "gc"]);
+            assert!(gc.ok(), "{gc:?}");
+        });
+        for n in &claimers {
+            let barrier = &barrier;
+            s.spawn(move || {
+                barrier.wait();
+                for i in 0..20 {
+                    let r = n.add(&format!("c{i}"));
+                    // The pool (16 blocks) runs out: that is code 100.
+                    assert!(r.ok() || code(&r) == Some(100), "{r:?}");
+                }
+            });
+        }
+        r.join().unwrap();
+    });
+    assert_eq!(releaser.blocks().len(), 1, "{:?}", releaser.blocks());
+    // Whatever the claimers could not get during the race, they get now.
+    for n in &claimers {
+        for i in 0..13 {
+            let r = n.add(&format!("late{i}"));
+            assert!(r.ok() || code(&r) == Some(100), "{r:?}");
+        }
+    }
+    // The pool is full again: the released blocks went to the claimers.
+    let held: usize = claimers.iter().map(|n| n.blocks().len()).sum();
+    assert_eq!(held + 1, 16, "released blocks were not reused");
+    let mut all = claimers;
+    all.push(releaser);
+    check_invariants(&etcd, &all);
+}
