@@ -265,6 +265,7 @@ impl Client {
     /// [`PoolError::Config`] when a file cannot be read or TLS is asked of a
     /// build without it.
     pub fn new(cfg: &EtcdConfig) -> Result<Self, PoolError> {
+        #[cfg_attr(not(feature = "etcd-tls"), allow(unused_mut))]
         let mut builder = ureq::Agent::config_builder()
             .proxy(None)
             .http_status_as_error(false)
@@ -319,7 +320,7 @@ impl Client {
 
     fn unavailable(&self, cause: &str) -> PoolError {
         PoolError::Unavailable(format!(
-            "etcd ({}) did not answer within {}s: {cause}",
+            "etcd ({}) is unreachable or did not answer within {}s: {cause}",
             self.endpoints.join(", "),
             self.timeout.as_secs_f64()
         ))
