@@ -110,7 +110,7 @@ impl NodeHost {
                 "nodeName": self.name,
                 "nodeAddresses": [link_ip],
                 "routes": [{"dst": "0.0.0.0/0"}],
-                "etcd": {"endpoints": [etcd], "timeoutSeconds": 2},
+                "etcd": {"endpoints": [etcd], "timeoutSeconds": 10},
             },
         })
     }
