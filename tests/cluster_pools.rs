@@ -290,7 +290,7 @@ fn etcd_killed_restarted_and_stopped_during_claims() {
     let mut nodes: Vec<Node> = (0..12)
         .map(|i| Node::new(root.path(), &format!("n{i}"), &url, "10.244.0.0/16", 29))
         .map(|mut n| {
-            n.extra = json!({"etcd": {"timeoutSeconds": 1}});
+            n.extra = json!({"etcd": {"timeoutSeconds": 2}});
             n
         })
         .collect();
