@@ -22,6 +22,7 @@ pub mod error;
 pub mod gonet;
 pub mod ids;
 pub mod ops;
+pub mod pool;
 pub mod range;
 pub mod store;
 

@@ -9,6 +9,7 @@ mod gc;
 mod install;
 mod list;
 mod metrics;
+mod pool;
 mod release;
 mod render;
 mod show;
@@ -126,6 +127,7 @@ enum Cmd {
     Metrics(metrics::Args),
     InstallCni(install::Args),
     Validate(validate::Args),
+    Pool(pool::Args),
 }
 
 /// The process's streams, passed down so nothing prints directly.
@@ -291,6 +293,7 @@ fn dispatch(cli: Cli, env: &BTreeMap<String, String>, io: &mut Io<'_>) -> Result
         Cmd::InstallCni(_) => Ok(()), // ran above
         // Handled above: it needs no data directory.
         Cmd::Validate(_) => Ok(()),
+        Cmd::Pool(a) => pool::run(&ctx, &a, io),
     }
 }
 

@@ -338,10 +338,12 @@ fn dispatch(
         (Command::Check, Some(who)) => {
             let args = CniArgs::parse(cni_args)?;
             let cfg = IpamConfig::parse(&root, version, &args)?;
+            let pooled = crate::pool::for_check(&cfg, &name)?;
+            let cfg = pooled.as_ref().unwrap_or(&cfg);
             ops::check(
                 &name,
                 &who,
-                &cfg,
+                cfg,
                 go_get(top, "prevResult"),
                 &raw.store_options(version, cfg.reclaim_on_reboot, cfg.reclaim_clock_slack_secs),
             )?;
@@ -367,9 +369,11 @@ fn dispatch(
                     }
                     other => Error::Config(other),
                 })?;
+            let pooled = crate::pool::for_status(&cfg, &name)?;
+            let cfg = pooled.as_ref().unwrap_or(&cfg);
             ops::status(
                 &name,
-                &cfg,
+                cfg,
                 &raw.store_options(version, cfg.reclaim_on_reboot, cfg.reclaim_clock_slack_secs),
             )?;
             Ok(Vec::new())

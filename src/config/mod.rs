@@ -7,6 +7,7 @@
 
 mod json;
 pub mod known_keys;
+mod pools;
 pub mod resolv;
 pub mod subnet_file;
 
@@ -264,6 +265,9 @@ pub struct IpamConfig {
     pub reuse_delay_secs: u64,
     /// Give a pod (namespace/name) the addresses it held last time when they are free.
     pub sticky: bool,
+    /// Cluster pools (`ipam.pools`): the range sets are then this node's
+    /// blocks, filled in by [`crate::pool`] under the lock; empty here.
+    pub pools: Option<crate::pool::PoolsConfig>,
 }
 
 /// The part of the configuration that DEL needs. DEL must release whatever the
@@ -620,7 +624,15 @@ impl IpamConfig {
         if let Some(f) = ipam.get("ranges") {
             parse_range_sets(&f, &mut range_sets, &mut origins)?;
         }
-        if range_sets.is_empty() {
+        let pools = pools::parse(
+            &ipam,
+            &origins.iter().map(String::as_str).collect::<Vec<_>>(),
+            &data_dir(Some(&ipam))?,
+            &cidr_list(&ipam, "nodeAddresses")?,
+            &cidr_list(&ipam, "serviceCidrs")?,
+            &cidr_list(&ipam, "exclude")?,
+        )?;
+        if range_sets.is_empty() && pools.is_none() {
             return Err(ConfigError::NoRanges);
         }
         if range_sets.len() > MAX_RANGE_SETS {
@@ -686,6 +698,15 @@ impl IpamConfig {
         let exclude = cidr_list(&ipam, "exclude")?;
         check_collisions(&range_sets, &cidr_list(&ipam, "serviceCidrs")?, &[])?;
         check_collisions(&range_sets, &cidr_list(&ipam, "nodeAddresses")?, &exclude)?;
+        if let (Some(_), Some(req)) = (&pools, requests.first()) {
+            return Err(ConfigError::Invalid {
+                field: req.source.clone(),
+                reason: format!(
+                    "requests address {}, but ipam.pools hands out addresses only from this node's blocks: specific addresses are not supported with pools",
+                    req.ip
+                ),
+            });
+        }
         let requested = assign_requests(&range_sets, requests)?;
         if let Some((req, (net, field))) = requested.iter().flatten().find_map(|r| {
             exclude
@@ -713,6 +734,7 @@ impl IpamConfig {
                 .u64("reclaimClockSlackSeconds")?
                 .unwrap_or(crate::store::disk::DEFAULT_FOREIGN_CLOCK_SLACK_SECS),
             sticky: ipam.bool("sticky")?.unwrap_or(false),
+            pools,
             exclude,
             range_sets,
             requested,

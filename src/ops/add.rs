@@ -37,10 +37,11 @@ pub fn add(
 fn add_once(
     network: &NetworkName,
     who: &Attachment,
-    cfg: &IpamConfig,
+    cfg_in: &IpamConfig,
     pod: Option<String>,
     opts: &StoreOptions,
 ) -> Result<IpamResult, Error> {
+    let cfg = cfg_in;
     // Everything that can fail without state is done before the lock.
     let dns = match &cfg.resolv_conf {
         Some(path) => Dns::read(path).map_err(|source| Error::ResolvConf {
@@ -51,6 +52,10 @@ fn add_once(
     };
     let mut net = LockedNetwork::open(&cfg.data_dir, network, opts)?;
     net.recover()?;
+    // Cluster pools: this node's blocks are the range sets (see crate::pool).
+    let mut pooled = crate::pool::for_add(cfg, network, &mut net)?;
+    let cfg = pooled.clone();
+    let cfg = cfg.as_ref().unwrap_or(cfg_in);
 
     let held = net.find_exact(who)?;
     if !held.is_empty() {
@@ -98,8 +103,30 @@ fn add_once(
     }
 
     let mut owner = net.prepare_owner(who)?;
-    let outcome = reserve_all(&mut net, &mut owner, network, cfg, pod.as_deref())
-        .and_then(|picked| record(&mut net, &owner, &picked, cfg, pod).map(|()| picked));
+    let mut outcome = reserve_all(&mut net, &mut owner, network, cfg, pod.as_deref());
+    // A pool whose held blocks are full grows by a block, then ADD tries again.
+    let mut growth = 0;
+    while let (Some(p), Err(Error::Exhausted { set, .. })) = (&pooled, &outcome) {
+        if growth >= crate::pool::MAX_GROWTH_PER_POOL * cfg.range_sets.len() {
+            break;
+        }
+        growth += 1;
+        let set = *set;
+        net.abandon(owner)?;
+        match crate::pool::grow(p, set, network, &mut net) {
+            Ok(c) => pooled = Some(c),
+            Err(e) => {
+                net.commit()?;
+                return Err(e);
+            }
+        }
+        owner = net.prepare_owner(who)?;
+        let c = pooled.as_ref().unwrap_or(cfg_in);
+        outcome = reserve_all(&mut net, &mut owner, network, c, pod.as_deref());
+    }
+    let cfg = pooled.as_ref().unwrap_or(cfg_in);
+    let outcome =
+        outcome.and_then(|picked| record(&mut net, &owner, &picked, cfg, pod).map(|()| picked));
     let outcome = outcome.and_then(|picked| net.mark_clean().map(|()| picked).map_err(Error::from));
     match outcome {
         Ok(picked) => {
