@@ -20,7 +20,7 @@ pub fn del(
     let Some(mut net) = LockedNetwork::open_existing(&cfg.data_dir, network, opts)? else {
         return Ok(());
     };
-    let released = net.release(who)?;
+    let released = net.release(who, cfg.range_sets)?;
     super::history::note_released(&mut net, &released, cfg.reuse_delay_secs)?;
     net.commit()?;
     Ok(())

@@ -201,6 +201,12 @@ fn parse(bytes: &[u8]) -> Option<Entries> {
     Some(out)
 }
 
+/// Bucket `n`'s bit in [`Index::present`].
+fn bit(n: usize) -> u64 {
+    1u64.checked_shl(u32::try_from(n).unwrap_or(u32::MAX))
+        .unwrap_or(0)
+}
+
 fn bucket_name(n: usize) -> String {
     format!("bucket-{n:02}")
 }
@@ -229,6 +235,11 @@ pub struct Index {
     dir: PathBuf,
     open: BTreeMap<usize, OpenBucket>,
     corrupt: bool,
+    /// Bit `n` set: bucket `n` is known to exist (the clean marker said so,
+    /// or this operation wrote it). Such a bucket found missing was removed
+    /// behind our back (an operator, a restore) and is damage, not "no
+    /// entries": without this, a vanished bucket would hide its attachments.
+    present: u64,
 }
 
 /// A bucket file as read whole.
@@ -274,6 +285,8 @@ impl Snapshot {
 pub struct Plan {
     /// Buckets whose content must change: (bucket, new content).
     writes: Vec<(usize, Vec<u8>)>,
+    /// The buckets that exist once it is carried out.
+    present: u64,
 }
 
 impl Plan {
@@ -290,7 +303,19 @@ impl Index {
             dir,
             open: BTreeMap::new(),
             corrupt: false,
+            present: 0,
         }
+    }
+
+    /// Declares the buckets that exist (bit `n` for bucket `n`), as the
+    /// clean marker recorded them.
+    pub fn expect_buckets(&mut self, present: u64) {
+        self.present = present;
+    }
+
+    /// The buckets known to exist, for the clean marker.
+    pub fn present(&self) -> u64 {
+        self.present
     }
 
     fn path(&self, n: usize) -> PathBuf {
@@ -322,12 +347,18 @@ impl Index {
                     text,
                 }
             }
-            Err(e) if e.kind() == io::ErrorKind::NotFound => OpenBucket {
-                file: None,
-                text: Some(String::new()),
-            },
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {
+                if self.present & bit(n) != 0 {
+                    self.corrupt = true;
+                }
+                OpenBucket {
+                    file: None,
+                    text: Some(String::new()),
+                }
+            }
             Err(e) => return Err(io_err("open", &path)(e)),
         };
+        self.present |= bucket.file.as_ref().map_or(0, |_| bit(n));
         Ok(slot.insert(bucket))
     }
 
@@ -364,6 +395,7 @@ impl Index {
     pub fn put(&mut self, key: &str, entry: Option<IndexEntry>) -> Result<(), StoreError> {
         use std::os::unix::fs::FileExt;
         let path = self.path(bucket_of(key));
+        let n = bucket_of(key);
         let dir = self.dir.clone();
         let bucket = self.load(bucket_of(key))?;
         if bucket.text.is_none() {
@@ -421,11 +453,13 @@ impl Index {
                 None => damaged = true,
             }
         }
+        let mut created = false;
         let file = match bucket.file.take() {
             Some(f) => f,
             None => {
                 // The bucket's first entry (or an operator removed the index).
                 super::disk::create_dir(&dir)?;
+                created = true;
                 super::disk::open_for_rewrite(&path)?
             }
         };
@@ -440,6 +474,9 @@ impl Index {
         bucket.text = written.is_ok().then_some(text);
         if damaged {
             self.corrupt = true;
+        }
+        if created {
+            self.present |= bit(n);
         }
         written
     }
@@ -492,10 +529,11 @@ impl Index {
         let mut plan = Plan::default();
         for (n, (entries, stored)) in per_bucket.iter().zip(&current.0).enumerate() {
             match stored {
-                Stored::Missing if entries.is_empty() => {}
+                Stored::Missing if entries.is_empty() => continue,
                 Stored::Entries(current) if current == entries => {}
                 _ => plan.writes.push((n, render(entries).into_bytes())),
             }
+            plan.present |= bit(n);
         }
         plan
     }
@@ -512,6 +550,7 @@ impl Index {
     pub fn write(&mut self, plan: Plan) -> Result<(), StoreError> {
         self.open.clear();
         self.corrupt = false;
+        self.present = plan.present;
         super::disk::create_dir(&self.dir)?;
         for (n, content) in plan.writes {
             let path = self.path(n);
