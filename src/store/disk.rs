@@ -277,7 +277,9 @@ fn read_small(path: &Path, limit: u64) -> io::Result<String> {
 /// [`read_small`] without the UTF-8 check.
 fn read_small_bytes(path: &Path, limit: u64) -> io::Result<Vec<u8>> {
     let mut file = File::open(path)?;
-    let mut buf = vec![0u8; 4096];
+    // Address files and hints are tens of bytes: a small first buffer spares
+    // musl's allocator a page-sized group (an mmap, a fault, a munmap).
+    let mut buf = vec![0u8; 512];
     let mut len = 0;
     loop {
         let n = file.read(buf.get_mut(len..).unwrap_or_default())?;
@@ -554,7 +556,8 @@ impl LockedNetwork {
             .ok()
             .map(|f| (f, 0));
         let clean = clean_file.as_mut().and_then(|(f, len)| {
-            let buf = read_once(f, 4096).ok()?;
+            // 256 bytes as written; room for an absurd boot id.
+            let buf = read_once(f, 1024).ok()?;
             *len = buf.len() as u64;
             // A marker of another layout version does not vouch for this index.
             (buf.starts_with("dir ") && buf.lines().any(|l| l == MARKER_FORMAT)).then_some(buf)
