@@ -111,38 +111,49 @@ impl Setup {
 }
 
 /// Builds the spawn floor: `fn main() {}`, statically linked (musl), into
-/// cargo's target tmp dir. `None` with the reason when it cannot be built.
-fn build_noop() -> Result<PathBuf, String> {
+/// cargo's target tmp dir. Without the musl target, a static glibc no-op
+/// (slower to start, bench/README.md "Start-up"), said so in the output.
+/// Returns the path and how it was linked.
+fn build_noop() -> Result<(PathBuf, &'static str), String> {
     let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("spawn-floor");
     std::fs::create_dir_all(&dir).map_err(|e| e.to_string())?;
     let src = dir.join("noop.rs");
     std::fs::write(&src, "fn main() {}\n").map_err(|e| e.to_string())?;
     let out = dir.join("noop");
-    let st = Command::new("rustc")
-        .args([
-            "--edition",
-            "2021",
-            "-C",
-            "opt-level=3",
-            "-C",
-            "strip=symbols",
-        ])
-        .args(["--target", MUSL, "-o"])
-        .arg(&out)
-        .arg(&src)
-        .stderr(Stdio::piped())
-        .output()
-        .map_err(|e| format!("rustc: {e}"))?;
-    if !st.status.success() {
-        return Err(format!(
-            "rustc --target {MUSL} failed: {}",
-            String::from_utf8_lossy(&st.stderr)
-                .lines()
-                .next()
-                .unwrap_or("")
-        ));
+    let mut why = String::new();
+    for (flags, what) in [
+        (&["--target", MUSL][..], "static musl"),
+        (
+            &["-C", "target-feature=+crt-static"][..],
+            "static glibc: NO musl target, slower than the musl floor",
+        ),
+    ] {
+        let st = Command::new("rustc")
+            .args([
+                "--edition",
+                "2021",
+                "-C",
+                "opt-level=3",
+                "-C",
+                "strip=symbols",
+            ])
+            .args(flags)
+            .arg("-o")
+            .arg(&out)
+            .arg(&src)
+            .stderr(Stdio::piped())
+            .output()
+            .map_err(|e| format!("rustc: {e}"))?;
+        if st.status.success() {
+            return Ok((out, what));
+        }
+        why = String::from_utf8_lossy(&st.stderr)
+            .lines()
+            .next()
+            .unwrap_or("")
+            .to_owned();
     }
-    Ok(out)
+    Err(format!("rustc failed: {why}"))
 }
 
 /// One plugin call: what came back and how long it took, spawn to exit.
@@ -576,7 +587,7 @@ fn main() {
         );
         return;
     }
-    let noop = build_noop().unwrap_or_else(|why| {
+    let (noop, noop_kind) = build_noop().unwrap_or_else(|why| {
         panic!("cannot build the static no-op (the spawn floor): {why}; rustup target add {MUSL}")
     });
     let (parent, why) = choose_parent(a.dir.clone());
@@ -627,7 +638,7 @@ fn main() {
     );
     println!(
         "- floors, spawned with the same environment and stdin: {} (dynamic) and \
-         {} (`fn main() {{}}`, static musl, {} bytes, built by this run)",
+         {} (`fn main() {{}}`, {noop_kind}, {} bytes, built by this run)",
         s.true_bin.display(),
         s.noop.display(),
         size(&s.noop)
