@@ -904,6 +904,9 @@ impl LockedNetwork {
             return Ok(false);
         }
         self.rebuild_index()?;
+        // Commit tries again to settle the stamp, so the next operation
+        // need not scan.
+        self.needs_commit = true;
         Ok(true)
     }
 

@@ -231,6 +231,38 @@ fn settled_stamp_proves_the_index_complete() {
     net.commit().unwrap();
 }
 
+/// A clean marker whose stamp matches but is not settled (the times could
+/// not be set when it was written): the first "holds nothing" scans once,
+/// and its commit settles the stamp, so the next one needs no scan.
+#[test]
+fn an_unsettled_stamp_is_settled_by_the_next_commit() {
+    let f = Fixture::new();
+    let a = who("a", "eth0");
+    f.reserve(&a, &["10.0.0.2"]);
+    // An entry change leaves mtime = ctime; record that stamp as clean.
+    f.foreign("10.0.0.9", "x\r\neth0");
+    fs::remove_file(f.layout().ip_file(ip("10.0.0.9"))).unwrap();
+    let m = fs::metadata(f.layout().dir).unwrap();
+    let stamp = DirStamp::of(&m);
+    assert!(!stamp.settled);
+    let marker = fs::read_to_string(f.layout().clean_marker()).unwrap();
+    let rest = marker.split_once('\n').unwrap().1;
+    fs::write(
+        f.layout().clean_marker(),
+        clean_record(&format!("{}\n{}", stamp.text, rest.trim_end())),
+    )
+    .unwrap();
+    let mut net = f.open();
+    assert!(!net.complete, "an unsettled stamp proves nothing");
+    assert!(net.release(&who("b", "eth0"), 1).unwrap().is_empty());
+    net.commit().unwrap();
+    let mut net = f.open();
+    assert!(net.complete, "the commit settled the stamp");
+    assert!(!net.ensure_complete().unwrap());
+    net.commit().unwrap();
+    assert_eq!(f.find(&a), [ip("10.0.0.2")]);
+}
+
 /// A bucket removed behind our back (an operator's `rm -r .podlease/index`,
 /// a restore without it) is damage, not "no entries": the clean marker lists
 /// the buckets that exist, so DEL still finds and releases the address.
