@@ -283,6 +283,10 @@ pub struct ReleaseConfig {
     pub reuse_delay_secs: u64,
     /// As in [`IpamConfig`].
     pub reclaim_clock_slack_secs: u64,
+    /// How many range sets the config names (`ranges`, plus the legacy
+    /// `subnet`), at least 1: host-local's DEL releases once per range set,
+    /// which decides whether a container's legacy id-only files go too.
+    pub range_sets: usize,
 }
 
 fn parse_ip(field: &Field<'_>) -> Result<IpAddr, ConfigError> {
@@ -767,6 +771,14 @@ impl ReleaseConfig {
                 .as_ref()
                 .and_then(|o| o.u64("reclaimClockSlackSeconds").ok().flatten())
                 .unwrap_or(crate::store::disk::DEFAULT_FOREIGN_CLOCK_SLACK_SECS),
+            range_sets: ipam.as_ref().map_or(1, |o| {
+                let ranges = o
+                    .get("ranges")
+                    .and_then(|f| f.items().ok())
+                    .map_or(0, |v| v.len());
+                let subnet = usize::from(o.get("subnet").is_some());
+                (ranges + subnet).max(1)
+            }),
         })
     }
 }
