@@ -317,22 +317,6 @@ fn dispatch(
                 pod,
                 &raw.store_options(version, cfg.reclaim_on_reboot, cfg.reclaim_clock_slack_secs),
             )?;
-            // Never a success without one address per range set, each inside
-            // its set (an address that is not, say an IPv4-mapped one turned
-            // into IPv4, would be missing from the result).
-            let complete = result.ips.len() == cfg.range_sets.len()
-                && result
-                    .ips
-                    .iter()
-                    .zip(&cfg.range_sets)
-                    .all(|(e, set)| set.range_for(e.address.ip()).is_some());
-            if !complete {
-                return Err(Error::Internal(format!(
-                    "ADD produced {} address(es) for {} range set(s); the attachment keeps them until DEL",
-                    result.ips.len(),
-                    cfg.range_sets.len()
-                )));
-            }
             Ok(result::encode(&result, version))
         }
         (Command::Check, Some(who)) => {

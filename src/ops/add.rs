@@ -86,6 +86,7 @@ fn add_once(
             )));
         }
         net.commit()?;
+        ensure_complete(cfg, &ips)?;
         return Ok(IpamResult {
             ips,
             routes: cfg.routes.clone(),
@@ -139,7 +140,8 @@ fn add_once(
                         gateway: range.gateway,
                     })
                 })
-                .collect();
+                .collect::<Vec<_>>();
+            ensure_complete(cfg, &ips)?;
             Ok(IpamResult {
                 ips,
                 routes: cfg.routes.clone(),
@@ -164,6 +166,27 @@ fn add_once(
             }),
         },
     }
+}
+
+/// Never a success without one address per range set (of the config the
+/// ADD allocated from: with cluster pools, this node's blocks), each inside
+/// its set: an address that is not, say an IPv4-mapped one turned into IPv4,
+/// would be missing from the result. A failure here is a bug; the attachment
+/// keeps what it holds until DEL.
+fn ensure_complete(cfg: &IpamConfig, ips: &[IpEntry]) -> Result<(), Error> {
+    let complete = ips.len() == cfg.range_sets.len()
+        && ips
+            .iter()
+            .zip(&cfg.range_sets)
+            .all(|(e, set)| set.range_for(e.address.ip()).is_some());
+    if complete {
+        return Ok(());
+    }
+    Err(Error::Internal(format!(
+        "ADD produced {} address(es) for {} range set(s); the attachment keeps them until DEL",
+        ips.len(),
+        cfg.range_sets.len()
+    )))
 }
 
 /// Everything after the reservations: cursors, reuse/sticky hints, the index.
