@@ -18,6 +18,7 @@ pub mod cni;
 pub mod config;
 pub mod error;
 pub mod ids;
+pub mod journal;
 pub mod ops;
 pub mod range;
 pub mod store;

@@ -97,10 +97,12 @@ impl RawInvocation {
         version: SpecVersion,
         reclaim_on_reboot: bool,
         foreign_clock_slack_secs: u64,
+        journal: crate::journal::JournalOptions,
     ) -> StoreOptions {
         StoreOptions {
             reclaim_on_reboot,
             foreign_clock_slack_secs,
+            journal,
             on_lock_timeout: self.exit.map(|exit| lock_timeout_exit(exit, version)),
             ..StoreOptions::from_env(&self.env)
         }
@@ -274,7 +276,12 @@ fn dispatch(raw: &RawInvocation, version_for_errors: &mut String) -> Result<Vec<
                 &name,
                 &who,
                 &cfg,
-                &raw.store_options(version, cfg.reclaim_on_reboot, cfg.reclaim_clock_slack_secs),
+                &raw.store_options(
+                    version,
+                    cfg.reclaim_on_reboot,
+                    cfg.reclaim_clock_slack_secs,
+                    cfg.journal,
+                ),
             )?;
             Ok(Vec::new())
         }
@@ -290,7 +297,12 @@ fn dispatch(raw: &RawInvocation, version_for_errors: &mut String) -> Result<Vec<
                 &who,
                 &cfg,
                 pod,
-                &raw.store_options(version, cfg.reclaim_on_reboot, cfg.reclaim_clock_slack_secs),
+                &raw.store_options(
+                    version,
+                    cfg.reclaim_on_reboot,
+                    cfg.reclaim_clock_slack_secs,
+                    cfg.journal,
+                ),
             )?;
             Ok(result::encode(&result, version))
         }
@@ -302,7 +314,12 @@ fn dispatch(raw: &RawInvocation, version_for_errors: &mut String) -> Result<Vec<
                 &who,
                 &cfg,
                 top.get("prevResult"),
-                &raw.store_options(version, cfg.reclaim_on_reboot, cfg.reclaim_clock_slack_secs),
+                &raw.store_options(
+                    version,
+                    cfg.reclaim_on_reboot,
+                    cfg.reclaim_clock_slack_secs,
+                    cfg.journal,
+                ),
             )?;
             Ok(Vec::new())
         }
@@ -313,7 +330,12 @@ fn dispatch(raw: &RawInvocation, version_for_errors: &mut String) -> Result<Vec<
                 &name,
                 &keep,
                 &cfg,
-                &raw.store_options(version, cfg.reclaim_on_reboot, cfg.reclaim_clock_slack_secs),
+                &raw.store_options(
+                    version,
+                    cfg.reclaim_on_reboot,
+                    cfg.reclaim_clock_slack_secs,
+                    cfg.journal,
+                ),
             )?;
             Ok(Vec::new())
         }
@@ -329,7 +351,12 @@ fn dispatch(raw: &RawInvocation, version_for_errors: &mut String) -> Result<Vec<
             ops::status(
                 &name,
                 &cfg,
-                &raw.store_options(version, cfg.reclaim_on_reboot, cfg.reclaim_clock_slack_secs),
+                &raw.store_options(
+                    version,
+                    cfg.reclaim_on_reboot,
+                    cfg.reclaim_clock_slack_secs,
+                    cfg.journal,
+                ),
             )?;
             Ok(Vec::new())
         }

@@ -17,6 +17,7 @@ use serde_json::Value;
 
 use crate::cni::args::{CniArgs, parse_requested_ip};
 use crate::cni::version::SpecVersion;
+use crate::journal::JournalOptions;
 use crate::range::{
     Family, Range, RangeError, RangeSet, RangeSetError, canonical, subnet_bounds, to_u128,
 };
@@ -262,6 +263,8 @@ pub struct IpamConfig {
     pub reuse_delay_secs: u64,
     /// Give a pod (namespace/name) the addresses it held last time when they are free.
     pub sticky: bool,
+    /// The address journal (`ipam.journal`).
+    pub journal: JournalOptions,
 }
 
 /// The part of the configuration that DEL needs. DEL must release whatever the
@@ -277,6 +280,8 @@ pub struct ReleaseConfig {
     pub reuse_delay_secs: u64,
     /// As in [`IpamConfig`].
     pub reclaim_clock_slack_secs: u64,
+    /// As in [`IpamConfig`]; a bad value means the defaults.
+    pub journal: JournalOptions,
 }
 
 fn parse_ip(field: &Field<'_>) -> Result<IpAddr, ConfigError> {
@@ -547,6 +552,45 @@ fn assign_requests(
     Ok(per_set)
 }
 
+/// `ipam.journal`: `true`/`false`, or `{"enabled", "maxFiles", "maxBytes"}`.
+fn journal_options(ipam: &Obj<'_>) -> Result<JournalOptions, ConfigError> {
+    let mut opts = JournalOptions::default();
+    let Some(field) = ipam.get("journal") else {
+        return Ok(opts);
+    };
+    if let Some(on) = field.value.as_bool() {
+        opts.enabled = on;
+        return Ok(opts);
+    }
+    let obj = Obj::of(field.value, &field.path)?;
+    opts.enabled = obj.bool("enabled")?.unwrap_or(true);
+    if let Some(n) = obj.u64("maxFiles")? {
+        opts.max_files = u32::try_from(n)
+            .ok()
+            .filter(|n| (1..=crate::journal::MAX_MAX_FILES).contains(n))
+            .ok_or_else(|| ConfigError::Invalid {
+                field: format!("{}.maxFiles", field.path),
+                reason: format!(
+                    "{n} files: must be between 1 and {}",
+                    crate::journal::MAX_MAX_FILES
+                ),
+            })?;
+    }
+    if let Some(n) = obj.u64("maxBytes")? {
+        if n < crate::journal::MIN_MAX_BYTES {
+            return Err(ConfigError::Invalid {
+                field: format!("{}.maxBytes", field.path),
+                reason: format!(
+                    "{n} bytes: must be at least {} so a file holds a few records",
+                    crate::journal::MIN_MAX_BYTES
+                ),
+            });
+        }
+        opts.max_bytes = n;
+    }
+    Ok(opts)
+}
+
 impl IpamConfig {
     /// Parses and validates the whole config for ADD, CHECK, GC and STATUS.
     ///
@@ -691,6 +735,7 @@ impl IpamConfig {
                 .u64("reclaimClockSlackSeconds")?
                 .unwrap_or(crate::store::disk::DEFAULT_FOREIGN_CLOCK_SLACK_SECS),
             sticky: ipam.bool("sticky")?.unwrap_or(false),
+            journal: journal_options(&ipam)?,
             exclude,
             range_sets,
             requested,
@@ -729,6 +774,10 @@ impl ReleaseConfig {
                 .as_ref()
                 .and_then(|o| o.u64("reclaimClockSlackSeconds").ok().flatten())
                 .unwrap_or(crate::store::disk::DEFAULT_FOREIGN_CLOCK_SLACK_SECS),
+            journal: ipam
+                .as_ref()
+                .and_then(|o| journal_options(o).ok())
+                .unwrap_or_default(),
         })
     }
 }

@@ -67,11 +67,14 @@ pub fn add(
     }
 
     let mut owner = net.prepare_owner(who)?;
+    let journal_pod = pod.clone();
     let outcome = reserve_all(&mut net, &mut owner, network, cfg, pod.as_deref())
         .and_then(|picked| record(&mut net, &owner, &picked, cfg, pod).map(|()| picked));
     let outcome = outcome.and_then(|picked| net.mark_clean().map(|()| picked).map_err(Error::from));
     match outcome {
         Ok(picked) => {
+            let ips: Vec<IpAddr> = picked.iter().map(|(_, ip)| *ip).collect();
+            net.journal_allocated(who, &ips, journal_pod.as_deref());
             let ips = picked
                 .iter()
                 .filter_map(|(set, ip)| {

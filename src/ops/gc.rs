@@ -61,7 +61,7 @@ pub fn gc(
             live_pods.extend(a.pod);
             continue;
         }
-        match net.release_ip(a.ip) {
+        match net.release_ip(a.ip, crate::journal::Reason::Gc) {
             Ok(_) => released.push(a.ip),
             Err(e) => failures.push(Error::from(e)),
         }

@@ -33,6 +33,7 @@ use super::layout::{Layout, parse_ip_name};
 use super::lock::{LockError, NetworkLock, TimeoutHook};
 use super::spare::SparePool;
 use crate::ids::{Attachment, ContainerId, IfName, NetworkName};
+use crate::journal::{Event, Journal, JournalOptions, Reason, Record};
 
 /// An I/O failure, with what was being done and to which path.
 #[derive(Debug, thiserror::Error)]
@@ -81,6 +82,8 @@ pub struct StoreOptions {
     /// Ends the process on a lock timeout instead of returning the error (see
     /// [`TimeoutHook`]); the CNI entry point sets it, library users need not.
     pub on_lock_timeout: Option<TimeoutHook>,
+    /// The address journal's settings (`ipam.journal`).
+    pub journal: JournalOptions,
 }
 
 /// Default for [`StoreOptions::foreign_clock_slack_secs`]: one hour.
@@ -94,6 +97,7 @@ impl Default for StoreOptions {
             boot: BootSource::default(),
             foreign_clock_slack_secs: DEFAULT_FOREIGN_CLOCK_SLACK_SECS,
             on_lock_timeout: None,
+            journal: JournalOptions::default(),
         }
     }
 }
@@ -249,6 +253,20 @@ pub struct LockedNetwork {
     index: Index,
     /// Inodes of released addresses, for the next reservations.
     spares: SparePool,
+    /// The address journal: every allocation and release is recorded through
+    /// [`Self::journal_allocated`] and [`Self::journal_released`], and written
+    /// in one append when this value is dropped (with the lock still held).
+    journal: Journal,
+    /// Addresses this operation released, so an index rebuild does not
+    /// report them again as removed by someone else.
+    released_here: BTreeSet<IpAddr>,
+}
+
+impl Drop for LockedNetwork {
+    fn drop(&mut self) {
+        // Fields drop after this: the lock is still held while writing.
+        self.journal.flush();
+    }
 }
 
 /// Reads the whole of an open small file in (usually) one `read`: a short
@@ -520,6 +538,7 @@ impl LockedNetwork {
             .and_then(|n| n.trim().parse().ok())
             .unwrap_or(0);
         let spare_dir = layout.spare_dir();
+        let journal_path = layout.journal();
         let mut net = Self {
             layout,
             _lock: lock,
@@ -531,6 +550,8 @@ impl LockedNetwork {
             boot_id: None,
             index: Index::new(index_dir),
             spares: SparePool::new(spare_dir, spares),
+            journal: Journal::new(journal_path, opts.journal),
+            released_here: BTreeSet::new(),
         };
         if clean.is_none() {
             create_dir(&net.layout.meta)?;
@@ -569,14 +590,17 @@ impl LockedNetwork {
             Err(e) => return Err(io_err("stat", &tmp)(e)),
         };
         self.begin_change()?;
+        let owner =
+            read_small_bytes(&tmp, MAX_OWNER_FILE).map_or(Owner::Empty, |b| parse_owner(&b));
         let dir = self.layout.dir.clone();
         for entry in fs::read_dir(&dir).map_err(io_err("list", &dir))? {
             let entry = entry.map_err(io_err("list", &dir))?;
-            if entry.file_name().to_str().and_then(parse_ip_name).is_none() {
+            let Some(ip) = entry.file_name().to_str().and_then(parse_ip_name) else {
                 continue;
-            }
-            if entry.metadata().is_ok_and(|m| m.ino() == ino) {
-                remove_if_exists(&entry.path())?;
+            };
+            if entry.metadata().is_ok_and(|m| m.ino() == ino) && remove_if_exists(&entry.path())? {
+                let note = Some("an ADD that was killed before it finished");
+                self.journal_released(ip, &owner, None, Reason::Recovery, note);
             }
         }
         remove_if_exists(&tmp)?;
@@ -701,13 +725,19 @@ impl LockedNetwork {
                 }
                 Owner::Empty => {
                     self.begin_change()?;
-                    remove_if_exists(&self.layout.ip_file(a.ip))?;
+                    if remove_if_exists(&self.layout.ip_file(a.ip))? {
+                        let note = Some("a write that never finished (crash or power loss)");
+                        self.journal_released(a.ip, &a.owner, None, Reason::Recovery, note);
+                    }
                     continue;
                 }
                 Owner::Unknown(_) => continue,
             };
             let e = wanted.entry(key).or_default();
             e.ips.push((a.ip, a.stamp));
+        }
+        if current.whole() {
+            self.journal_external(&current, &wanted);
         }
         for (key, e) in &mut wanted {
             e.ips.sort_by_key(|(ip, _)| *ip);
@@ -720,6 +750,50 @@ impl LockedNetwork {
         self.index.write(plan)?;
         self.legacy_absent = !legacy_seen;
         Ok(())
+    }
+
+    /// Records what a rebuild found changed by someone else since our index
+    /// was written: addresses that appeared (host-local's ADD) or went
+    /// (host-local's DEL, an `rm`). Our own releases in this operation are
+    /// not counted again.
+    fn journal_external(&mut self, old: &index::Snapshot, wanted: &BTreeMap<String, IndexEntry>) {
+        let holders = |entries: &mut dyn Iterator<Item = (&String, &IndexEntry)>| {
+            let mut by_ip: BTreeMap<IpAddr, (String, Option<String>)> = BTreeMap::new();
+            for (key, e) in entries {
+                for (ip, _) in &e.ips {
+                    by_ip.insert(*ip, (key.clone(), e.pod.clone()));
+                }
+            }
+            by_ip
+        };
+        let before = holders(&mut old.entries());
+        let after = holders(&mut wanted.iter());
+        let split = |key: &str| -> (String, Option<String>) {
+            match key.split_once(':') {
+                Some((id, "")) => (id.to_owned(), None),
+                Some((id, ifname)) => (id.to_owned(), Some(ifname.to_owned())),
+                None => (key.to_owned(), None),
+            }
+        };
+        for (ip, (key, pod)) in &before {
+            if after.get(ip).is_none_or(|(k, _)| k != key) && !self.released_here.contains(ip) {
+                let (id, ifname) = split(key);
+                let r = Record::now(Event::Release, *ip, Reason::External)
+                    .by(&id, ifname.as_deref())
+                    .pod(pod.as_deref())
+                    .note("gone when the index was rebuilt (host-local, or a change by hand)");
+                self.journal.push(r);
+            }
+        }
+        for (ip, (key, _)) in &after {
+            if before.get(ip).is_none_or(|(k, _)| k != key) {
+                let (id, ifname) = split(key);
+                let r = Record::now(Event::Allocate, *ip, Reason::External)
+                    .by(&id, ifname.as_deref())
+                    .note("found when the index was rebuilt (host-local, or a change by hand)");
+                self.journal.push(r);
+            }
+        }
     }
 
     /// Reads one address file's owner; `None` if the address is free.
@@ -945,6 +1019,41 @@ impl LockedNetwork {
         }
     }
 
+    /// Records in the journal that `who` was given `ips` (ADD). Never fails:
+    /// the record is written when the operation ends.
+    pub fn journal_allocated(&mut self, who: &Attachment, ips: &[IpAddr], pod: Option<&str>) {
+        for ip in ips {
+            let r = Record::now(Event::Allocate, *ip, Reason::Add)
+                .by(who.container_id.as_str(), Some(who.ifname.as_str()))
+                .pod(pod);
+            self.journal.push(r);
+        }
+    }
+
+    /// Every release of an address, whoever makes it, passes through here
+    /// right after the address file is removed: it is recorded in the journal.
+    fn journal_released(
+        &mut self,
+        ip: IpAddr,
+        owner: &Owner,
+        pod: Option<&str>,
+        reason: Reason,
+        note: Option<&str>,
+    ) {
+        self.released_here.insert(ip);
+        let r = Record::now(Event::Release, ip, reason).pod(pod);
+        let mut r = match owner {
+            Owner::Attachment(a) => r.by(a.container_id.as_str(), Some(a.ifname.as_str())),
+            Owner::Legacy(id) => r.by(id.as_str(), None),
+            Owner::Empty => r.note("empty address file"),
+            Owner::Unknown(s) => r.note(&format!("address file said {s:?}")),
+        };
+        if let Some(n) = note {
+            r = r.note(n);
+        }
+        self.journal.push(r);
+    }
+
     /// Releases everything `who` holds (DEL). Returns the released addresses.
     ///
     /// # Errors
@@ -978,11 +1087,16 @@ impl LockedNetwork {
         };
         // The inode of each address, as indexed (and just verified): only the
         // last name of an inode may become a spare.
-        let inodes: Vec<(IpAddr, u64)> = self
-            .index
-            .get(&key)?
+        let indexed = self.index.get(&key)?;
+        let pod = indexed.as_ref().and_then(|e| e.pod.clone());
+        let inodes: Vec<(IpAddr, u64)> = indexed
             .map(|e| e.ips.iter().map(|(ip, st)| (*ip, st.ino)).collect())
             .unwrap_or_default();
+        let owner = if key == index::key(who) {
+            Owner::Attachment(who.clone())
+        } else {
+            Owner::Legacy(who.container_id.clone())
+        };
         let ino_of = |ip: IpAddr| inodes.iter().find(|(i, _)| *i == ip).map(|(_, n)| *n);
         for (n, ip) in ips.iter().enumerate() {
             let ino = ino_of(*ip);
@@ -990,6 +1104,7 @@ impl LockedNetwork {
                 ino.is_some() && !ips.iter().skip(n + 1).any(|later| ino_of(*later) == ino);
             self.begin_change()?;
             if self.spares.retire(&self.layout.ip_file(*ip), last_link)? {
+                self.journal_released(*ip, &owner, pod.as_deref(), Reason::Del, None);
                 released.push(*ip);
             }
         }
@@ -1000,17 +1115,22 @@ impl LockedNetwork {
         Ok(released)
     }
 
-    /// Releases one address whatever holds it (operator release, GC).
-    /// Returns the owner it had, `None` if it was free.
+    /// Releases one address whatever holds it (operator release, GC), for
+    /// `reason`. Returns the owner it had, `None` if it was free.
     ///
     /// # Errors
     /// [`StoreError`] on I/O failure.
-    pub fn release_ip(&mut self, ip: IpAddr) -> Result<Option<Owner>, StoreError> {
+    pub fn release_ip(&mut self, ip: IpAddr, reason: Reason) -> Result<Option<Owner>, StoreError> {
         let Some((owner, _)) = self.owner_of(ip)? else {
             return Ok(None);
         };
         self.begin_change()?;
         remove_if_exists(&self.layout.ip_file(ip))?;
+        let pod = match &owner {
+            Owner::Attachment(who) => self.index.get(&index::key(who))?.and_then(|e| e.pod),
+            _ => None,
+        };
+        self.journal_released(ip, &owner, pod.as_deref(), reason, None);
         let key = match &owner {
             Owner::Attachment(who) => Some(index::key(who)),
             Owner::Legacy(id) => Some(index::legacy_key(id)),
@@ -1193,13 +1313,19 @@ impl LockedNetwork {
         if recorded == Some(current.as_str()) {
             return Ok(());
         }
+        let mut pods: BTreeMap<IpAddr, String> = BTreeMap::new();
         let known: BTreeMap<IpAddr, FileStamp> = if recorded.is_some() {
-            self.index
-                .read_all()?
-                .0
-                .into_values()
-                .flat_map(|e| e.ips)
-                .collect()
+            let entries = self.index.read_all()?.0.into_values();
+            let mut known = BTreeMap::new();
+            for e in entries {
+                for (ip, st) in e.ips {
+                    if let Some(pod) = &e.pod {
+                        pods.insert(ip, pod.clone());
+                    }
+                    known.insert(ip, st);
+                }
+            }
+            known
         } else {
             BTreeMap::new()
         };
@@ -1213,6 +1339,8 @@ impl LockedNetwork {
             if recorded_earlier || older_than_boot {
                 self.begin_change()?;
                 remove_if_exists(&self.layout.ip_file(a.ip))?;
+                let pod = pods.get(&a.ip).map(String::as_str);
+                self.journal_released(a.ip, &a.owner, pod, Reason::Reclaim, None);
                 released.push(a.ip);
             }
         }
@@ -1272,6 +1400,8 @@ impl LockedNetwork {
         Ok(())
     }
 }
+
+pub mod inspect;
 
 #[cfg(test)]
 mod tests;

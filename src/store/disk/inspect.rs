@@ -1,0 +1,337 @@
+//! A read-only look at a network's state, taken without the lock, for
+//! `podlease verify`: the address files against the index, files nobody owns,
+//! entries that block an address, and what the recovery of the next locked
+//! operation would do. Nothing here creates, changes or removes a file, so it
+//! works on a read-only mount and never races a writer into a wrong state
+//! (a concurrent operation can only make a finding stale).
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::fs;
+use std::io;
+use std::net::IpAddr;
+use std::os::unix::fs::MetadataExt;
+use std::path::Path;
+
+use serde::Serialize;
+
+use super::{
+    Allocation, FileStamp, MARKER_FORMAT, Owner, StoreError, StoreOptions, dir_stamp, io_err,
+    parse_ip_name, read_address_file, read_optional,
+};
+use crate::ids::NetworkName;
+use crate::store::index::{self, Index};
+use crate::store::layout::Layout;
+
+/// One thing `verify` found.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Finding {
+    /// A problem (verify fails), or a notice of what recovery will do.
+    pub problem: bool,
+    /// Which check: `blocked`, `unreadable`, `unowned`, `index`, `recovery`,
+    /// `reclaim`, `journal`.
+    pub check: &'static str,
+    /// The address concerned, if one is.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub address: Option<IpAddr>,
+    /// One line saying what and what to do.
+    pub message: String,
+}
+
+impl Finding {
+    /// A problem.
+    pub fn problem(check: &'static str, address: Option<IpAddr>, message: String) -> Self {
+        Self {
+            problem: true,
+            check,
+            address,
+            message,
+        }
+    }
+
+    /// A notice.
+    pub fn notice(check: &'static str, address: Option<IpAddr>, message: String) -> Self {
+        Self {
+            problem: false,
+            check,
+            address,
+            message,
+        }
+    }
+}
+
+/// What [`inspect`] saw.
+#[derive(Debug, Clone, Default)]
+pub struct Inspection {
+    /// Every readable regular address file with its owner (pods from the index).
+    pub holders: Vec<Allocation>,
+    /// Problems and notices, in the order found.
+    pub findings: Vec<Finding>,
+}
+
+fn key_of(owner: &Owner) -> Option<String> {
+    match owner {
+        Owner::Attachment(who) => Some(index::key(who)),
+        Owner::Legacy(id) => Some(index::legacy_key(id)),
+        Owner::Empty | Owner::Unknown(_) => None,
+    }
+}
+
+/// Looks at `network` under `data_dir` without the lock and without writing.
+///
+/// # Errors
+/// [`StoreError`] when the network's directory cannot be listed.
+pub fn inspect(
+    data_dir: &Path,
+    network: &NetworkName,
+    opts: &StoreOptions,
+) -> Result<Inspection, StoreError> {
+    let layout = Layout::new(data_dir, network);
+    let mut out = Inspection::default();
+    let dir = &layout.dir;
+    let mut stamps: BTreeMap<IpAddr, FileStamp> = BTreeMap::new();
+    let mut names: Vec<(IpAddr, std::path::PathBuf)> = Vec::new();
+    for entry in fs::read_dir(dir).map_err(io_err("list", dir))? {
+        let entry = entry.map_err(io_err("list", dir))?;
+        if let Some(ip) = entry.file_name().to_str().and_then(parse_ip_name) {
+            names.push((ip, entry.path()));
+        }
+    }
+    names.sort();
+    for (ip, path) in names {
+        let what = match fs::symlink_metadata(&path) {
+            Ok(m) if m.file_type().is_file() => None,
+            Ok(m) if m.file_type().is_symlink() => Some("a symbolic link"),
+            Ok(m) if m.is_dir() => Some("a directory"),
+            Ok(_) => Some("a special file"),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => continue,
+            Err(_) => Some("an entry that cannot be examined"),
+        };
+        if let Some(what) = what {
+            out.findings.push(Finding::problem(
+                "blocked",
+                Some(ip),
+                format!(
+                    "{} is {what}, not a reservation: {ip} counts as taken and is never handed out; remove it by hand if nothing uses {ip}",
+                    path.display()
+                ),
+            ));
+            continue;
+        }
+        let (owner, meta) = match read_address_file(&path) {
+            Ok(Some(found)) => found,
+            Ok(None) => continue,
+            Err(e) => {
+                out.findings.push(Finding::problem(
+                    "unreadable",
+                    Some(ip),
+                    format!("{e}: {ip} counts as taken until the file can be read"),
+                ));
+                continue;
+            }
+        };
+        match &owner {
+            Owner::Empty => out.findings.push(Finding::problem(
+                "unowned",
+                Some(ip),
+                format!(
+                    "{ip}: nobody owns it: its file is empty (a write that never finished); the next operation's recovery releases it"
+                ),
+            )),
+            Owner::Unknown(s) => out.findings.push(Finding::problem(
+                "unowned",
+                Some(ip),
+                format!(
+                    "{ip}: nobody owns it: its file says {s:?}, which names no container; it stays taken: `podlease release {ip}` if nothing uses it"
+                ),
+            )),
+            Owner::Attachment(_) | Owner::Legacy(_) => {}
+        }
+        let stamp = FileStamp::of(&meta);
+        stamps.insert(ip, stamp);
+        out.holders.push(Allocation {
+            ip,
+            owner,
+            stamp,
+            pod: None,
+        });
+    }
+
+    let snapshot = Index::new(layout.index_dir()).snapshot()?;
+    let whole = snapshot.whole();
+    let entries: BTreeMap<String, index::IndexEntry> = snapshot
+        .entries()
+        .map(|(k, e)| (k.clone(), e.clone()))
+        .collect();
+    let pods: BTreeMap<IpAddr, String> = entries
+        .values()
+        .filter_map(|e| e.pod.as_ref().map(|p| (e, p)))
+        .flat_map(|(e, p)| e.ips.iter().map(move |(ip, _)| (*ip, p.clone())))
+        .collect();
+    for h in &mut out.holders {
+        if key_of(&h.owner).is_some() {
+            h.pod = pods.get(&h.ip).cloned();
+        }
+    }
+
+    let marker = read_optional(&layout.clean_marker(), 4096)?;
+    let vouched = marker.as_deref().is_some_and(|t| {
+        t.starts_with("dir ")
+            && t.lines().any(|l| l == MARKER_FORMAT)
+            && dir_stamp(dir).is_ok_and(|now| t.lines().next().map(str::trim) == Some(now.as_str()))
+    });
+    let finished = marker.as_deref().is_some_and(|t| t.starts_with("dir "));
+    if !finished {
+        out.findings.push(Finding::notice(
+            "recovery",
+            None,
+            "the last operation did not finish (killed, or running now): the next one checks for a killed ADD, removes empty files and rebuilds the index".into(),
+        ));
+        preview_undo(&layout, &mut out)?;
+    } else if !vouched {
+        out.findings.push(Finding::notice(
+            "recovery",
+            None,
+            "the directory changed since podlease's last operation (host-local, or a change by hand): the next operation rebuilds the index from the address files".into(),
+        ));
+    } else {
+        if !whole {
+            out.findings.push(Finding::notice(
+                "index",
+                None,
+                "an index bucket does not parse: the next operation that reads it rebuilds the index".into(),
+            ));
+        }
+        compare_index(&entries, &out.holders, &mut out.findings);
+    }
+    preview_reclaim(&layout, opts, &entries, &out.holders, &mut out.findings)?;
+    Ok(out)
+}
+
+/// Index entries against the address files, when the `clean` marker says
+/// they agree: every indexed address has a file naming the entry's holder,
+/// and every owned file is indexed.
+fn compare_index(
+    entries: &BTreeMap<String, index::IndexEntry>,
+    holders: &[Allocation],
+    findings: &mut Vec<Finding>,
+) {
+    let by_ip: BTreeMap<IpAddr, &Allocation> = holders.iter().map(|a| (a.ip, a)).collect();
+    let mut indexed: BTreeSet<IpAddr> = BTreeSet::new();
+    for (key, e) in entries {
+        for (ip, _) in &e.ips {
+            indexed.insert(*ip);
+            match by_ip.get(ip) {
+                None => findings.push(Finding::problem(
+                    "index",
+                    Some(*ip),
+                    format!(
+                        "{ip}: the index says {key} holds it, but it has no address file; the next rebuild drops the entry"
+                    ),
+                )),
+                Some(a) if key_of(&a.owner).as_deref() != Some(key.as_str()) => {
+                    findings.push(Finding::problem(
+                        "index",
+                        Some(*ip),
+                        format!(
+                            "{ip}: the index says {key} holds it, but its file names {} (changed in place?); the address file is the truth, the next rebuild follows it",
+                            a.owner
+                        ),
+                    ));
+                }
+                Some(_) => {}
+            }
+        }
+    }
+    for a in holders {
+        if key_of(&a.owner).is_some() && !indexed.contains(&a.ip) {
+            findings.push(Finding::problem(
+                "index",
+                Some(a.ip),
+                format!(
+                    "{}: held by {} but missing from the index; DEL of its holder rebuilds the index and finds it",
+                    a.ip, a.owner
+                ),
+            ));
+        }
+    }
+}
+
+/// What undoing a killed ADD would release: the files that share the
+/// scratch owner file's inode.
+fn preview_undo(layout: &Layout, out: &mut Inspection) -> Result<(), StoreError> {
+    let tmp = layout.tmp_owner();
+    let ino = match fs::symlink_metadata(&tmp) {
+        Ok(m) => m.ino(),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(()),
+        Err(e) => return Err(io_err("stat", &tmp)(e)),
+    };
+    let doomed: Vec<String> = out
+        .holders
+        .iter()
+        .filter(|a| a.stamp.ino == ino)
+        .map(|a| format!("{} ({})", a.ip, a.owner))
+        .collect();
+    if !doomed.is_empty() {
+        out.findings.push(Finding::notice(
+            "recovery",
+            None,
+            format!(
+                "an ADD was killed before it finished: the next operation releases {}",
+                doomed.join(", ")
+            ),
+        ));
+    }
+    Ok(())
+}
+
+/// What reboot reclaim would release at the next operation (the rule of
+/// `LockedNetwork::reclaim_earlier_boots`).
+fn preview_reclaim(
+    layout: &Layout,
+    opts: &StoreOptions,
+    entries: &BTreeMap<String, index::IndexEntry>,
+    holders: &[Allocation],
+    findings: &mut Vec<Finding>,
+) -> Result<(), StoreError> {
+    if !opts.reclaim_on_reboot {
+        return Ok(());
+    }
+    let Some(current) = opts.boot.boot_id() else {
+        return Ok(());
+    };
+    let recorded = read_optional(&layout.boot_record(), 256)?;
+    let recorded = recorded.as_deref().map(str::trim);
+    if recorded == Some(current.as_str()) {
+        return Ok(());
+    }
+    let known: BTreeMap<IpAddr, FileStamp> = if recorded.is_some() {
+        entries
+            .values()
+            .flat_map(|e| e.ips.iter().copied())
+            .collect()
+    } else {
+        BTreeMap::new()
+    };
+    let boot_time = opts.boot.boot_time();
+    let slack = i64::try_from(opts.foreign_clock_slack_secs).unwrap_or(i64::MAX);
+    let doomed: Vec<String> = holders
+        .iter()
+        .filter(|a| {
+            known.get(&a.ip) == Some(&a.stamp)
+                || boot_time.is_some_and(|bt| a.stamp.mtime < bt.saturating_sub(slack))
+        })
+        .map(|a| a.ip.to_string())
+        .collect();
+    if !doomed.is_empty() {
+        findings.push(Finding::notice(
+            "reclaim",
+            None,
+            format!(
+                "this is a new boot: the next operation releases {} address(es) allocated in an earlier boot: {}",
+                doomed.len(),
+                doomed.join(", ")
+            ),
+        ));
+    }
+    Ok(())
+}
