@@ -429,16 +429,26 @@ impl Journal {
 
     fn append(&self, text: &[u8]) -> io::Result<()> {
         let mut file = self.open()?;
-        let size = file.metadata()?.len();
+        let mut size = file.metadata()?.len();
         if size > 0 && size + text.len() as u64 > self.opts.max_bytes {
             self.rotate()?;
             file = self.open()?;
+            size = file.metadata()?.len();
         }
         // One write of whole lines: a reader sees all of them or a torn last
         // line (only a full disk or a crash cuts it), never another
         // writer's bytes in between (every writer holds the network's lock).
-        let n = file.write(text)?;
+        let n = match file.write(text) {
+            Ok(n) => n,
+            Err(e) => {
+                let _ = file.set_len(size);
+                return Err(e);
+            }
+        };
         if n < text.len() {
+            // A full disk took part of it: cut it off, so the next record
+            // starts on a line of its own.
+            let _ = file.set_len(size);
             return Err(io::Error::new(
                 io::ErrorKind::WriteZero,
                 format!("short write ({n} of {} bytes)", text.len()),

@@ -1,17 +1,19 @@
 //! The operator's face of the binary (no `CNI_COMMAND` in the environment):
-//! `podlease list | show | usage | release | gc | metrics`.
+//! `podlease list | show | usage | release | gc | metrics | history | verify`.
 //!
 //! Owns: argument parsing (clap), exit statuses, rendering reports as
 //! tables, JSON or Prometheus text. Never: the store (everything goes through
 //! [`podlease::ops::admin`]), `std::env` (the environment comes from `main`).
 
 mod gc;
+mod history;
 mod list;
 mod metrics;
 mod release;
 mod render;
 mod show;
 mod usage;
+mod verify;
 
 use std::collections::BTreeMap;
 use std::ffi::OsString;
@@ -46,6 +48,8 @@ Examples:
   podlease release 10.22.0.14 --network cbr0
   crictl pods -q | sed 's/$/ eth0/' | podlease gc --keep - --network cbr0 --dry-run
   podlease metrics --output /var/lib/node_exporter/textfile/podlease.prom
+  podlease history 10.22.0.14 --at 2026-05-01T12:34:56Z
+  podlease verify
 
 Environment:
   PODLEASE_DATA_DIR         default for --data-dir
@@ -56,7 +60,8 @@ Exit status:
   1  the operation failed (I/O error, lock timeout); what was done is printed
   2  usage error: bad arguments, invalid names or input, ambiguous target (add --network)
   3  nothing matched: unknown address, container or network
-Errors go to stderr as \"podlease: <message>\"; when the status is not 0, stdout is empty.";
+Errors go to stderr as \"podlease: <message>\"; when the status is not 0, stdout is empty
+(except verify, whose report says what is wrong).";
 
 /// What the reference plugins print when run by hand.
 fn about() -> String {
@@ -75,7 +80,7 @@ struct Cli {
     /// State directory (host-local's dataDir) [default: $PODLEASE_DATA_DIR, else /var/lib/cni/networks]
     #[arg(long, global = true, value_name = "DIR")]
     data_dir: Option<PathBuf>,
-    /// Print JSON on stdout (list, show, usage, release, gc)
+    /// Print JSON on stdout (list, show, usage, release, gc, history, verify)
     #[arg(long, global = true)]
     json: bool,
     /// CNI config directory searched for the networks' ranges [default: /etc/cni/net.d, unless --config is given]
@@ -99,6 +104,8 @@ enum Cmd {
     Release(release::Args),
     Gc(gc::Args),
     Metrics(metrics::Args),
+    History(history::Args),
+    Verify(verify::Args),
 }
 
 /// The process's streams, passed down so nothing prints directly.
@@ -247,6 +254,8 @@ fn dispatch(cli: Cli, env: &BTreeMap<String, String>, io: &mut Io<'_>) -> Result
         Cmd::Release(a) => release::run(&ctx, &a, io),
         Cmd::Gc(a) => gc::run(&ctx, &a, io),
         Cmd::Metrics(a) => metrics::run(&ctx, &a, io),
+        Cmd::History(a) => history::run(&ctx, &a, io),
+        Cmd::Verify(a) => verify::run(&ctx, &a, io),
     }
 }
 

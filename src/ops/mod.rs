@@ -11,6 +11,7 @@ mod del;
 pub mod gc;
 mod history;
 mod status;
+pub mod tenancy;
 
 use std::net::IpAddr;
 
