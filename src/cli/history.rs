@@ -1,7 +1,6 @@
 //! `podlease history ADDRESS | --container ID | --pod NS/NAME`: who held an
 //! address, when, and why it changed, from the address journal.
 
-
 use podlease::journal::{Tenure, format_time_ms, parse_time};
 use podlease::ops::admin::AdminError;
 use podlease::ops::tenancy::{self, HistoryTarget, TimeWindow};

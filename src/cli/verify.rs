@@ -1,6 +1,5 @@
 //! `podlease verify [NETWORK]`: a read-only consistency check.
 
-
 use podlease::ops::admin::AdminError;
 use podlease::ops::tenancy;
 
