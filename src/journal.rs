@@ -553,7 +553,7 @@ pub fn read(current: &Path) -> io::Result<Contents> {
         let mut names: Vec<(u32, PathBuf)> = existing_rotated(current);
         names.push((0, current.to_path_buf()));
         // Oldest first: highest number first, the current file last.
-        names.sort_by(|a, b| b.0.cmp(&a.0));
+        names.sort_by_key(|(n, _)| std::cmp::Reverse(*n));
         let before: Vec<Option<u64>> = names.iter().map(|(_, p)| inode_of(p)).collect();
         let mut opened = Vec::with_capacity(names.len());
         for (_, path) in &names {
@@ -731,7 +731,7 @@ pub fn tenures(records: &[Record]) -> Vec<Tenure> {
         }
     }
     done.extend(open.into_values());
-    done.sort_by(|a, b| b.seq.cmp(&a.seq));
+    done.sort_by_key(|t| std::cmp::Reverse(t.seq));
     done
 }
 

@@ -117,8 +117,7 @@ fn rotation_keeps_n_files_and_reads_back_in_order() {
         max_files: 3,
         max_bytes: MIN_MAX_BYTES,
     };
-    let mut n = 0;
-    for _ in 0..200 {
+    for n in 0..200 {
         let mut j = Journal::new(path.clone(), opts);
         j.push(rec(
             n,
@@ -129,7 +128,6 @@ fn rotation_keeps_n_files_and_reads_back_in_order() {
         ));
         j.flush();
         assert!(j.failure().is_none());
-        n += 1;
     }
     assert!(path.exists() && rotated(&path, 1).exists() && rotated(&path, 2).exists());
     assert!(!rotated(&path, 3).exists());
