@@ -357,6 +357,40 @@ pub fn rotated(current: &Path, n: u32) -> PathBuf {
     PathBuf::from(name)
 }
 
+/// Where a caller collects the records an operation made (and why a journal
+/// write failed), for the per-call debug log: shared with the store through
+/// `StoreOptions`, filled when the network is unlocked.
+#[derive(Debug, Clone, Default)]
+pub struct Tap(std::sync::Arc<std::sync::Mutex<TapContents>>);
+
+/// What a [`Tap`] collected.
+#[derive(Debug, Clone, Default)]
+pub struct TapContents {
+    /// The records, in order.
+    pub records: Vec<Record>,
+    /// Why writing the journal failed, if it did.
+    pub failure: Option<String>,
+}
+
+impl Tap {
+    /// What was collected so far.
+    pub fn take(&self) -> TapContents {
+        self.0
+            .lock()
+            .map(|mut c| std::mem::take(&mut *c))
+            .unwrap_or_default()
+    }
+
+    fn add(&self, journal: &Journal) {
+        if let Ok(mut c) = self.0.lock() {
+            c.records.extend_from_slice(&journal.written);
+            if let Some(f) = &journal.failure {
+                c.failure = Some(f.clone());
+            }
+        }
+    }
+}
+
 /// The writer of one network's journal. Records are collected during an
 /// operation and written by [`Self::flush`] in one `write`; nothing here
 /// ever returns an error to the operation.
@@ -369,6 +403,8 @@ pub struct Journal {
     written: Vec<Record>,
     /// Why writing failed, if it did.
     failure: Option<String>,
+    /// Where the records also go (the debug log), if anywhere.
+    tap: Option<Tap>,
 }
 
 impl Journal {
@@ -380,13 +416,23 @@ impl Journal {
             pending: Vec::new(),
             written: Vec::new(),
             failure: None,
+            tap: None,
         }
+    }
+
+    /// Also hands every record to `tap` (when the journal is off, too).
+    #[must_use]
+    pub fn with_tap(mut self, tap: Option<Tap>) -> Self {
+        self.tap = tap;
+        self
     }
 
     /// Queues a record for the next [`Self::flush`].
     pub fn push(&mut self, record: Record) {
         if self.opts.enabled {
             self.pending.push(record);
+        } else if self.tap.is_some() {
+            self.written.push(record);
         }
     }
 
@@ -404,6 +450,14 @@ impl Journal {
     /// take the file past `maxBytes`. A failure (full disk, read-only or
     /// unwritable directory) drops them and is remembered, never returned.
     pub fn flush(&mut self) {
+        self.write_pending();
+        if let Some(tap) = &self.tap {
+            tap.add(self);
+            self.written.clear();
+        }
+    }
+
+    fn write_pending(&mut self) {
         if self.pending.is_empty() {
             return;
         }

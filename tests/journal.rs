@@ -29,6 +29,7 @@ struct Net {
 
 impl Net {
     fn new(root: &Path, name: &str, ipam: Value) -> Self {
+        std::fs::create_dir_all(root).unwrap();
         let n = Self {
             data_dir: root.join("data"),
             boot: root.join(format!("boot_id-{name}")),
@@ -671,4 +672,73 @@ fn metrics_count_releases_by_reason() {
         !m2.stdout
             .contains("podlease_journal_last_automatic_release_seconds{network=\"met\"} 0\n")
     );
+}
+
+/// The per-call debug log: one JSON line per call with what it did,
+/// automatic releases included; `logLevel: error` logs failures only; a log
+/// that cannot be written changes nothing, and nothing goes to stdout.
+#[test]
+fn debug_log_one_line_per_call() {
+    let tmp = tempfile::tempdir().unwrap();
+    let log = tmp.path().join("podlease.log");
+    let net = Net::new(
+        tmp.path(),
+        "dbg",
+        v4(json!({ "logFile": log, "logLevel": "info" })),
+    );
+    let plain = Net::new(&tmp.path().join("plain"), "dbg", v4(json!({})));
+    let a = net.add_pod("p1", "ns/p1", None);
+    let b = plain.add_pod("p1", "ns/p1", None);
+    assert_eq!(
+        net.answer(&a),
+        plain.answer(&b),
+        "the log changes no result"
+    );
+    net.run("CHECK", "nope").error(3);
+    net.set_boot("boot-b");
+    net.run("DEL", "p1").success_empty();
+    let lines: Vec<Value> = std::fs::read_to_string(&log)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(lines.len(), 3, "{lines:#?}");
+    assert_eq!(lines[0]["command"], "ADD");
+    assert_eq!(lines[0]["network"], "dbg");
+    assert_eq!(lines[0]["containerId"], "p1");
+    assert_eq!(lines[0]["code"], 0);
+    assert_eq!(lines[0]["addresses"], json!(["10.90.0.2/24"]));
+    assert!(lines[0]["durationMs"].as_f64().unwrap() > 0.0);
+    assert_eq!(lines[0]["changes"][0]["event"], "allocate");
+    assert_eq!(lines[1]["code"], 3);
+    assert!(lines[1]["error"].as_str().unwrap().contains("nope"));
+    // After the reboot, DEL's own lookup finds nothing: reclaim released it.
+    assert_eq!(
+        lines[2]["changes"][0]["reason"], "reclaim",
+        "{:#}",
+        lines[2]
+    );
+
+    // Failures only.
+    let errors_only = tmp.path().join("errors.log");
+    let quiet = Net::new(
+        &tmp.path().join("q"),
+        "dbg",
+        v4(json!({ "logFile": errors_only, "logLevel": "error" })),
+    );
+    quiet.add_pod("p1", "ns/p1", None).success();
+    quiet.run("CHECK", "nope").error(3);
+    let text = std::fs::read_to_string(&errors_only).unwrap();
+    assert_eq!(text.lines().count(), 1, "{text}");
+    assert!(text.contains("\"CHECK\""));
+
+    // A log file that cannot be opened (a directory) changes nothing.
+    let broken = Net::new(
+        &tmp.path().join("b"),
+        "dbg",
+        v4(json!({ "logFile": tmp.path() })),
+    );
+    let r = broken.add_pod("p1", "ns/p1", None);
+    assert_eq!(broken.answer(&r), plain.answer(&b));
+    assert!(r.stderr.is_empty());
 }

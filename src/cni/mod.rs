@@ -4,6 +4,7 @@
 //! into stdout bytes and an exit status. Never: the store.
 
 pub mod args;
+pub mod debug_log;
 pub mod result;
 pub mod version;
 
@@ -98,11 +99,13 @@ impl RawInvocation {
         reclaim_on_reboot: bool,
         foreign_clock_slack_secs: u64,
         journal: crate::journal::JournalOptions,
+        journal_tap: Option<&crate::journal::Tap>,
     ) -> StoreOptions {
         StoreOptions {
             reclaim_on_reboot,
             foreign_clock_slack_secs,
             journal,
+            journal_tap: journal_tap.cloned(),
             on_lock_timeout: self.exit.map(|exit| lock_timeout_exit(exit, version)),
             ..StoreOptions::from_env(&self.env)
         }
@@ -135,8 +138,18 @@ fn name_err(var: &str, e: &NameError) -> Error {
 /// Runs one CNI invocation. Pure with respect to the process: everything
 /// comes in through `raw` and goes out through the [`Outcome`].
 pub fn run(raw: &RawInvocation) -> Outcome {
+    let started = std::time::Instant::now();
+    let log = debug_log::settings(&raw.stdin);
+    let outcome = run_logged(raw, log.as_ref().map(|l| &l.tap));
+    if let Some(log) = &log {
+        debug_log::write(log, raw, &outcome, started.elapsed());
+    }
+    outcome
+}
+
+fn run_logged(raw: &RawInvocation, tap: Option<&crate::journal::Tap>) -> Outcome {
     let mut version_for_errors = SpecVersion::NEWEST.as_str().to_owned();
-    match dispatch(raw, &mut version_for_errors) {
+    match dispatch(raw, &mut version_for_errors, tap) {
         Ok(stdout) => Outcome { stdout, status: 0 },
         Err(e) => {
             let msg = e.to_string();
@@ -154,7 +167,11 @@ pub fn run(raw: &RawInvocation) -> Outcome {
     }
 }
 
-fn dispatch(raw: &RawInvocation, version_for_errors: &mut String) -> Result<Vec<u8>, Error> {
+fn dispatch(
+    raw: &RawInvocation,
+    version_for_errors: &mut String,
+    tap: Option<&crate::journal::Tap>,
+) -> Result<Vec<u8>, Error> {
     let command_str = raw.var("CNI_COMMAND").unwrap_or_default();
     let command = Command::parse(command_str).ok_or_else(|| {
         Error::Environment(format!(
@@ -281,6 +298,7 @@ fn dispatch(raw: &RawInvocation, version_for_errors: &mut String) -> Result<Vec<
                     cfg.reclaim_on_reboot,
                     cfg.reclaim_clock_slack_secs,
                     cfg.journal,
+                    tap,
                 ),
             )?;
             Ok(Vec::new())
@@ -302,6 +320,7 @@ fn dispatch(raw: &RawInvocation, version_for_errors: &mut String) -> Result<Vec<
                     cfg.reclaim_on_reboot,
                     cfg.reclaim_clock_slack_secs,
                     cfg.journal,
+                    tap,
                 ),
             )?;
             Ok(result::encode(&result, version))
@@ -319,6 +338,7 @@ fn dispatch(raw: &RawInvocation, version_for_errors: &mut String) -> Result<Vec<
                     cfg.reclaim_on_reboot,
                     cfg.reclaim_clock_slack_secs,
                     cfg.journal,
+                    tap,
                 ),
             )?;
             Ok(Vec::new())
@@ -335,6 +355,7 @@ fn dispatch(raw: &RawInvocation, version_for_errors: &mut String) -> Result<Vec<
                     cfg.reclaim_on_reboot,
                     cfg.reclaim_clock_slack_secs,
                     cfg.journal,
+                    tap,
                 ),
             )?;
             Ok(Vec::new())
@@ -356,6 +377,7 @@ fn dispatch(raw: &RawInvocation, version_for_errors: &mut String) -> Result<Vec<
                     cfg.reclaim_on_reboot,
                     cfg.reclaim_clock_slack_secs,
                     cfg.journal,
+                    tap,
                 ),
             )?;
             Ok(Vec::new())

@@ -33,7 +33,7 @@ use super::layout::{Layout, parse_ip_name};
 use super::lock::{LockError, NetworkLock, TimeoutHook};
 use super::spare::SparePool;
 use crate::ids::{Attachment, ContainerId, IfName, NetworkName};
-use crate::journal::{Event, Journal, JournalOptions, Reason, Record};
+use crate::journal::{Event, Journal, JournalOptions, Reason, Record, Tap};
 
 /// An I/O failure, with what was being done and to which path.
 #[derive(Debug, thiserror::Error)]
@@ -84,6 +84,9 @@ pub struct StoreOptions {
     pub on_lock_timeout: Option<TimeoutHook>,
     /// The address journal's settings (`ipam.journal`).
     pub journal: JournalOptions,
+    /// Where the journal's records of each operation also go (the CNI
+    /// face's debug log); `None` when nobody asked.
+    pub journal_tap: Option<Tap>,
 }
 
 /// Default for [`StoreOptions::foreign_clock_slack_secs`]: one hour.
@@ -98,6 +101,7 @@ impl Default for StoreOptions {
             foreign_clock_slack_secs: DEFAULT_FOREIGN_CLOCK_SLACK_SECS,
             on_lock_timeout: None,
             journal: JournalOptions::default(),
+            journal_tap: None,
         }
     }
 }
@@ -550,7 +554,7 @@ impl LockedNetwork {
             boot_id: None,
             index: Index::new(index_dir),
             spares: SparePool::new(spare_dir, spares),
-            journal: Journal::new(journal_path, opts.journal),
+            journal: Journal::new(journal_path, opts.journal).with_tap(opts.journal_tap.clone()),
             released_here: BTreeSet::new(),
         };
         if clean.is_none() {
