@@ -742,3 +742,29 @@ fn debug_log_one_line_per_call() {
     assert_eq!(broken.answer(&r), plain.answer(&b));
     assert!(r.stderr.is_empty());
 }
+
+/// Bad journal settings are a code-7 error naming the field on ADD; DEL
+/// falls back to the defaults and still releases.
+#[test]
+fn journal_settings_are_validated() {
+    let tmp = tempfile::tempdir().unwrap();
+    let good = Net::new(tmp.path(), "cfg", v4(json!({})));
+    good.add_pod("p1", "ns/p1", None).success();
+    for (bad, field) in [
+        (json!({ "maxBytes": 100 }), "ipam.journal.maxBytes"),
+        (json!({ "maxFiles": 0 }), "ipam.journal.maxFiles"),
+        (json!({ "maxFiles": "many" }), "ipam.journal.maxFiles"),
+        (json!("yes"), "ipam.journal"),
+    ] {
+        let net = Net::new(tmp.path(), "cfg", v4(json!({ "journal": bad })));
+        let msg = net.add_pod("p2", "ns/p2", None).error(7);
+        assert!(msg.contains(field), "{msg}");
+    }
+    let net = Net::new(
+        tmp.path(),
+        "cfg",
+        v4(json!({ "journal": { "maxBytes": 1 } })),
+    );
+    net.run("DEL", "p1").success_empty();
+    assert_eq!(good.holders(&["--container", "p1"])[0].2, "del");
+}
