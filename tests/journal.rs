@@ -768,3 +768,54 @@ fn journal_settings_are_validated() {
     net.run("DEL", "p1").success_empty();
     assert_eq!(good.holders(&["--container", "p1"])[0].2, "del");
 }
+
+/// Changes podlease did not make are recorded when an index rebuild notices
+/// them (host-local's ADD and DEL, an `rm`), and crash recovery records what
+/// it releases: a killed ADD's addresses and an empty file.
+#[test]
+fn external_changes_and_recovery_are_recorded() {
+    let tmp = tempfile::tempdir().unwrap();
+    let net = Net::new(tmp.path(), "ext", v4(json!({})));
+    net.add_pod("p1", "ns/p1", None).success();
+    // host-local's ADD, then our next operation.
+    std::fs::write(net.dir().join("10.90.0.50"), b"hl1\r\neth0").unwrap();
+    net.run("CHECK", "p1").success_empty();
+    // host-local's DEL (the file goes), and an empty file (a torn write).
+    std::fs::remove_file(net.dir().join("10.90.0.50")).unwrap();
+    std::fs::write(net.dir().join("10.90.0.51"), b"").unwrap();
+    net.run("CHECK", "p1").success_empty();
+    assert_eq!(
+        net.holders(&["10.90.0.50"]),
+        [(
+            "hl1".to_owned(),
+            "external".to_owned(),
+            "external".to_owned()
+        )]
+    );
+    assert_eq!(
+        net.holders(&["10.90.0.51"]),
+        [("-".to_owned(), "-".to_owned(), "recovery".to_owned())]
+    );
+    // An ADD killed after linking its address: its scratch owner file is
+    // still there and the `clean` marker is gone.
+    let meta = net.dir().join(".podlease");
+    std::fs::write(meta.join("owner"), b"k1\r\neth0").unwrap();
+    std::fs::hard_link(meta.join("owner"), net.dir().join("10.90.0.60")).unwrap();
+    std::fs::remove_file(meta.join("clean")).unwrap();
+    let v = net.cli(&["verify"]);
+    assert!(
+        v.stdout.contains(
+            "an ADD was killed before it finished: the next operation releases 10.90.0.60"
+        ),
+        "{v:?}"
+    );
+    net.run("CHECK", "p1").success_empty();
+    let h = net.history(&["10.90.0.60"]);
+    assert!(
+        h.stdout.contains("container k1, eth0")
+            && h.stdout
+                .contains("(recovery: an ADD that was killed before it finished)"),
+        "{h:?}"
+    );
+    assert!(net.cli(&["verify"]).ok());
+}
