@@ -180,7 +180,13 @@ pub fn inspect(
             && dir_stamp(dir).is_ok_and(|now| t.lines().next().map(str::trim) == Some(now.as_str()))
     });
     let finished = marker.as_deref().is_some_and(|t| t.starts_with("dir "));
-    if !finished {
+    if !layout.meta.is_dir() {
+        out.findings.push(Finding::notice(
+            "recovery",
+            None,
+            "podlease has not worked on this network yet (host-local's state?): its first operation builds the index from the address files".into(),
+        ));
+    } else if !finished {
         out.findings.push(Finding::notice(
             "recovery",
             None,
