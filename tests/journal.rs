@@ -644,15 +644,15 @@ fn metrics_count_releases_by_reason() {
             .to_owned()
     };
     assert_eq!(
-        value("podlease_journal_allocations_total{network=\"met\",reason=\"add\"}"),
+        value("podlease_journal_allocations{network=\"met\",reason=\"add\"}"),
         "3"
     );
     assert_eq!(
-        value("podlease_journal_releases_total{network=\"met\",reason=\"del\"}"),
+        value("podlease_journal_releases{network=\"met\",reason=\"del\"}"),
         "1"
     );
     assert_eq!(
-        value("podlease_journal_releases_total{network=\"met\",reason=\"gc\"}"),
+        value("podlease_journal_releases{network=\"met\",reason=\"gc\"}"),
         "1"
     );
     assert_eq!(
@@ -664,7 +664,7 @@ fn metrics_count_releases_by_reason() {
     let m2 = net.cli(&["metrics"]);
     assert!(
         m2.stdout
-            .contains("podlease_journal_releases_total{network=\"met\",reason=\"reclaim\"} 1"),
+            .contains("podlease_journal_releases{network=\"met\",reason=\"reclaim\"} 1"),
         "{}",
         m2.stdout
     );

@@ -20,8 +20,8 @@ use super::{Ctx, Failure, Io};
     "{network, range_set} (range_set=\"none\": outside every configured range set or no config),\n",
     "podlease_allocations_by_owner_kind{network, kind}, podlease_network_config_found{network}.\n",
     "From the address journal (the records it still keeps, so they drop when old files rotate\n",
-    "away, which Prometheus reads as a counter reset): podlease_journal_allocations_total and\n",
-    "podlease_journal_releases_total{network, reason}, podlease_journal_last_automatic_release_seconds\n",
+    "away): podlease_journal_allocations and\n",
+    "podlease_journal_releases{network, reason}, podlease_journal_last_automatic_release_seconds\n",
     "and podlease_journal_begins_seconds{network}.\n",
     "With --output the file is replaced atomically (temporary file, then rename); on failure the\n",
     "old file is left as it was.\n\n",
@@ -149,38 +149,35 @@ pub fn render(report: &UsageReport) -> String {
     out
 }
 
-/// The journal's counters.
+/// The journal's gauges.
 pub fn render_journal(counts: &[JournalCounts]) -> String {
     let mut out = String::new();
-    let counter = |out: &mut String, name: &str, help: &str| {
-        let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} counter");
-    };
-    counter(
+    family(
         &mut out,
-        "podlease_journal_allocations_total",
-        "Allocations recorded in the address journal (add: ADD; external: found by an index rebuild).",
+        "podlease_journal_allocations",
+        "Allocation records the address journal holds (add: ADD; external: found by an index rebuild); drops when old files rotate away.",
     );
     for c in counts {
         for r in [Reason::Add, Reason::External] {
             let _ = writeln!(
                 out,
-                "podlease_journal_allocations_total{{network=\"{}\",reason=\"{}\"}} {}",
+                "podlease_journal_allocations{{network=\"{}\",reason=\"{}\"}} {}",
                 label(&c.network),
                 r.as_str(),
                 c.allocations.get(&r).copied().unwrap_or(0)
             );
         }
     }
-    counter(
+    family(
         &mut out,
-        "podlease_journal_releases_total",
-        "Releases recorded in the address journal, by reason: del, gc, reclaim (earlier boot), recovery (killed ADD, empty file), operator (podlease release), external.",
+        "podlease_journal_releases",
+        "Release records the address journal holds, by reason: del, gc, reclaim (earlier boot), recovery (killed ADD, empty file), operator (podlease release), external; drops when old files rotate away.",
     );
     for c in counts {
         for r in Reason::ALL.into_iter().filter(|r| *r != Reason::Add) {
             let _ = writeln!(
                 out,
-                "podlease_journal_releases_total{{network=\"{}\",reason=\"{}\"}} {}",
+                "podlease_journal_releases{{network=\"{}\",reason=\"{}\"}} {}",
                 label(&c.network),
                 r.as_str(),
                 c.releases.get(&r).copied().unwrap_or(0)

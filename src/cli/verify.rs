@@ -6,8 +6,7 @@ use podlease::ops::tenancy;
 use super::render::json;
 use super::{Ctx, Failure, Io, network_arg};
 
-/// Check a network's state: index against address files, files nobody owns, blocked or
-/// unreadable files, what recovery would do, and the journal's health
+/// Check a network's state without changing it: index, address files, recovery, journal
 #[derive(Debug, clap::Args)]
 #[command(after_help = concat!(
     "Example:\n  podlease verify cbr0\n\n",
