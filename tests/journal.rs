@@ -435,7 +435,8 @@ fn full_disk_leaves_results_unchanged() {
     if !common::require_root() {
         return;
     }
-    let mut journal_failed_add_ok = 0;
+    // Calls that succeeded while their journal write failed.
+    let mut journal_failed_call_ok = 0;
     let mut outcomes = Vec::new();
     for pages in 0..6u64 {
         let (m_on, m_off) = (
@@ -465,9 +466,7 @@ fn full_disk_leaves_results_unchanged() {
             a.ok()
         ));
         if a.ok() && !grew {
-            journal_failed_add_ok += 1;
-        }
-        if a.ok() && !grew {
+            journal_failed_call_ok += 1;
             // The lost record shows in verify.
             let v = on.cli(&["verify", "full"]);
             assert_eq!(v.status, Some(1), "{v:?}");
@@ -487,16 +486,20 @@ fn full_disk_leaves_results_unchanged() {
         assert_eq!(on.answer(&a), off.answer(&b), "{pages} pages: DEL");
         a.success_empty();
         assert_eq!(on.files(), off.files(), "{pages} pages: after DEL");
-        assert_eq!(
-            std::fs::metadata(on.journal()).unwrap().len(),
-            before,
-            "the journal could not grow, and no torn line was left"
-        );
+        // (The DEL may free pages itself, e.g. spares after a failed ADD,
+        // and tmpfs counts free pages per CPU: the journal may have room.)
+        let text = std::fs::read(on.journal()).unwrap();
+        assert!(text.ends_with(b"\n"), "{pages} pages: no torn line left");
+        let grew = text.len() as u64 > before;
+        outcomes.push(format!("{pages} pages: DEL journal written={grew}"));
+        if !grew {
+            journal_failed_call_ok += 1;
+        }
     }
     eprintln!("full disk: {outcomes:#?}");
     assert!(
-        journal_failed_add_ok > 0,
-        "some ADD succeeded while its journal write failed: {outcomes:#?}"
+        journal_failed_call_ok > 0,
+        "some call succeeded while its journal write failed: {outcomes:#?}"
     );
 }
 
