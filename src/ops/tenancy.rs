@@ -455,3 +455,22 @@ pub fn journal_counts(admin: &Admin) -> Result<Vec<JournalCounts>, AdminError> {
     }
     Ok(out)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn container_prefixes() {
+        let ids = ["3f2a9c01", "3f2b0000", "abc", "abcdef"];
+        let r = |p: &str| resolve_container(p, ids.iter().copied());
+        assert_eq!(r("3f2a").unwrap(), "3f2a9c01");
+        assert_eq!(r("3f2a9c01").unwrap(), "3f2a9c01");
+        // An exact id wins over the longer ids it begins.
+        assert_eq!(r("abc").unwrap(), "abcdef".get(..3).unwrap());
+        assert!(
+            matches!(r("3f2"), Err(AdminError::Ambiguous(m)) if m.contains("3f2a9c01, 3f2b0000"))
+        );
+        assert!(matches!(r("zz"), Err(AdminError::NotFound(_))));
+    }
+}
