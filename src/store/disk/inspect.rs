@@ -88,7 +88,6 @@ pub fn inspect(
     let layout = Layout::new(data_dir, network);
     let mut out = Inspection::default();
     let dir = &layout.dir;
-    let mut stamps: BTreeMap<IpAddr, FileStamp> = BTreeMap::new();
     let mut names: Vec<(IpAddr, std::path::PathBuf)> = Vec::new();
     for entry in fs::read_dir(dir).map_err(io_err("list", dir))? {
         let entry = entry.map_err(io_err("list", dir))?;
@@ -147,7 +146,6 @@ pub fn inspect(
             Owner::Attachment(_) | Owner::Legacy(_) => {}
         }
         let stamp = FileStamp::of(&meta);
-        stamps.insert(ip, stamp);
         out.holders.push(Allocation {
             ip,
             owner,
