@@ -482,6 +482,13 @@ impl Journal {
     }
 
     fn append(&self, text: &[u8]) -> io::Result<()> {
+        // Only ever a regular file: opening a FIFO for writing would block
+        // the operation (and the lock) until someone reads it.
+        if let Ok(m) = fs::symlink_metadata(&self.path)
+            && !m.file_type().is_file()
+        {
+            return Err(io::Error::other("not a regular file"));
+        }
         let mut file = self.open()?;
         let mut size = file.metadata()?.len();
         if size > 0 && size + text.len() as u64 > self.opts.max_bytes {
@@ -611,6 +618,15 @@ pub fn read(current: &Path) -> io::Result<Contents> {
         let before: Vec<Option<u64>> = names.iter().map(|(_, p)| inode_of(p)).collect();
         let mut opened = Vec::with_capacity(names.len());
         for (_, path) in &names {
+            // Never open anything else: a FIFO would block the reader.
+            if let Ok(m) = fs::symlink_metadata(path)
+                && !m.file_type().is_file()
+            {
+                return Err(io::Error::other(format!(
+                    "{} is not a regular file",
+                    path.display()
+                )));
+            }
             match File::open(path) {
                 Ok(f) => opened.push(Some(f)),
                 Err(e) if e.kind() == io::ErrorKind::NotFound => opened.push(None),

@@ -183,3 +183,20 @@ fn a_failing_write_is_remembered_not_returned() {
     off.flush();
     assert!(!dir.path().join(FILE_NAME).exists());
 }
+
+#[test]
+fn a_fifo_is_never_opened() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join(FILE_NAME);
+    let st = std::process::Command::new("mkfifo")
+        .arg(&path)
+        .status()
+        .unwrap();
+    assert!(st.success());
+    // Both would block forever on open if they tried.
+    let mut j = Journal::new(path.clone(), JournalOptions::default());
+    j.push(Record::now(Event::Allocate, ip("10.0.0.2"), Reason::Add));
+    j.flush();
+    assert!(j.failure().unwrap().contains("not a regular file"));
+    assert!(read(&path).is_err());
+}
