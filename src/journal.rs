@@ -89,7 +89,7 @@ pub enum Reason {
     Gc,
     /// Released because it was made in an earlier boot.
     Reclaim,
-    /// Crash recovery: an ADD killed before it finished, or an empty file.
+    /// Crash recovery: the addresses of an ADD killed before it finished.
     Recovery,
     /// `podlease release`.
     Operator,

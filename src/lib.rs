@@ -5,8 +5,10 @@
 //!    ([`ids`]) and the version ([`cni::version`]).
 //! 2. [`config::IpamConfig::parse`] validates the `ipam` section into range
 //!    sets ([`range`]) and requested addresses.
-//! 3. [`ops::add`] takes the network's lock ([`store::LockedNetwork::open`]),
-//!    which also reclaims allocations of earlier boots and repairs the index.
+//! 3. [`ops::add`] takes the network's lock ([`store::LockedNetwork::open`],
+//!    which changes nothing), then runs recovery explicitly
+//!    ([`store::LockedNetwork::recover`]: undo of a killed ADD, reclaim of
+//!    earlier boots, index rebuild).
 //! 4. [`alloc::Candidates`] proposes addresses in host-local's round-robin
 //!    order; [`store::LockedNetwork::try_reserve`] links each atomically.
 //! 5. The lock is released and [`cni::result::encode`] writes the result in

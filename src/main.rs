@@ -53,7 +53,10 @@ fn main() -> ExitCode {
             None,
         ),
         status: 1,
+        stderr: Vec::new(),
     });
+    // Warnings first: a runtime may stop reading once it has the result.
+    let _ = std::io::stderr().lock().write_all(&outcome.stderr);
     let mut out = std::io::stdout().lock();
     // If stdout is gone the runtime has gone too; nothing is left to tell.
     let _ = out.write_all(&outcome.stdout).and_then(|()| out.flush());

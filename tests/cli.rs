@@ -219,9 +219,11 @@ fn help_and_version() {
         status(bare(&["help", sub]), 0);
     }
     let v = status(bare(&["--version"]), 0);
-    assert_eq!(
-        v.stdout.trim(),
-        format!("podlease {}", env!("CARGO_PKG_VERSION"))
+    // Then the commit it was built from (tests/install.rs).
+    assert!(
+        v.stdout
+            .starts_with(&format!("podlease {} (commit ", env!("CARGO_PKG_VERSION"))),
+        "{v:?}"
     );
 }
 
@@ -273,7 +275,8 @@ fn list_human() {
             "CONTAINER",
             "IFNAME",
             "POD",
-            "ALLOCATED"
+            "ALLOCATED",
+            "STATE"
         ]
     );
     let rows = rows(&r);
@@ -295,9 +298,12 @@ fn list_human() {
             "oldid",
             "(legacy: any)",
             "-",
-            "2001-09-09T01:46:40Z"
+            "2001-09-09T01:46:40Z",
+            "held"
         ]
     );
+    // A file naming no attachment keeps its address out of use.
+    assert_eq!(rows[4].last().map(String::as_str), Some("blocked"));
     assert_eq!(
         rows[4][..4],
         [
@@ -320,7 +326,11 @@ fn list_human() {
 
     let one = rows_of(&env, &["list", "other"]);
     assert_eq!(one.len(), 1);
+    // A data directory that does not exist is an error, unless a config names it.
     let empty = Env::new();
+    let r = status(empty.cli(&["list"]), 3);
+    assert!(r.stderr.contains("does not exist"), "{r:?}");
+    empty.install("10-fresh.conflist", &empty.conf("fresh", v4_24()));
     assert_eq!(
         status(empty.cli(&["list"]), 0).stdout.trim(),
         format!("no allocations in {}", empty.data().display())
@@ -739,7 +749,7 @@ fn release_waits_for_the_lock() {
     // A patient release waits for the holder, then releases.
     let mut cmd = Command::new(podlease());
     cmd.env_clear()
-        .args(["release", "10.1.2.2", "--lock-timeout", "30", "--data-dir"])
+        .args(["release", "10.1.2.2", "--lock-timeout", "30s", "--data-dir"])
         .arg(env.data())
         .arg("--conf-dir")
         .arg(env.conf_dir())
@@ -791,6 +801,8 @@ fn gc_with_a_text_keep_file() {
     let r = status(
         env.cli(&[
             "gc",
+            "--min-age",
+            "0",
             "--keep",
             keep.to_str().unwrap(),
             "--network",
@@ -808,7 +820,15 @@ fn gc_with_a_text_keep_file() {
     assert_eq!(listed(&env), before, "dry run changed state");
 
     let r = status(
-        env.cli(&["gc", "--keep", keep.to_str().unwrap(), "--network", "mynet"]),
+        env.cli(&[
+            "gc",
+            "--min-age",
+            "0",
+            "--keep",
+            keep.to_str().unwrap(),
+            "--network",
+            "mynet",
+        ]),
         0,
     );
     assert!(
@@ -840,7 +860,15 @@ fn gc_with_json_and_stdin() {
         r#"[{"containerID":"c2","ifname":"eth0"},{"containerID":"zz","ifname":"eth0"}]"#,
     )
     .unwrap();
-    let v = json_of(&env.cli(&["gc", "--keep", keep.to_str().unwrap(), "--json"]));
+    let v = json_of(&env.cli(&[
+        "gc",
+        "--min-age",
+        "0",
+        "--all-networks",
+        "--keep",
+        keep.to_str().unwrap(),
+        "--json",
+    ]));
     assert_eq!(v["dry_run"], false);
     let nets = v["networks"].as_array().unwrap();
     assert_eq!(nets.len(), 2);
@@ -859,11 +887,28 @@ fn gc_with_json_and_stdin() {
 
     // stdin, CNI's GC shape, all networks.
     let stdin = br#"{"cni.dev/valid-attachments":[{"containerID":"c2","ifname":"eth0"}]}"#;
-    let v = json_of(&env.cli_stdin(&["gc", "--keep", "-", "--json"], stdin));
+    let v = json_of(&env.cli_stdin(
+        &[
+            "gc",
+            "--min-age",
+            "0",
+            "--all-networks",
+            "--keep",
+            "-",
+            "--json",
+        ],
+        stdin,
+    ));
     assert_eq!(v["networks"][1]["released"][0]["address"], "192.168.0.5");
     assert_eq!(listed(&env), ["mynet/10.1.2.3"]);
     // Plain text on stdin.
-    let r = status(env.cli_stdin(&["gc", "--keep", "-"], b"c9 eth0\n"), 0);
+    let r = status(
+        env.cli_stdin(
+            &["gc", "--min-age", "0", "--all-networks", "--keep", "-"],
+            b"c9 eth0\n",
+        ),
+        0,
+    );
     assert!(
         r.stdout.starts_with("released 10.1.2.3 in network mynet"),
         "{r:?}"
@@ -885,13 +930,37 @@ fn gc_refuses_bad_or_empty_keep_lists() {
         (b"[{\"containerID\":\"c1\"}]", "element 0"),
         (b"{\"x\":1}", "cni.dev/valid-attachments"),
     ] {
-        let r = status(env.cli_stdin(&["gc", "--keep", "-"], stdin), 2);
+        let r = status(
+            env.cli_stdin(
+                &["gc", "--min-age", "0", "--all-networks", "--keep", "-"],
+                stdin,
+            ),
+            2,
+        );
         assert!(r.stderr.contains(what), "{what}: {r:?}");
     }
-    status(env.cli(&["gc", "--keep", "/nonexistent/keep"]), 1);
+    status(
+        env.cli(&[
+            "gc",
+            "--min-age",
+            "0",
+            "--all-networks",
+            "--keep",
+            "/nonexistent/keep",
+        ]),
+        1,
+    );
     status(
         env.cli_stdin(
-            &["gc", "--keep", "-", "--network", "nosuchnet"],
+            &[
+                "gc",
+                "--min-age",
+                "0",
+                "--keep",
+                "-",
+                "--network",
+                "nosuchnet",
+            ],
             b"c1 eth0\n",
         ),
         3,
@@ -901,6 +970,8 @@ fn gc_refuses_bad_or_empty_keep_lists() {
     let v = json_of(&env.cli_stdin(
         &[
             "gc",
+            "--min-age",
+            "0",
             "--keep",
             "-",
             "--dry-run",
@@ -913,12 +984,164 @@ fn gc_refuses_bad_or_empty_keep_lists() {
     assert_eq!(v["networks"][0]["released"].as_array().unwrap().len(), 1);
     status(
         env.cli_stdin(
-            &["gc", "--keep", "-", "--allow-empty", "--network", "other"],
+            &[
+                "gc",
+                "--min-age",
+                "0",
+                "--keep",
+                "-",
+                "--allow-empty",
+                "--network",
+                "other",
+            ],
             b"",
         ),
         0,
     );
     assert!(listed(&env).iter().all(|a| a.starts_with("mynet/")));
+}
+
+/// Issue 11, item 3: the keep list is a snapshot. A pod created after it
+/// was taken (here: an allocation younger than the default minimum age, not
+/// in the list) is kept; with `--min-age 0` it would go. And a keep list is
+/// applied to one network unless `--all-networks` says otherwise: an
+/// eth0-only list must not wipe a Multus network's net1 attachments.
+#[test]
+fn gc_keeps_what_is_younger_than_the_keep_list_and_needs_a_network() {
+    let env = populated();
+    let before = listed(&env);
+    // Taken before c4 existed.
+    let keep = b"c1 eth0\nc2 eth0\nc3 eth0\n";
+    let conf = env.conf("mynet", v4_24());
+    let c4 = env.add(&conf, "c4", "eth0", None);
+    let r = status(
+        env.cli_stdin(&["gc", "--keep", "-", "--network", "mynet"], keep),
+        0,
+    );
+    assert!(
+        !r.stdout.contains(&format!("released {} ", c4[0])),
+        "a pod newer than the keep list was released: {r:?}"
+    );
+    assert!(listed(&env).contains(&format!("mynet/{}", c4[0])), "{r:?}");
+    // The old legacy file (2001) is released; the young garbage file is not.
+    assert!(r.stdout.contains("released 10.1.2.50 "), "{r:?}");
+    assert!(listed(&env).contains(&"mynet/10.1.2.51".to_owned()));
+
+    // No network, no --all-networks: a usage error, nothing changed.
+    let now = listed(&env);
+    let r = status(
+        env.cli_stdin(&["gc", "--keep", "-", "--min-age", "0"], keep),
+        2,
+    );
+    assert!(r.stderr.contains("--network"), "{r:?}");
+    assert_eq!(listed(&env), now);
+    status(
+        env.cli_stdin(
+            &["gc", "--keep", "-", "--network", "mynet", "--all-networks"],
+            keep,
+        ),
+        2,
+    );
+    status(
+        env.cli_stdin(
+            &["gc", "--keep", "-", "--network", "mynet", "--min-age", "5x"],
+            keep,
+        ),
+        2,
+    );
+    assert_eq!(listed(&env), now);
+    assert!(before.iter().any(|a| a == "other/192.168.0.5"));
+    assert!(now.iter().any(|a| a == "other/192.168.0.5"));
+}
+
+/// Issue 11, item 2: inspection never writes. On a read-only bind mount of
+/// the data directory, `list`, `show`, `usage` and `metrics` work and change
+/// nothing; a pending recovery (here a killed ADD: a scratch owner file
+/// linked to an address, marker dirty) is reported, not done.
+#[test]
+fn inspection_never_writes_and_works_read_only() {
+    let env = populated();
+    let net = env.net("mynet");
+    // A killed ADD: its scratch owner linked to 10.1.2.60, marker dirty.
+    std::fs::write(net.join(".podlease/owner"), "killed\r\neth0").unwrap();
+    std::fs::hard_link(net.join(".podlease/owner"), net.join("10.1.2.60")).unwrap();
+    std::fs::write(net.join(".podlease/clean"), "dirty\n").unwrap();
+    let snapshot = common::tree(&env.tmp.path().join("data"));
+    let r = status(env.cli(&["list", "--json"]), 0);
+    let v: serde_json::Value = serde_json::from_str(&r.stdout).unwrap();
+    let pending: Vec<(&str, &str)> = v["allocations"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|a| Some((a["address"].as_str()?, a["pending_release"].as_str()?)))
+        .collect();
+    assert_eq!(pending, [("10.1.2.60", "killed-add")], "{r:?}");
+    let blocked: Vec<&str> = v["allocations"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|a| a["blocked"] == true)
+        .map(|a| a["address"].as_str().unwrap())
+        .collect();
+    assert_eq!(blocked, ["10.1.2.51"], "{r:?}");
+    for args in [
+        &["list"][..],
+        &["show", "10.1.2.60"],
+        &["show", "c1"],
+        &["usage"],
+        &["metrics"],
+        &["gc", "--keep", "-", "--dry-run", "--network", "mynet"],
+    ] {
+        let r = env.cli_stdin(args, b"c1 eth0\n");
+        assert_eq!(r.status, Some(0), "{args:?}: {r:?}");
+        assert_eq!(
+            common::tree(&env.tmp.path().join("data")),
+            snapshot,
+            "{args:?} changed the state directory"
+        );
+    }
+    if !common::require_root() {
+        return;
+    }
+    // The same on a read-only mount.
+    let data = env.tmp.path().join("data");
+    let ro = env.tmp.path().join("ro");
+    std::fs::create_dir(&ro).unwrap();
+    let ok = std::process::Command::new("sh")
+        .arg("-c")
+        .arg("mount --bind \"$1\" \"$2\" && mount -o remount,bind,ro \"$2\"")
+        .args(["sh", data.to_str().unwrap(), ro.to_str().unwrap()])
+        .status()
+        .unwrap()
+        .success();
+    assert!(ok, "read-only bind mount");
+    struct Unmount(std::path::PathBuf);
+    impl Drop for Unmount {
+        fn drop(&mut self) {
+            let _ = std::process::Command::new("umount").arg(&self.0).status();
+        }
+    }
+    let _guard = Unmount(ro.clone());
+    for args in [
+        &["list"][..],
+        &["show", "10.1.2.2"],
+        &["usage"],
+        &["metrics"],
+    ] {
+        let conf_dir = env.conf_dir();
+        let mut full = vec![
+            "--data-dir",
+            ro.to_str().unwrap(),
+            "--conf-dir",
+            conf_dir.to_str().unwrap(),
+        ];
+        full.extend_from_slice(args);
+        let r = bare(&full);
+        assert_eq!(r.status, Some(0), "{args:?} on a read-only mount: {r:?}");
+    }
+    let r = bare(&["--data-dir", ro.to_str().unwrap(), "list"]);
+    assert!(r.stdout.contains("to-release (killed-add)"), "{r:?}");
+    assert_eq!(common::tree(&data), snapshot);
 }
 
 /// A metric name, its labels and its value.
@@ -1064,17 +1287,25 @@ fn parse_and_keep(env: &Env) -> String {
 #[test]
 fn empty_data_dir_metrics_and_usage() {
     let env = Env::new();
+    // Neither state nor a config naming the data directory: a wrong path, said so.
+    for args in [&["metrics"][..], &["usage"], &["usage", "--json"]] {
+        let r = status(env.cli(args), 3);
+        assert!(r.stderr.contains("does not exist"), "{args:?}: {r:?}");
+        assert!(r.stdout.is_empty(), "{args:?}: {r:?}");
+    }
+    // A node where no pod has an address yet: the config names the directory.
+    env.install("10-fresh.conflist", &env.conf("fresh", v4_24()));
     let r = status(env.cli(&["metrics"]), 0);
-    assert!(parse_prometheus(&r.stdout).is_empty());
+    let samples = parse_prometheus(&r.stdout);
     assert_eq!(
-        status(env.cli(&["usage"]), 0).stdout.trim(),
-        format!("no networks in {}", env.data().display())
+        sample(
+            &samples,
+            "podlease_addresses_allocated",
+            &[("network", "fresh"), ("range_set", "0")]
+        ),
+        0.0
     );
-    assert!(
-        json_of(&env.cli(&["usage", "--json"]))["networks"]
-            .as_array()
-            .unwrap()
-            .is_empty()
-    );
+    let networks = &json_of(&env.cli(&["usage", "--json"]))["networks"];
+    assert_eq!(networks[0]["allocated"], 0, "{networks}");
     assert!(!env.data().exists(), "a read created the data directory");
 }

@@ -238,6 +238,7 @@ fn no_command_prints_about_on_stderr() {
         ),
         "{r:?}"
     );
+    assert!(r.stderr.contains("podlease --help"), "{r:?}");
 }
 
 #[test]
@@ -1052,6 +1053,26 @@ fn gc_with_empty_list_releases_all() {
     run("GC", &gc_conf(dir.path(), &[]), "x").success_empty();
 }
 
+/// Issue 11, item 9: libcni sends `"cni.dev/valid-attachments": null` for
+/// a node without pods (Go's nil slice): that is an empty list, so the
+/// leaks there are collected. A missing key is still refused (below).
+#[test]
+fn gc_with_null_list_is_an_empty_list() {
+    let dir = tempfile::tempdir().unwrap();
+    populate(dir.path());
+    assert!(!ip_files(dir.path()).is_empty());
+    let c = with_top(
+        v4("1.1.0", dir.path()),
+        json!({ "cni.dev/valid-attachments": null }),
+    );
+    run("GC", &c, "x").success_empty();
+    assert!(
+        ip_files(dir.path()).is_empty(),
+        "{:?}",
+        ip_files(dir.path())
+    );
+}
+
 #[test]
 fn gc_without_the_key_is_refused_and_releases_nothing() {
     let dir = tempfile::tempdir().unwrap();
@@ -1226,15 +1247,6 @@ fn repeated_add_that_no_longer_matches_is_102() {
     let before = tree(dir.path());
     let before_ips = ip_files(dir.path());
     let changed = [
-        // A second range set now.
-        (
-            cfg(
-                "1.1.0",
-                dir.path(),
-                json!({ "ranges": [[{ "subnet": "10.1.2.0/24" }], [{ "subnet": "10.1.3.0/24" }]] }),
-            ),
-            "",
-        ),
         // The range moved.
         (
             cfg(
@@ -1769,4 +1781,33 @@ fn concurrent_adds_get_distinct_addresses() {
         );
     }
     assert_eq!(ip_files(dir.path()), seen);
+}
+
+/// Issue 11, item 9: a range set added to the config (dual-stack turned on)
+/// leaves running pods valid, as with host-local: CHECK passes and a
+/// retried ADD returns what the pod holds, while its addresses are inside a
+/// configured range.
+#[test]
+fn range_set_added_keeps_running_pods_valid() {
+    let dir = tempfile::tempdir().unwrap();
+    let c = v4("1.1.0", dir.path());
+    let first = add(&c, "dummy").success();
+    let dual = cfg(
+        "1.1.0",
+        dir.path(),
+        json!({ "ranges": [[{ "subnet": "10.1.2.0/24" }], [{ "subnet": "fd00:1:2::/64" }]] }),
+    );
+    Call::new("CHECK", &dual).run(&bin()).success_empty();
+    let mut with_prev = dual.clone();
+    with_prev["prevResult"] = first.clone();
+    Call::new("CHECK", &with_prev).run(&bin()).success_empty();
+    let again = Call::new("ADD", &dual).run(&bin()).success();
+    assert_eq!(again["ips"], first["ips"]);
+    // Outside every range is still a mismatch.
+    let moved = cfg(
+        "1.1.0",
+        dir.path(),
+        json!({ "ranges": [[{ "subnet": "10.9.0.0/24" }], [{ "subnet": "fd00:1:2::/64" }]] }),
+    );
+    Call::new("CHECK", &moved).run(&bin()).error(102);
 }

@@ -443,31 +443,53 @@ fn leftover_temporaries() {
     }
 }
 
-/// An empty address file (host-local killed between create and write, or a
-/// power loss) is recovered: the address becomes allocatable.
+/// Issue 11, item 4: an empty address file is the host-local way to keep an
+/// address out of use (`touch <dataDir>/<net>/<ip>`). It is never removed
+/// automatically, neither by the index rebuild that a DEL of an unknown
+/// container triggers nor by any later operation: the address is never
+/// handed out. `podlease list` shows it as blocked; `podlease release`
+/// removes it on request.
 #[test]
-fn empty_address_file_is_recovered() {
+fn empty_address_file_blocks_its_address() {
     let tmp = tempfile::tempdir().unwrap();
     // A /30: .2 is the only address.
-    let net = Net::new(
-        &tmp.path().join("data"),
-        json!({ "ranges": [[{ "subnet": "10.82.0.0/30" }]] }),
-    );
+    let data = tmp.path().join("data");
+    let net = Net::new(&data, json!({ "ranges": [[{ "subnet": "10.82.0.0/30" }]] }));
     assert_eq!(net.add("p0"), ["10.82.0.2"]);
     net.run("DEL", "p0").success_empty();
     std::fs::write(net.dir().join("10.82.0.2"), "").unwrap();
-    assert_eq!(net.add("p1"), ["10.82.0.2"]);
-    assert_eq!(
-        std::fs::read(net.dir().join("10.82.0.2")).unwrap(),
-        b"p1\r\neth0"
-    );
-    // Also when the empty file appears while podlease's index is clean and
-    // nothing else has changed since.
-    net.run("DEL", "p1").success_empty();
+    // DEL of an unknown container rebuilds the index (nothing found).
+    net.run("DEL", "unknown").success_empty();
     net.run("CHECK", "nobody").error(3);
-    std::fs::write(net.dir().join("10.82.0.2"), "").unwrap();
-    net.run("STATUS", "x").success_empty();
-    assert_eq!(net.add("p2"), ["10.82.0.2"]);
+    net.run("STATUS", "x");
+    for i in 0..3 {
+        net.run("ADD", &format!("p{i}")).error(100);
+    }
+    assert_eq!(std::fs::read(net.dir().join("10.82.0.2")).unwrap(), b"");
+    // Also when it appears while the index is clean.
+    let cli = |args: &[&str]| {
+        let out = Command::new(common::podlease())
+            .env_clear()
+            .args(args)
+            .args(["--data-dir", data.to_str().unwrap(), "--conf-dir"])
+            .arg(tmp.path())
+            .output()
+            .unwrap();
+        (
+            out.status.code(),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+        )
+    };
+    let (code, out) = cli(&["list"]);
+    assert_eq!(code, Some(0), "{out}");
+    assert!(
+        out.lines()
+            .any(|l| l.contains("10.82.0.2") && l.ends_with("blocked")),
+        "{out}"
+    );
+    let (code, out) = cli(&["release", "10.82.0.2", "--network", "flt"]);
+    assert_eq!(code, Some(0), "{out}");
+    assert_eq!(net.add("p9"), ["10.82.0.2"]);
 }
 
 /// An address file with content that names no attachment stays taken (it is

@@ -1081,3 +1081,108 @@ fn replay_known_bug_fixtures() {
     }
     assert!(failed.is_empty(), "still failing: {failed:#?}");
 }
+
+/// Issue 11, item 6: no variable in the environment changes the boot
+/// identity. The test hooks of old (`PODLEASE_BOOT_ID_FILE`,
+/// `PODLEASE_PROC_STAT`) exported by mistake must not make an ADD believe
+/// in a reboot and release the live allocations.
+#[test]
+fn boot_identity_cannot_be_changed_from_the_environment() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
+    let conf = common::conf(
+        "1.1.0",
+        "bootenv",
+        "podlease",
+        serde_json::json!({ "ranges": [[{ "subnet": "10.74.0.0/24" }]] }),
+        &data,
+    );
+    let bin = common::podlease();
+    let first = Call::new("ADD", &conf).id("live").run(&bin).addresses();
+    let other_id = tmp.path().join("boot_id");
+    std::fs::write(&other_id, "00000000-0000-0000-0000-000000000000\n").unwrap();
+    let stat = tmp.path().join("stat");
+    let future = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs()
+        + 86_400;
+    std::fs::write(&stat, format!("btime {future}\n")).unwrap();
+    let r = Call::new("ADD", &conf)
+        .id("next")
+        .env("PODLEASE_BOOT_ID_FILE", other_id.to_str().unwrap())
+        .env("PODLEASE_PROC_STAT", stat.to_str().unwrap())
+        .run(&bin);
+    let next = r.addresses();
+    assert!(r.stderr.is_empty(), "{}", r.stderr);
+    assert_ne!(first, next);
+    Call::new("CHECK", &conf)
+        .id("live")
+        .run(&bin)
+        .success_empty();
+    for ip in &first {
+        assert!(data.join("bootenv").join(ip).exists(), "{ip} was released");
+    }
+}
+
+/// Issue 11, item 10 (symlinks): a symlink planted among our files is never
+/// followed. In the spare pool it would make the next ADD write its
+/// container id wherever it points; among the sticky records, overwrite
+/// that file. Each ADD still succeeds, with a regular address file, and the
+/// target is untouched.
+#[test]
+fn symlinks_in_the_spare_pool_and_hints_are_never_followed() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
+    let conf = common::conf(
+        "1.1.0",
+        "links",
+        "podlease",
+        serde_json::json!({ "ranges": [[{ "subnet": "10.75.0.0/24" }]], "sticky": true }),
+        &data,
+    );
+    let bin = common::podlease();
+    let pod = |n: &str| format!("K8S_POD_NAMESPACE=ns;K8S_POD_NAME={n}");
+    Call::new("ADD", &conf)
+        .id("a")
+        .args(&pod("a"))
+        .run(&bin)
+        .success();
+    Call::new("DEL", &conf).id("a").run(&bin).success_empty();
+    let meta = data.join("links/.podlease");
+    let spare = meta.join("spare/0");
+    assert!(spare.is_file(), "DEL keeps a spare");
+    let victim = tmp.path().join("victim");
+    std::fs::write(&victim, "precious\n").unwrap();
+    std::fs::remove_file(&spare).unwrap();
+    std::os::unix::fs::symlink(&victim, &spare).unwrap();
+    std::fs::remove_file(meta.join("sticky/ns_b")).ok();
+    std::os::unix::fs::symlink(&victim, meta.join("sticky/ns_b")).unwrap();
+    // And every file of ours rewritten in place: the marker, each index
+    // bucket, host-local's cursor.
+    let link = |p: PathBuf| {
+        std::fs::remove_file(&p).ok();
+        std::os::unix::fs::symlink(&victim, &p).unwrap();
+    };
+    link(meta.join("clean"));
+    for n in 0..64 {
+        link(meta.join(format!("index/bucket-{n:02}")));
+    }
+    link(data.join("links/last_reserved_ip.0"));
+
+    let ips = Call::new("ADD", &conf)
+        .id("b")
+        .args(&pod("b"))
+        .run(&bin)
+        .addresses();
+    assert_eq!(std::fs::read(&victim).unwrap(), b"precious\n");
+    for ip in &ips {
+        let path = data.join("links").join(ip);
+        let m = std::fs::symlink_metadata(&path).unwrap();
+        assert!(m.file_type().is_file(), "{ip} is not a regular file");
+        assert_eq!(std::fs::read(&path).unwrap(), b"b\r\neth0");
+    }
+    Call::new("CHECK", &conf).id("b").run(&bin).success_empty();
+    Call::new("DEL", &conf).id("b").run(&bin).success_empty();
+    assert_eq!(std::fs::read(&victim).unwrap(), b"precious\n");
+}

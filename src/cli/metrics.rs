@@ -171,7 +171,7 @@ pub fn render_journal(counts: &[JournalCounts]) -> String {
     family(
         &mut out,
         "podlease_journal_releases",
-        "Release records the address journal holds, by reason: del, gc, reclaim (earlier boot), recovery (killed ADD, empty file), operator (podlease release), external; drops when old files rotate away.",
+        "Release records the address journal holds, by reason: del, gc, reclaim (earlier boot), recovery (killed ADD), operator (podlease release), external; drops when old files rotate away.",
     );
     for c in counts {
         for r in Reason::ALL.into_iter().filter(|r| *r != Reason::Add) {

@@ -1,5 +1,6 @@
 //! The operator's face of the binary (no `CNI_COMMAND` in the environment):
-//! `podlease list | show | usage | release | gc | metrics | history | verify`.
+//! `podlease list | show | usage | release | gc | metrics | validate | install-cni |
+//! history | verify`.
 //!
 //! Owns: argument parsing (clap), exit statuses, rendering reports as
 //! tables, JSON or Prometheus text. Never: the store (everything goes through
@@ -7,12 +8,15 @@
 
 mod gc;
 mod history;
+mod install;
 mod list;
 mod metrics;
 mod release;
 mod render;
 mod show;
+mod target;
 mod usage;
+mod validate;
 mod verify;
 
 use std::collections::BTreeMap;
@@ -25,9 +29,11 @@ use std::time::Duration;
 use clap::{Parser, Subcommand};
 use podlease::cni::version::SpecVersion;
 use podlease::config::DEFAULT_DATA_DIR;
-use podlease::ids::{ContainerId, IfName, NetworkName};
-use podlease::ops::admin::{Admin, AdminError, Configs, Target};
+use podlease::ids::NetworkName;
+use podlease::ops::admin::{Admin, AdminError, Configs};
+use podlease::ops::locate;
 use podlease::store::StoreOptions;
+use podlease::store::disk::parse_lock_timeout;
 
 /// Exit status: success.
 pub const EXIT_OK: u8 = 0;
@@ -48,50 +54,70 @@ Examples:
   podlease release 10.22.0.14 --network cbr0
   crictl pods -q | sed 's/$/ eth0/' | podlease gc --keep - --network cbr0 --dry-run
   podlease metrics --output /var/lib/node_exporter/textfile/podlease.prom
+  podlease validate /etc/cni/net.d/10-podlease.conflist
   podlease history 10.22.0.14 --at 2026-05-01T12:34:56Z
   podlease verify
 
 Environment:
-  PODLEASE_DATA_DIR         default for --data-dir
-  PODLEASE_LOCK_TIMEOUT_MS  default for --lock-timeout, in milliseconds
+  PODLEASE_DATA_DIR         default for --data-dir (without either, the dataDir of the configs)
+  PODLEASE_LOCK_TIMEOUT_MS  default for --lock-timeout (same forms: 1500, 1500ms, 2s)
 
 Exit status:
   0  success
   1  the operation failed (I/O error, lock timeout); what was done is printed
   2  usage error: bad arguments, invalid names or input, ambiguous target (add --network)
-  3  nothing matched: unknown address, container or network
+  3  nothing matched: unknown address, container, pod or network, or a data directory
+     that does not exist or holds no network (the message says what was probably meant)
 Errors go to stderr as \"podlease: <message>\"; when the status is not 0, stdout is empty
 (except verify, whose report says what is wrong).";
 
-/// What the reference plugins print when run by hand.
+/// `--version`: the package version and the git commit it was built from
+/// (`unknown` outside a git checkout, see build.rs).
+const VERSION: &str = concat!(
+    env!("CARGO_PKG_VERSION"),
+    " (commit ",
+    env!("PODLEASE_GIT_COMMIT"),
+    ")"
+);
+
+/// What the reference plugins print when run by hand, and how to get help.
 fn about() -> String {
     let versions: Vec<&str> = SpecVersion::ALL.iter().map(|v| v.as_str()).collect();
     format!(
-        "CNI podlease plugin v{}\nCNI protocol versions supported: {}\n",
+        "CNI podlease plugin v{}\nCNI protocol versions supported: {}\n\
+         A container runtime runs this plugin with CNI_COMMAND set; \
+         for the operator commands, run: podlease --help\n",
         env!("CARGO_PKG_VERSION"),
         versions.join(", ")
     )
 }
 
+/// The command line's definition, for the man pages and shell completions
+/// generated at build time (examples/gen-docs.rs); not used by the binary.
+#[allow(dead_code)]
+pub fn command() -> clap::Command {
+    <Cli as clap::CommandFactory>::command()
+}
+
 /// podlease: inspect and repair the address allocations of podlease and host-local.
 #[derive(Debug, Parser)]
-#[command(name = "podlease", version, propagate_version = true, after_help = MAIN_AFTER)]
+#[command(name = "podlease", version = VERSION, propagate_version = true, after_help = MAIN_AFTER)]
 struct Cli {
-    /// State directory (host-local's dataDir) [default: $PODLEASE_DATA_DIR, else /var/lib/cni/networks]
+    /// State directory (host-local's dataDir) [default: $PODLEASE_DATA_DIR, else the dataDir of the --config files or of every network in --conf-dir, else /var/lib/cni/networks]
     #[arg(long, global = true, value_name = "DIR")]
     data_dir: Option<PathBuf>,
-    /// Print JSON on stdout (list, show, usage, release, gc, history, verify)
+    /// Print JSON on stdout (list, show, usage, release, gc, validate, history, verify)
     #[arg(long, global = true)]
     json: bool,
-    /// CNI config directory searched for the networks' ranges [default: /etc/cni/net.d, unless --config is given]
+    /// CNI config directory searched for the networks' ranges (validate: the node's other networks) [default: /etc/cni/net.d, unless --config is given]
     #[arg(long, global = true, value_name = "DIR")]
     conf_dir: Option<PathBuf>,
     /// A CNI config file (.conf or .conflist) giving a network's ranges; repeatable
     #[arg(long, global = true, value_name = "FILE")]
     config: Vec<PathBuf>,
-    /// Seconds to wait for a network's lock [default: 60]
-    #[arg(long, global = true, value_name = "SECONDS")]
-    lock_timeout: Option<u64>,
+    /// How long to wait for a network's lock: milliseconds (1500), or with a unit (1500ms, 2s) [default: $PODLEASE_LOCK_TIMEOUT_MS, else 60s]
+    #[arg(long, global = true, value_name = "MS", value_parser = parse_lock_timeout)]
+    lock_timeout: Option<Duration>,
     #[command(subcommand)]
     command: Cmd,
 }
@@ -104,6 +130,8 @@ enum Cmd {
     Release(release::Args),
     Gc(gc::Args),
     Metrics(metrics::Args),
+    InstallCni(install::Args),
+    Validate(validate::Args),
     History(history::Args),
     Verify(verify::Args),
 }
@@ -223,26 +251,40 @@ pub fn run(args: Vec<OsString>, env: &BTreeMap<String, String>, io: &mut Io<'_>)
 }
 
 fn dispatch(cli: Cli, env: &BTreeMap<String, String>, io: &mut Io<'_>) -> Result<(), Failure> {
+    // Runs in a node installer image: no state, no configs to look for.
+    if let Cmd::InstallCni(a) = &cli.command {
+        return install::run(a, io);
+    }
     if cli.json && matches!(cli.command, Cmd::Metrics(_)) {
         return Err(Failure::Usage(
             "--json does not apply to metrics: its output is Prometheus text".into(),
         ));
     }
-    let data_dir = cli
-        .data_dir
-        .or_else(|| {
-            env.get("PODLEASE_DATA_DIR")
-                .filter(|s| !s.is_empty())
-                .map(PathBuf::from)
-        })
-        .unwrap_or_else(|| PathBuf::from(DEFAULT_DATA_DIR));
+    if let Cmd::Validate(a) = &cli.command {
+        let conf_dir = cli
+            .conf_dir
+            .unwrap_or_else(|| PathBuf::from(DEFAULT_CONF_DIR));
+        return validate::run(cli.json, &conf_dir, a, io);
+    }
+    let explicit_data_dir = cli.data_dir.or_else(|| {
+        env.get("PODLEASE_DATA_DIR")
+            .filter(|s| !s.is_empty())
+            .map(PathBuf::from)
+    });
     let conf_dir = match (cli.conf_dir, cli.config.is_empty()) {
         (Some(d), _) => Some(d),
         (None, true) => Some(PathBuf::from(DEFAULT_CONF_DIR)),
         (None, false) => None,
     };
+    // Without --data-dir, the configs say where their state is.
+    let data_dir = match explicit_data_dir {
+        Some(d) => d,
+        None => locate::data_dir_from_configs(conf_dir.as_deref(), &cli.config)?
+            .unwrap_or_else(|| PathBuf::from(DEFAULT_DATA_DIR)),
+    };
     let configs = Configs::discover(conf_dir.as_deref(), &cli.config, &data_dir)?;
-    let admin = Admin::new(data_dir, store_options(cli.lock_timeout, env), configs);
+    locate::check_data_dir(&data_dir, configs.names().next().is_some())?;
+    let admin = Admin::new(data_dir, store_options(cli.lock_timeout, env)?, configs);
     let ctx = Ctx {
         json: cli.json,
         admin,
@@ -254,6 +296,9 @@ fn dispatch(cli: Cli, env: &BTreeMap<String, String>, io: &mut Io<'_>) -> Result
         Cmd::Release(a) => release::run(&ctx, &a, io),
         Cmd::Gc(a) => gc::run(&ctx, &a, io),
         Cmd::Metrics(a) => metrics::run(&ctx, &a, io),
+        Cmd::InstallCni(_) => Ok(()), // ran above
+        // Handled above: it needs no data directory.
+        Cmd::Validate(_) => Ok(()),
         Cmd::History(a) => history::run(&ctx, &a, io),
         Cmd::Verify(a) => verify::run(&ctx, &a, io),
     }
@@ -261,12 +306,20 @@ fn dispatch(cli: Cli, env: &BTreeMap<String, String>, io: &mut Io<'_>) -> Result
 
 /// The store options the CNI face would use in this environment, so the
 /// operator and the plugin agree on the boot (a disagreement would reclaim).
-fn store_options(lock_timeout: Option<u64>, env: &BTreeMap<String, String>) -> StoreOptions {
+fn store_options(
+    lock_timeout: Option<Duration>,
+    env: &BTreeMap<String, String>,
+) -> Result<StoreOptions, Failure> {
     let mut opts = StoreOptions::from_env(env);
-    if let Some(s) = lock_timeout {
-        opts.lock_timeout = Duration::from_secs(s);
+    if let Some(t) = lock_timeout {
+        opts.lock_timeout = t;
+    } else if let Some(v) = env.get("PODLEASE_LOCK_TIMEOUT_MS") {
+        // The plugin ignores a value it cannot read (a DEL must not fail over
+        // it); an operator is told.
+        opts.lock_timeout = parse_lock_timeout(v)
+            .map_err(|e| Failure::Usage(format!("PODLEASE_LOCK_TIMEOUT_MS: {e}")))?;
     }
-    opts
+    Ok(opts)
 }
 
 /// A network name from the command line, validated before it becomes a path.
@@ -274,51 +327,82 @@ fn network_arg(s: Option<&str>) -> Result<Option<NetworkName>, Failure> {
     s.map(|s| NetworkName::new(s).map_err(|e| Failure::Usage(format!("invalid network name: {e}"))))
         .transpose()
 }
+#[cfg(test)]
+mod tests {
+    use super::*;
 
-/// The `ADDRESS|CONTAINER` argument of `show` and `release`, with its flags.
-#[derive(clap::Args, Debug)]
-pub struct TargetArgs {
-    /// An IP address, or a container id
-    #[arg(value_name = "ADDRESS|CONTAINER")]
-    pub target: String,
-    /// Only this network
-    #[arg(long, value_name = "NETWORK")]
-    pub network: Option<String>,
-    /// Only this interface of the container
-    #[arg(long, value_name = "IF")]
-    pub ifname: Option<String>,
-    /// Read the argument as a container id even if it looks like an address
-    #[arg(long)]
-    pub container: bool,
-}
-
-impl TargetArgs {
-    /// The validated network and target.
-    fn parse(&self) -> Result<(Option<NetworkName>, Target), Failure> {
-        Ok((
-            network_arg(self.network.as_deref())?,
-            target_arg(&self.target, self.ifname.as_deref(), self.container)?,
-        ))
+    fn env(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
+        pairs
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect()
     }
-}
 
-/// `ADDRESS|CONTAINER` (with `--ifname` and `--container`) as a target.
-fn target_arg(s: &str, ifname: Option<&str>, force_container: bool) -> Result<Target, Failure> {
-    if !force_container && let Ok(ip) = s.parse::<std::net::IpAddr>() {
-        if ifname.is_some() {
-            return Err(Failure::Usage(format!(
-                "--ifname applies to a container id, not to the address {ip} (use --container if {s:?} is a container id)"
-            )));
+    /// `--lock-timeout` as clap parses it.
+    fn flag(v: &str) -> Result<Duration, clap::Error> {
+        Cli::try_parse_from(["podlease", "--lock-timeout", v, "list"]).map(|c| {
+            c.lock_timeout
+                .unwrap_or_else(|| unreachable!("the flag was given"))
+        })
+    }
+
+    #[test]
+    fn lock_timeout_flag_and_variable_take_the_same_unit() {
+        for v in ["0", "1", "250", "1500", "60000", "1500ms", "2s", "0s"] {
+            let from_var = store_options(None, &env(&[("PODLEASE_LOCK_TIMEOUT_MS", v)]))
+                .unwrap()
+                .lock_timeout;
+            let from_flag = store_options(Some(flag(v).unwrap()), &env(&[]))
+                .unwrap()
+                .lock_timeout;
+            assert_eq!(from_var, from_flag, "{v}");
         }
-        return Ok(Target::Address(podlease::range::canonical(ip)));
+        assert_eq!(flag("250").unwrap(), Duration::from_millis(250));
+        assert_eq!(flag("1500ms").unwrap(), Duration::from_millis(1500));
+        assert_eq!(flag("2s").unwrap(), Duration::from_secs(2));
     }
-    let id = ContainerId::new(s).map_err(|e| {
-        Failure::Usage(format!(
-            "{s:?} is neither an address nor a container id: {e}"
-        ))
-    })?;
-    let ifname = ifname
-        .map(|i| IfName::new(i).map_err(|e| Failure::Usage(format!("invalid --ifname: {e}"))))
-        .transpose()?;
-    Ok(Target::Container(id, ifname))
+
+    #[test]
+    fn lock_timeout_flag_wins_over_the_variable() {
+        let e = env(&[("PODLEASE_LOCK_TIMEOUT_MS", "5")]);
+        let t = store_options(Some(Duration::from_secs(3)), &e).unwrap();
+        assert_eq!(t.lock_timeout, Duration::from_secs(3));
+        assert_eq!(
+            store_options(None, &env(&[])).unwrap().lock_timeout,
+            StoreOptions::default().lock_timeout
+        );
+    }
+
+    #[test]
+    fn unreadable_lock_timeouts_are_refused_by_the_cli() {
+        for v in [
+            "",
+            "soon",
+            "-1",
+            "+5",
+            "1.5s",
+            "5 s",
+            "5m",
+            "ms",
+            "s",
+            "99999999999999999999",
+        ] {
+            assert!(flag(v).is_err(), "{v:?}");
+            let r = store_options(None, &env(&[("PODLEASE_LOCK_TIMEOUT_MS", v)]));
+            assert!(
+                matches!(&r, Err(Failure::Usage(m)) if m.contains("PODLEASE_LOCK_TIMEOUT_MS")),
+                "{v:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn version_names_the_commit() {
+        let v = command().render_version();
+        assert!(
+            v.starts_with(&format!("podlease {} (commit ", env!("CARGO_PKG_VERSION"))),
+            "{v}"
+        );
+        assert!(!env!("PODLEASE_GIT_COMMIT").is_empty());
+    }
 }

@@ -110,6 +110,16 @@ pub fn ifname_cell(a: &AllocationInfo) -> String {
     }
 }
 
+/// The state cell: `held`, `blocked` (a file naming no attachment keeps
+/// the address out of use), or what the next operation's recovery does.
+pub fn state_cell(a: &AllocationInfo) -> String {
+    match (a.pending_release, a.blocked) {
+        (Some(kind), _) => format!("to-release ({kind})"),
+        (None, true) => "blocked".into(),
+        (None, false) => "held".into(),
+    }
+}
+
 /// `-` for nothing.
 pub fn or_dash(s: Option<&str>) -> String {
     s.filter(|s| !s.is_empty()).unwrap_or("-").to_owned()

@@ -52,6 +52,9 @@ pub struct Outcome {
     pub stdout: Vec<u8>,
     /// Exit status.
     pub status: u8,
+    /// Bytes for stderr: warnings for whoever reads the runtime's log (an
+    /// unknown key in the config), never part of the protocol.
+    pub stderr: Vec<u8>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -149,27 +152,39 @@ pub fn run(raw: &RawInvocation) -> Outcome {
 
 fn run_logged(raw: &RawInvocation, tap: Option<&crate::journal::Tap>) -> Outcome {
     let mut version_for_errors = SpecVersion::NEWEST.as_str().to_owned();
-    match dispatch(raw, &mut version_for_errors, tap) {
-        Ok(stdout) => Outcome { stdout, status: 0 },
+    let mut warnings = Vec::new();
+    let (stdout, status) = match dispatch(raw, &mut version_for_errors, &mut warnings, tap) {
+        Ok(stdout) => (stdout, 0),
         Err(e) => {
             let msg = e.to_string();
             let details = e.details();
-            Outcome {
-                stdout: result::encode_error(
+            (
+                result::encode_error(
                     &version_for_errors,
                     e.code().as_u32(),
                     &msg,
                     details.as_deref(),
                 ),
-                status: 1,
-            }
+                1,
+            )
         }
+    };
+    let stderr = warnings
+        .iter()
+        .map(|w| format!("podlease: warning: {w}\n"))
+        .collect::<String>()
+        .into_bytes();
+    Outcome {
+        stdout,
+        status,
+        stderr,
     }
 }
 
 fn dispatch(
     raw: &RawInvocation,
     version_for_errors: &mut String,
+    warnings: &mut Vec<String>,
     tap: Option<&crate::journal::Tap>,
 ) -> Result<Vec<u8>, Error> {
     let command_str = raw.var("CNI_COMMAND").unwrap_or_default();
@@ -266,6 +281,12 @@ fn dispatch(
             }));
         }
     };
+    // Accepted as host-local accepts them, but a typo must not pass unseen.
+    warnings.extend(
+        crate::config::known_keys::warnings(&root)
+            .into_iter()
+            .map(|w| format!("network {name}: {w}")),
+    );
     let not_allowed = |command: &'static str, needs: SpecVersion| Error::CommandNotAllowed {
         command,
         version: version.as_str(),
@@ -389,13 +410,17 @@ fn dispatch(
 }
 
 /// `cni.dev/valid-attachments` from a GC request. Absent is an error: GC
-/// without it would release every allocation.
+/// without it would release every allocation. `null` is an empty list: Go's
+/// libcni encodes a node without pods (a nil slice) that way.
 fn valid_attachments(root: &Value) -> Result<Vec<ValidAttachment>, Error> {
     use crate::config::ConfigError;
     const KEY: &str = "cni.dev/valid-attachments";
     let Some(list) = root.get(KEY) else {
         return Err(ConfigError::Missing { field: KEY.into() }.into());
     };
+    if list.is_null() {
+        return Ok(Vec::new());
+    }
     let Value::Array(items) = list else {
         return Err(ConfigError::Type {
             field: KEY.into(),

@@ -6,6 +6,7 @@
 //! config, the store, or the choice of addresses.
 
 mod json;
+pub mod known_keys;
 pub mod resolv;
 pub mod subnet_file;
 

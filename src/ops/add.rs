@@ -31,6 +31,16 @@ pub fn add(
     pod: Option<String>,
     opts: &StoreOptions,
 ) -> Result<IpamResult, Error> {
+    super::retry_if_hints_vanished(|| add_once(network, who, cfg, pod.clone(), opts))
+}
+
+fn add_once(
+    network: &NetworkName,
+    who: &Attachment,
+    cfg: &IpamConfig,
+    pod: Option<String>,
+    opts: &StoreOptions,
+) -> Result<IpamResult, Error> {
     // Everything that can fail without state is done before the lock.
     let dns = match &cfg.resolv_conf {
         Some(path) => Dns::read(path).map_err(|source| Error::ResolvConf {
@@ -40,6 +50,7 @@ pub fn add(
         None => Dns::default(),
     };
     let mut net = LockedNetwork::open(&cfg.data_dir, network, opts)?;
+    net.recover()?;
 
     let held = net.find_exact(who)?;
     if !held.is_empty() {

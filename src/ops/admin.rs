@@ -17,7 +17,7 @@ use std::path::{Path, PathBuf};
 use serde::Serialize;
 use serde_json::Value;
 
-use super::gc::ValidAttachment;
+use super::gc::{KeepRule, ValidAttachment};
 use super::skips_for;
 use crate::alloc::Skips;
 use crate::cni::args::CniArgs;
@@ -27,7 +27,7 @@ use crate::error::Error;
 use crate::ids::{Attachment, ContainerId, IfName, NameError, NetworkName};
 use crate::range::{Family, RangeSet, to_u128};
 use crate::store::layout::parse_ip_name;
-use crate::store::{Allocation, LockedNetwork, Owner, StoreError, StoreOptions};
+use crate::store::{Allocation, LockedNetwork, Owner, StoreError, StoreOptions, inspect};
 
 /// Why an operator command failed. The command line maps each variant to an
 /// exit status.
@@ -381,13 +381,21 @@ pub struct AllocationInfo {
     pub range_set: Option<usize>,
     /// The reservation file.
     pub file: PathBuf,
+    /// The file names no attachment (empty, unrecognised, unreadable): the
+    /// address is kept out of use until `release` or GC removes it.
+    pub blocked: bool,
+    /// What the next operation's recovery would do with it (inspection
+    /// only): `killed-add` or `reboot-reclaim` when it would be released.
+    pub pending_release: Option<&'static str>,
+    /// Why, in words.
+    pub pending_reason: Option<String>,
 }
 
 impl AllocationInfo {
     fn new(
         network: &NetworkName,
         a: &Allocation,
-        net: &LockedNetwork,
+        data_dir: &Path,
         cfg: Option<&NetworkConfig>,
     ) -> Self {
         let (container_id, ifname, content) = match &a.owner {
@@ -416,7 +424,10 @@ impl AllocationInfo {
             allocated_at: rfc3339_utc(a.stamp.mtime),
             allocated_at_unix: a.stamp.mtime,
             range_set,
-            file: net.layout().ip_file(a.ip),
+            file: data_dir.join(network.as_str()).join(a.ip.to_string()),
+            blocked: matches!(a.owner, Owner::Empty | Owner::Unknown(_)),
+            pending_release: None,
+            pending_reason: None,
         }
     }
 }
@@ -729,68 +740,121 @@ impl Admin {
         Ok(out)
     }
 
+    /// The networks with state, for a message: `a, b`, or `none`.
+    fn networks_there(&self) -> String {
+        let there: Vec<String> = self
+            .networks()
+            .unwrap_or_default()
+            .iter()
+            .map(ToString::to_string)
+            .collect();
+        if there.is_empty() {
+            "none".to_owned()
+        } else {
+            there.join(", ")
+        }
+    }
+
     /// The networks a command covers: `only`, or every network with state.
     fn scope(&self, only: Option<&NetworkName>) -> Result<Vec<NetworkName>, AdminError> {
         match only {
             Some(n) if self.has_state(n) => Ok(vec![n.clone()]),
             Some(n) => Err(AdminError::NotFound(format!(
-                "network {n} has no state in {}",
-                self.data_dir.display()
+                "network {n} has no state in {} (networks there: {})",
+                self.data_dir.display(),
+                self.networks_there()
             ))),
             None => self.networks(),
         }
     }
 
-    /// The store options for `network`: reclaim as its config says.
+    /// The store options for `network`: reclaim as its config says. A
+    /// network whose config was not found (a config directory the command
+    /// line does not know, a Multus attachment, a bare `--data-dir`) never
+    /// has its earlier boots reclaimed by an operator command: the boot is
+    /// recorded, nothing is released, and GC collects what is left.
     fn opts_for(&self, network: &NetworkName) -> StoreOptions {
         let mut opts = self.opts.clone();
-        if let Some(cfg) = self.configs.get(network) {
-            opts.reclaim_on_reboot = cfg.release.reclaim_on_reboot;
-            opts.foreign_clock_slack_secs = cfg.release.reclaim_clock_slack_secs;
-            opts.journal = cfg.release.journal;
+        match self.configs.get(network) {
+            Some(cfg) => {
+                opts.reclaim_on_reboot = cfg.release.reclaim_on_reboot;
+                opts.foreign_clock_slack_secs = cfg.release.reclaim_clock_slack_secs;
+                opts.journal = cfg.release.journal;
+            }
+            None => opts.reclaim_on_reboot = false,
         }
         opts
     }
 
-    /// What GC needs of `network`: its config's, else the defaults, with our data directory.
-    fn release_config(&self, network: &NetworkName) -> Result<ReleaseConfig, AdminError> {
-        let mut cfg = match self.configs.get(network) {
-            Some(c) => c.release.clone(),
-            None => {
-                let mut c = ReleaseConfig::parse(&Value::Object(serde_json::Map::new()))
-                    .map_err(Error::from)?;
-                c.reclaim_on_reboot = self.opts.reclaim_on_reboot;
-                c
-            }
-        };
-        cfg.data_dir.clone_from(&self.data_dir);
-        Ok(cfg)
+    /// The network's `reclaimOnReboot`, when its config is known.
+    fn reclaim_of(&self, network: &NetworkName) -> Option<bool> {
+        self.configs
+            .get(network)
+            .map(|c| c.release.reclaim_on_reboot)
     }
 
-    /// Takes the network's lock; never creates a directory for a network
-    /// without state.
+    fn no_state(&self, network: &NetworkName) -> AdminError {
+        AdminError::NotFound(format!(
+            "network {network} has no state in {}",
+            self.data_dir.display()
+        ))
+    }
+
+    /// Takes the network's lock for a change and runs recovery (as the
+    /// network's config says; see [`Self::opts_for`]); never creates a
+    /// directory for a network without state.
     fn open(&self, network: &NetworkName) -> Result<LockedNetwork, AdminError> {
-        LockedNetwork::open_existing(&self.data_dir, network, &self.opts_for(network))?.ok_or_else(
-            || {
-                AdminError::NotFound(format!(
-                    "network {network} has no state in {}",
-                    self.data_dir.display()
-                ))
-            },
-        )
+        let mut net =
+            LockedNetwork::open_existing(&self.data_dir, network, &self.opts_for(network))?
+                .ok_or_else(|| self.no_state(network))?;
+        net.recover()?;
+        Ok(net)
     }
 
-    /// Reads one network's allocations under its lock.
-    fn read(&self, network: &NetworkName) -> Result<Vec<AllocationInfo>, AdminError> {
-        let net = self.open(network)?;
+    /// Reads one network's allocations without changing anything, with
+    /// what recovery would do to them; `target` selects some.
+    fn read_selected(
+        &self,
+        network: &NetworkName,
+        target: Option<&Target>,
+    ) -> Result<Vec<AllocationInfo>, AdminError> {
+        let found = inspect(
+            &self.data_dir,
+            network,
+            &self.opts_for(network),
+            self.reclaim_of(network),
+        )?
+        .ok_or_else(|| self.no_state(network))?;
         let cfg = self.configs.get(network);
-        let out = net
-            .list()?
-            .iter()
-            .map(|a| AllocationInfo::new(network, a, &net, cfg))
-            .collect();
-        net.commit()?;
-        Ok(out)
+        let conditional = if self.reclaim_of(network).is_none() {
+            " (if reclaimOnReboot is on: the network's config was not found)"
+        } else {
+            ""
+        };
+        let chosen: Vec<&Allocation> = match target {
+            Some(t) => select(&found.allocations, t),
+            None => found.allocations.iter().collect(),
+        };
+        Ok(chosen
+            .into_iter()
+            .map(|a| {
+                let mut info = AllocationInfo::new(network, a, &self.data_dir, cfg);
+                if let Some(why) = found.pending.get(&a.ip) {
+                    let (kind, cond) = match why {
+                        crate::store::ReleaseReason::KilledAdd => ("killed-add", ""),
+                        _ => ("reboot-reclaim", conditional),
+                    };
+                    info.pending_release = Some(kind);
+                    info.pending_reason =
+                        Some(format!("the next operation releases it: {why}{cond}"));
+                }
+                info
+            })
+            .collect())
+    }
+
+    fn read(&self, network: &NetworkName) -> Result<Vec<AllocationInfo>, AdminError> {
+        self.read_selected(network, None)
     }
 
     /// Every allocation of `only` or of every network.
@@ -808,42 +872,13 @@ impl Admin {
         })
     }
 
-    /// The allocations `target` names in one network, under its lock.
+    /// The allocations `target` names in one network, read without change.
     fn find_in(
         &self,
         network: &NetworkName,
         target: &Target,
     ) -> Result<Vec<AllocationInfo>, AdminError> {
-        let mut net = self.open(network)?;
-        let cfg = self.configs.get(network);
-        let found = match target {
-            // One file read, whatever the number of allocations.
-            Target::Address(ip) => match net.owner_of(*ip)? {
-                Some((owner, stamp)) => {
-                    let pod = match &owner {
-                        Owner::Attachment(who) => net.pod_of(who)?,
-                        _ => None,
-                    };
-                    let a = Allocation {
-                        ip: *ip,
-                        owner,
-                        stamp,
-                        pod,
-                    };
-                    vec![AllocationInfo::new(network, &a, &net, cfg)]
-                }
-                None => Vec::new(),
-            },
-            Target::Container(..) => {
-                let all = net.list()?;
-                select(&all, target)
-                    .into_iter()
-                    .map(|a| AllocationInfo::new(network, a, &net, cfg))
-                    .collect()
-            }
-        };
-        net.commit()?;
-        Ok(found)
+        self.read_selected(network, Some(target))
     }
 
     fn not_found(&self, target: &Target, only: Option<&NetworkName>) -> AdminError {
@@ -920,7 +955,7 @@ impl Admin {
         let all = net.list()?;
         let chosen: Vec<AllocationInfo> = select(&all, target)
             .into_iter()
-            .map(|a| AllocationInfo::new(&network, a, &net, cfg))
+            .map(|a| AllocationInfo::new(&network, a, &self.data_dir, cfg))
             .collect();
         if chosen.is_empty() {
             return Err(self.not_found(target, Some(&network)));
@@ -951,21 +986,22 @@ impl Admin {
         })
     }
 
-    /// Releases every allocation of `only` (or of every network) whose
-    /// attachment is not in `keep`, through [`super::gc()`], the CNI GC. With
-    /// `dry_run`, reports what would be released and changes nothing.
+    /// Releases every allocation of `only` (or of every network) that
+    /// `rule` does not keep, listing and releasing under one lock per
+    /// network. With `dry_run`, reports what would be released and changes
+    /// nothing (nor runs recovery).
     ///
     /// # Errors
     /// [`AdminError::NotFound`] for a network without state; store failures.
     pub fn gc(
         &self,
-        keep: &[ValidAttachment],
+        rule: &KeepRule,
         only: Option<&NetworkName>,
         dry_run: bool,
     ) -> Result<GcReport, AdminError> {
         let mut networks: Vec<GcNetwork> = Vec::new();
         for network in self.scope(only)? {
-            match self.gc_network(&network, keep, dry_run) {
+            match self.gc_network(&network, rule, dry_run) {
                 Ok(n) => networks.push(n),
                 Err(e) if dry_run => return Err(e),
                 Err(e) => {
@@ -989,65 +1025,47 @@ impl Admin {
         Ok(GcReport { dry_run, networks })
     }
 
-    /// GC of one network: what is not kept is listed under the lock, then
-    /// released by [`super::gc()`] (unless `dry_run`).
+    /// GC of one network.
     fn gc_network(
         &self,
         network: &NetworkName,
-        keep: &[ValidAttachment],
+        rule: &KeepRule,
         dry_run: bool,
     ) -> Result<GcNetwork, AdminError> {
-        let keep_pairs: BTreeSet<(&str, &str)> = keep
-            .iter()
-            .map(|a| (a.container_id.as_str(), a.ifname.as_str()))
-            .collect();
-        let keep_ids: BTreeSet<&str> = keep.iter().map(|a| a.container_id.as_str()).collect();
-        // The same rule as ops::gc, for the dry run and the report.
-        let kept = |owner: &Owner| match owner {
-            Owner::Attachment(who) => {
-                keep_pairs.contains(&(who.container_id.as_str(), who.ifname.as_str()))
-            }
-            Owner::Legacy(id) => keep_ids.contains(id.as_str()),
-            Owner::Empty | Owner::Unknown(_) => false,
-        };
-        let net = self.open(network)?;
         let cfg = self.configs.get(network);
-        let all = net.list()?;
-        let kept_count = all.iter().filter(|a| kept(&a.owner)).count();
-        let mut doomed: BTreeMap<IpAddr, AllocationInfo> = all
-            .iter()
-            .filter(|a| !kept(&a.owner))
-            .map(|a| (a.ip, AllocationInfo::new(network, a, &net, cfg)))
-            .collect();
+        if dry_run {
+            let found = inspect(
+                &self.data_dir,
+                network,
+                &self.opts_for(network),
+                self.reclaim_of(network),
+            )?
+            .ok_or_else(|| self.no_state(network))?;
+            let (kept, doomed): (Vec<&Allocation>, Vec<&Allocation>) =
+                found.allocations.iter().partition(|a| rule.keeps(a));
+            return Ok(GcNetwork {
+                network: network.to_string(),
+                released: doomed
+                    .into_iter()
+                    .map(|a| AllocationInfo::new(network, a, &self.data_dir, cfg))
+                    .collect(),
+                kept: kept.len(),
+            });
+        }
+        let mut net = self.open(network)?;
+        let done = super::gc::collect(&mut net, rule)?;
         net.commit()?;
-        let released = if dry_run {
-            doomed.into_values().collect()
-        } else {
-            let cfg = self.release_config(network)?;
-            let ips = super::gc(network, keep, &cfg, &self.opts_for(network))?;
-            // An address allocated between the two locks has no details.
-            ips.into_iter()
-                .map(|ip| {
-                    doomed.remove(&ip).unwrap_or_else(|| AllocationInfo {
-                        network: network.to_string(),
-                        address: ip,
-                        kind: OwnerKind::Unknown,
-                        container_id: None,
-                        ifname: None,
-                        content: None,
-                        pod: None,
-                        allocated_at: String::new(),
-                        allocated_at_unix: 0,
-                        range_set: None,
-                        file: self.data_dir.join(network.as_str()).join(ip.to_string()),
-                    })
-                })
-                .collect()
-        };
+        if !done.failures.is_empty() {
+            return Err(Error::Several(done.failures).into());
+        }
         Ok(GcNetwork {
             network: network.to_string(),
-            released,
-            kept: kept_count,
+            released: done
+                .released
+                .iter()
+                .map(|a| AllocationInfo::new(network, a, &self.data_dir, cfg))
+                .collect(),
+            kept: done.kept,
         })
     }
 
@@ -1060,8 +1078,9 @@ impl Admin {
             Some(n) if self.has_state(n) || self.configs.get(n).is_some() => vec![n.clone()],
             Some(n) => {
                 return Err(AdminError::NotFound(format!(
-                    "network {n} has no state in {} and no config was found",
-                    self.data_dir.display()
+                    "network {n} has no state in {} and no config was found (networks there: {})",
+                    self.data_dir.display(),
+                    self.networks_there()
                 )));
             }
             None => {
@@ -1072,18 +1091,14 @@ impl Admin {
         };
         let mut networks = Vec::new();
         for network in names {
-            let allocs = match LockedNetwork::open_existing(
+            let allocs = inspect(
                 &self.data_dir,
                 &network,
                 &self.opts_for(&network),
-            )? {
-                Some(net) => {
-                    let all = net.scan()?;
-                    net.commit()?;
-                    all
-                }
-                None => Vec::new(),
-            };
+                self.reclaim_of(&network),
+            )?
+            .map(|i| i.allocations)
+            .unwrap_or_default();
             networks.push(self.network_usage(&network, &allocs));
         }
         Ok(UsageReport {

@@ -47,8 +47,19 @@ pub fn check(
     prev_result: Option<&Value>,
     opts: &StoreOptions,
 ) -> Result<(), Error> {
+    super::retry_if_hints_vanished(|| check_once(network, who, cfg, prev_result, opts))
+}
+
+fn check_once(
+    network: &NetworkName,
+    who: &Attachment,
+    cfg: &IpamConfig,
+    prev_result: Option<&Value>,
+    opts: &StoreOptions,
+) -> Result<(), Error> {
     let held = {
         let mut net = LockedNetwork::open(&cfg.data_dir, network, opts)?;
+        net.recover()?;
         let mut held = net.find(who)?;
         if held.is_empty() {
             // "Unknown container" may make the runtime tear the pod down:

@@ -16,10 +16,20 @@ pub fn del(
     cfg: &ReleaseConfig,
     opts: &StoreOptions,
 ) -> Result<(), Error> {
+    super::retry_if_hints_vanished(|| del_once(network, who, cfg, opts))
+}
+
+fn del_once(
+    network: &NetworkName,
+    who: &Attachment,
+    cfg: &ReleaseConfig,
+    opts: &StoreOptions,
+) -> Result<(), Error> {
     // No directory, no allocation: nothing to create just to say so.
     let Some(mut net) = LockedNetwork::open_existing(&cfg.data_dir, network, opts)? else {
         return Ok(());
     };
+    net.recover()?;
     let released = net.release(who)?;
     super::history::note_released(&mut net, &released, cfg.reuse_delay_secs)?;
     net.commit()?;

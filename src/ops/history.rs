@@ -113,10 +113,20 @@ pub(crate) fn remember_sticky(
     let Some(name) = sticky_name(pod) else {
         return Ok(());
     };
-    let path = net.layout().sticky_dir().join(name);
+    let dir = net.layout().sticky_dir();
+    let path = dir.join(&name);
+    if std::fs::symlink_metadata(&path).is_err() {
+        // A new pod name (Deployments and Jobs generate them): the oldest
+        // records make room, so their number stays bounded.
+        net.bound_hints(&dir, MAX_STICKY, &name)?;
+    }
     let text: String = ips.iter().map(|ip| format!("{ip}\n")).collect();
     net.write_hint(&path, &text)
 }
+
+/// Most sticky records kept per network: pods with generated names would
+/// otherwise add one each, forever. The least recently written go first.
+pub(crate) const MAX_STICKY: usize = 1024;
 
 /// How long the sticky record of a pod that no longer runs is kept.
 pub(crate) const STICKY_RETENTION: std::time::Duration =

@@ -10,8 +10,10 @@ mod check;
 mod del;
 pub mod gc;
 mod history;
+pub mod locate;
 mod status;
 pub mod tenancy;
+pub mod validate;
 
 use std::net::IpAddr;
 
@@ -27,6 +29,38 @@ use crate::alloc::Skips;
 use crate::config::resolv::Dns;
 use crate::config::{IpamConfig, Route};
 use crate::range::{Family, to_u128};
+
+/// Whether `e` is a file of ours under `.podlease/` (or one of its
+/// directories) vanishing while the operation ran: an operator's `rm -r`, a
+/// restore. Everything there is a hint, and a failed operation undid its
+/// changes, so running it again is safe.
+fn hint_vanished(e: &crate::error::Error) -> bool {
+    use crate::error::Error;
+    use crate::store::StoreError;
+    match e {
+        Error::Store(StoreError::Io { source, path, .. }) => {
+            source.kind() == std::io::ErrorKind::NotFound
+                && path.components().any(|c| c.as_os_str() == ".podlease")
+        }
+        Error::RolledBack { cause, .. } => hint_vanished(cause),
+        Error::Several(all) => all.iter().any(hint_vanished),
+        _ => false,
+    }
+}
+
+/// Runs `op` again (at most twice more) when it failed only because part of
+/// `.podlease/` vanished under it.
+pub(crate) fn retry_if_hints_vanished<T>(
+    mut op: impl FnMut() -> Result<T, crate::error::Error>,
+) -> Result<T, crate::error::Error> {
+    let mut tries = 0;
+    loop {
+        match op() {
+            Err(e) if tries < 2 && hint_vanished(&e) => tries += 1,
+            other => return other,
+        }
+    }
+}
 
 /// One address of a result.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -67,43 +101,60 @@ pub fn skips_for(cfg: &IpamConfig, family: Family) -> Skips {
     Skips::new(gateways.chain(excluded).collect())
 }
 
-/// The result entries for `ips` if they are exactly one address per range set
-/// (and the requested ones where requested), in range-set order.
+/// The result entries for the addresses an attachment holds, in range-set
+/// order, if each is inside a configured range (and is the requested one
+/// where an address is requested). A range set the attachment holds nothing
+/// in is no mismatch: a set added to the config (dual-stack turned on)
+/// leaves running pods valid, as with host-local.
 pub(crate) fn entries_matching(cfg: &IpamConfig, ips: &[IpAddr]) -> Result<Vec<IpEntry>, String> {
-    let mut out = Vec::with_capacity(cfg.range_sets.len());
-    for (idx, set) in cfg.range_sets.iter().enumerate() {
-        let inside: Vec<&IpAddr> = ips
+    let mut placed: Vec<(usize, IpAddr)> = Vec::with_capacity(ips.len());
+    for ip in ips {
+        let Some(idx) = cfg
+            .range_sets
             .iter()
-            .filter(|ip| set.range_for(**ip).is_some())
-            .collect();
-        let [ip] = inside.as_slice() else {
+            .position(|s| s.range_for(*ip).is_some())
+        else {
             return Err(format!(
-                "holds {} address(es) in range set {idx} ({set}) where the configuration gives one",
-                inside.len()
+                "holds {ip}, which is outside every configured range"
             ));
         };
-        if let Some(Some(req)) = cfg.requested.get(idx)
-            && req.ip != **ip
-        {
+        placed.push((idx, *ip));
+    }
+    for (idx, req) in cfg
+        .requested
+        .iter()
+        .enumerate()
+        .filter_map(|(i, r)| r.as_ref().map(|r| (i, r)))
+    {
+        let held: Vec<&IpAddr> = placed
+            .iter()
+            .filter(|(i, _)| *i == idx)
+            .map(|(_, ip)| ip)
+            .collect();
+        if held.iter().any(|ip| **ip != req.ip) || held.is_empty() {
+            let what = if held.is_empty() {
+                "nothing".to_owned()
+            } else {
+                held.iter()
+                    .map(ToString::to_string)
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            };
             return Err(format!(
-                "holds {ip} in range set {idx} but {} requests {}",
+                "holds {what} in range set {idx} but {} requests {}",
                 req.source, req.ip
             ));
         }
-        if let Some(range) = set.range_for(**ip) {
-            out.push(IpEntry {
-                address: range.with_prefix(**ip),
+    }
+    placed.sort_by_key(|(idx, ip)| (*idx, to_u128(*ip)));
+    Ok(placed
+        .into_iter()
+        .filter_map(|(idx, ip)| {
+            let range = cfg.range_sets.get(idx)?.range_for(ip)?;
+            Some(IpEntry {
+                address: range.with_prefix(ip),
                 gateway: range.gateway,
-            });
-        }
-    }
-    if let Some(stray) = ips
-        .iter()
-        .find(|ip| cfg.range_sets.iter().all(|s| s.range_for(**ip).is_none()))
-    {
-        return Err(format!(
-            "holds {stray}, which is outside every configured range"
-        ));
-    }
-    Ok(out)
+            })
+        })
+        .collect())
 }

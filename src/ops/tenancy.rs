@@ -16,7 +16,8 @@ use serde::Serialize;
 use super::admin::{Admin, AdminError};
 use crate::ids::NetworkName;
 use crate::journal::{self, Tenure, format_time_ms};
-use crate::store::disk::inspect::{self, Finding};
+use crate::store::disk::consistency::{self, Finding};
+use crate::store::disk::recovery;
 use crate::store::layout::Layout;
 use crate::store::{Owner, StoreOptions};
 
@@ -273,7 +274,21 @@ pub fn verify(admin: &Admin, only: Option<&NetworkName>) -> Result<VerifyReport,
     let mut networks = Vec::new();
     for network in scope(admin, only)? {
         let opts = opts_for(admin, &network);
-        let mut seen = inspect::inspect(&admin.data_dir, &network, &opts)?;
+        let mut seen = consistency::check(&admin.data_dir, &network)?;
+        // What the next operation's recovery releases, by its own rules.
+        let reclaim = admin
+            .configs
+            .get(&network)
+            .map(|c| c.release.reclaim_on_reboot);
+        if let Some(pending) = recovery::inspect(&admin.data_dir, &network, &opts, reclaim)? {
+            for (ip, why) in &pending.pending {
+                seen.findings.push(Finding::notice(
+                    "recovery",
+                    Some(*ip),
+                    format!("{ip}: the next operation releases it: {why}"),
+                ));
+            }
+        }
         let records = check_journal(admin, &network, &opts, &mut seen);
         networks.push(NetworkVerify {
             network: network.to_string(),
@@ -298,7 +313,7 @@ fn check_journal(
     admin: &Admin,
     network: &NetworkName,
     opts: &StoreOptions,
-    seen: &mut inspect::Inspection,
+    seen: &mut consistency::Inspection,
 ) -> usize {
     let path = journal_path(admin, network);
     let problem = |m: String| Finding::problem("journal", None, m);

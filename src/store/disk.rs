@@ -68,16 +68,16 @@ pub(super) fn io_err<'a>(
 /// Options of the store that come from the config and the environment.
 #[derive(Debug, Clone)]
 pub struct StoreOptions {
-    /// Release the allocations of earlier boots at the first operation of a boot.
+    /// Release the allocations of earlier boots at the first operation of a
+    /// boot. Off, nothing is released, but the boot is still recorded.
     pub reclaim_on_reboot: bool,
     /// How long to wait for another process's lock.
     pub lock_timeout: Duration,
-    /// Where the boot id and boot time come from.
+    /// Where the boot id, the boot time and `/run` are.
     pub boot: BootSource,
     /// A file podlease did not write is released after a reboot only if its
-    /// mtime is this much older than the boot time, so a clock stepped
-    /// forward by up to this much after boot cannot make a file of this boot
-    /// look old.
+    /// mtime is this much older than the boot time (and older than `/run`,
+    /// see [`BootSource::foreign_reference`]).
     pub foreign_clock_slack_secs: u64,
     /// Ends the process on a lock timeout instead of returning the error (see
     /// [`TimeoutHook`]); the CNI entry point sets it, library users need not.
@@ -107,26 +107,44 @@ impl Default for StoreOptions {
 }
 
 impl StoreOptions {
-    /// The defaults, with the overrides a test or operator can set in the
-    /// environment: `PODLEASE_BOOT_ID_FILE`, `PODLEASE_PROC_STAT` (boot
-    /// sources) and `PODLEASE_LOCK_TIMEOUT_MS`. The CNI face and the CLI both
-    /// use this, so they always agree on the boot (a disagreement would reclaim).
+    /// The defaults, with the one override the environment can set:
+    /// `PODLEASE_LOCK_TIMEOUT_MS`. Nothing in the environment changes the
+    /// boot identity (see [`BootSource`]).
     pub fn from_env(env: &std::collections::BTreeMap<String, String>) -> Self {
         let mut opts = Self::default();
-        if let Some(p) = env.get("PODLEASE_BOOT_ID_FILE") {
-            opts.boot.boot_id_path = PathBuf::from(p);
-        }
-        if let Some(p) = env.get("PODLEASE_PROC_STAT") {
-            opts.boot.proc_stat_path = PathBuf::from(p);
-        }
-        if let Some(ms) = env
+        // An unreadable value keeps the default: a DEL must not fail over a
+        // tuning variable (the CLI refuses it instead, see `cli`).
+        if let Some(t) = env
             .get("PODLEASE_LOCK_TIMEOUT_MS")
-            .and_then(|v| v.parse().ok())
+            .and_then(|v| parse_lock_timeout(v).ok())
         {
-            opts.lock_timeout = Duration::from_millis(ms);
+            opts.lock_timeout = t;
         }
         opts
     }
+}
+
+/// A lock timeout as `PODLEASE_LOCK_TIMEOUT_MS` and `--lock-timeout` take
+/// it: a whole number of milliseconds (`1500`), or with a unit, `1500ms` or
+/// `2s`.
+pub fn parse_lock_timeout(s: &str) -> Result<Duration, String> {
+    let s = s.trim();
+    let (digits, to_ms) = if let Some(d) = s.strip_suffix("ms") {
+        (d, 1)
+    } else if let Some(d) = s.strip_suffix('s') {
+        (d, 1000)
+    } else {
+        (s, 1)
+    };
+    let ms = digits
+        .parse::<u64>()
+        .ok()
+        .filter(|_| digits.bytes().all(|b| b.is_ascii_digit()))
+        .and_then(|n| n.checked_mul(to_ms))
+        .ok_or_else(|| {
+            format!("{s:?} is not a lock timeout: give milliseconds (1500), or a unit (1500ms, 2s)")
+        })?;
+    Ok(Duration::from_millis(ms))
 }
 
 /// Who holds an address, as its file says.
@@ -251,8 +269,20 @@ pub struct LockedNetwork {
     legacy_absent: bool,
     /// Whether the index must be (or has been) rewritten, so `clean` is due at commit.
     needs_commit: bool,
-    /// The current boot id, when reclaim is on and it could be read.
+    /// The current boot id, when it could be read.
     boot_id: Option<String>,
+    /// The directory stamp the `clean` marker vouched for at open, if any.
+    clean_stamp: Option<String>,
+    /// The boot the `clean` marker was written in, if it says.
+    clean_boot: Option<String>,
+    /// Reclaim on reboot, its clock slack and the boot signals.
+    recovery_opts: StoreOptions,
+    /// Whether [`Self::recover`] ran: nothing changes before it, and no
+    /// `clean` marker is written without it.
+    recovered: bool,
+    /// An index write failed (perhaps half done): the `clean` marker must
+    /// not vouch for the index until a rebuild.
+    index_failed: bool,
     /// Which addresses each attachment holds.
     index: Index,
     /// Inodes of released addresses, for the next reservations.
@@ -398,14 +428,27 @@ fn clean_record(text: &str) -> Vec<u8> {
     record
 }
 
+/// Opens one of our files (or host-local's cursor) for an in-place rewrite,
+/// creating it. Never through a symlink: one found in its place (planted,
+/// or a restore's) is removed and a regular file made.
 pub(super) fn open_for_rewrite(path: &Path) -> Result<File, StoreError> {
-    OpenOptions::new()
-        .write(true)
-        .create(true)
-        .truncate(false)
-        .mode(0o600)
-        .open(path)
-        .map_err(io_err("open", path))
+    let open = || {
+        OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .mode(0o600)
+            .custom_flags(O_NOFOLLOW)
+            .open(path)
+    };
+    match open() {
+        Err(e) if e.raw_os_error() == Some(ELOOP) => {
+            remove_if_exists(path)?;
+            open()
+        }
+        other => other,
+    }
+    .map_err(io_err("open", path))
 }
 
 pub(super) fn remove_if_exists(path: &Path) -> Result<bool, StoreError> {
@@ -424,6 +467,58 @@ pub(super) fn create_dir(path: &Path) -> Result<(), StoreError> {
     }
 }
 
+/// Every address file of `dir` with its owner, by address. A file that
+/// cannot be read is listed with an owner saying why (it stays taken: what
+/// cannot be read cannot be proven free); only a directory that cannot be
+/// listed is an error.
+pub(super) fn scan_dir(dir: &Path) -> Result<Vec<Allocation>, StoreError> {
+    let mut out = Vec::new();
+    for entry in fs::read_dir(dir).map_err(io_err("list", dir))? {
+        let entry = entry.map_err(io_err("list", dir))?;
+        let Some(ip) = entry.file_name().to_str().and_then(parse_ip_name) else {
+            continue;
+        };
+        // Only regular files are reservations: a symlink named like an
+        // address is never followed (its name still counts as taken).
+        if !entry.file_type().is_ok_and(|t| t.is_file()) {
+            continue;
+        }
+        let (owner, meta) = match read_address_file(&entry.path()) {
+            Ok(Some(found)) => found,
+            Ok(None) => continue,
+            Err(e) => match entry.metadata() {
+                Ok(meta) => (Owner::Unknown(format!("(unreadable: {})", cause(&e))), meta),
+                Err(_) => continue,
+            },
+        };
+        if !meta.is_file() {
+            continue;
+        }
+        out.push(Allocation {
+            ip,
+            owner,
+            stamp: FileStamp::of(&meta),
+            pod: None,
+        });
+    }
+    out.sort_by_key(|a| (crate::range::Family::of(a.ip), crate::range::to_u128(a.ip)));
+    Ok(out)
+}
+
+/// The operating system's words for a store error.
+fn cause(e: &StoreError) -> String {
+    match e {
+        StoreError::Io { source, .. } => source.to_string(),
+        other => other.to_string(),
+    }
+}
+
+/// `O_NOFOLLOW` (Linux): an open of a name that is a symlink fails.
+pub(super) const O_NOFOLLOW: i32 = 0o400_000;
+
+/// `ELOOP`: the name opened with `O_NOFOLLOW` is a symlink.
+pub(super) const ELOOP: i32 = 40;
+
 /// Takes the network's lock as `opts` say (timeout, and what a timeout does).
 fn lock_network(layout: &Layout, opts: &StoreOptions) -> Result<NetworkLock, LockError> {
     NetworkLock::acquire(
@@ -439,9 +534,10 @@ fn dir_stamp(path: &Path) -> Result<String, StoreError> {
 }
 
 impl LockedNetwork {
-    /// Creates the network's directory if needed, takes the lock, releases the
-    /// allocations of earlier boots if this is the first operation of a boot,
-    /// and makes sure the index can be trusted.
+    /// Creates the network's directory if needed and takes the lock. Reads
+    /// the `clean` marker and changes nothing else: the operation then calls
+    /// [`Self::recover`] (undo of a killed ADD, reboot reclaim, index
+    /// rebuild) before it reads or changes allocations through the index.
     ///
     /// # Errors
     /// [`StoreError`] for any file system failure or a lock timeout.
@@ -452,10 +548,7 @@ impl LockedNetwork {
     ) -> Result<Self, StoreError> {
         let layout = Layout::new(data_dir, network);
         // Read before waiting for the lock: it keeps the critical section short.
-        let boot_id = opts
-            .reclaim_on_reboot
-            .then(|| opts.boot.boot_id())
-            .flatten();
+        let boot_id = opts.boot.boot_id();
         let lock = match lock_network(&layout, opts) {
             Ok(lock) => lock,
             Err(LockError::Io { source, .. }) if source.kind() == io::ErrorKind::NotFound => {
@@ -482,10 +575,7 @@ impl LockedNetwork {
         opts: &StoreOptions,
     ) -> Result<Option<Self>, StoreError> {
         let layout = Layout::new(data_dir, network);
-        let boot_id = opts
-            .reclaim_on_reboot
-            .then(|| opts.boot.boot_id())
-            .flatten();
+        let boot_id = opts.boot.boot_id();
         match lock_network(&layout, opts) {
             Ok(lock) => Self::locked(layout, lock, opts, boot_id).map(Some),
             Err(LockError::Io { source, .. })
@@ -506,9 +596,11 @@ impl LockedNetwork {
     ) -> Result<Self, StoreError> {
         // `.podlease` missing or damaged reads as "not clean": it is made below.
         let clean_path = layout.clean_marker();
+        // Never through a symlink: the marker is rewritten in place.
         let mut clean_file = OpenOptions::new()
             .read(true)
             .write(true)
+            .custom_flags(O_NOFOLLOW)
             .open(&clean_path)
             .ok()
             .map(|f| (f, 0));
@@ -551,64 +643,22 @@ impl LockedNetwork {
             cursor_files: Vec::new(),
             legacy_absent: legacy_known_absent,
             needs_commit: false,
-            boot_id: None,
+            boot_id,
+            clean_stamp: clean_stamp.map(|s| s.trim().to_owned()),
+            clean_boot,
+            recovery_opts: opts.clone(),
+            recovered: false,
+            index_failed: false,
             index: Index::new(index_dir),
             spares: SparePool::new(spare_dir, spares),
             journal: Journal::new(journal_path, opts.journal).with_tap(opts.journal_tap.clone()),
             released_here: BTreeSet::new(),
         };
+        // A marker that is not clean says nothing about the spares.
         if clean.is_none() {
-            create_dir(&net.layout.meta)?;
-            create_dir(&net.layout.tmp_dir())?;
-            Index::remove_old_layout(&net.layout.meta);
-            net.undo_killed_add()?;
-            net.spares.reset()?;
-        }
-        if opts.reclaim_on_reboot {
-            net.boot_id = boot_id;
-            // The clean marker carries the boot it was written in: a match
-            // proves no reboot happened since, without reading the record.
-            if net.boot_id.is_some() && net.boot_id != clean_boot {
-                net.reclaim_earlier_boots(&opts.boot, opts.foreign_clock_slack_secs)?;
-            }
-        }
-        let current = dir_stamp(&net.layout.dir)?;
-        if clean_stamp.as_deref().map(str::trim) != Some(current.as_str()) {
-            net.rebuild_index()?;
-            // The marker must be (re)written with the current stamp.
-            net.needs_commit = true;
+            net.spares = SparePool::new(net.layout.spare_dir(), 0);
         }
         Ok(net)
-    }
-
-    /// Rolls back an ADD that was killed before it finished: its scratch owner
-    /// file is still there (ADD removes it only after recording everything,
-    /// before its result is printed), and every address it linked shares the
-    /// scratch file's inode. The runtime saw that ADD fail, so none of its
-    /// addresses is in use: removing them makes every ADD all or nothing.
-    fn undo_killed_add(&mut self) -> Result<(), StoreError> {
-        let tmp = self.layout.tmp_owner();
-        let ino = match fs::symlink_metadata(&tmp) {
-            Ok(m) => m.ino(),
-            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(()),
-            Err(e) => return Err(io_err("stat", &tmp)(e)),
-        };
-        self.begin_change()?;
-        let owner =
-            read_small_bytes(&tmp, MAX_OWNER_FILE).map_or(Owner::Empty, |b| parse_owner(&b));
-        let dir = self.layout.dir.clone();
-        for entry in fs::read_dir(&dir).map_err(io_err("list", &dir))? {
-            let entry = entry.map_err(io_err("list", &dir))?;
-            let Some(ip) = entry.file_name().to_str().and_then(parse_ip_name) else {
-                continue;
-            };
-            if entry.metadata().is_ok_and(|m| m.ino() == ino) && remove_if_exists(&entry.path())? {
-                let note = Some("an ADD that was killed before it finished");
-                self.journal_released(ip, &owner, None, Reason::Recovery, note);
-            }
-        }
-        remove_if_exists(&tmp)?;
-        Ok(())
     }
 
     /// The paths of this network.
@@ -619,6 +669,15 @@ impl LockedNetwork {
     /// Records that state is about to change: until [`Self::commit`], a reader
     /// that finds no `clean` marker rebuilds the index.
     fn begin_change(&mut self) -> Result<(), StoreError> {
+        if !self.recovered {
+            // A bug, refused rather than risked: a change before recovery
+            // could be judged by the next boot's reclaim as an old allocation.
+            return Err(StoreError::Io {
+                op: "change (before recovery ran: a bug)",
+                path: self.layout.dir.clone(),
+                source: io::Error::other("state changed before recovery"),
+            });
+        }
         if self.clean_on_disk {
             let path = self.layout.clean_marker();
             match &mut self.clean_file {
@@ -639,18 +698,40 @@ impl LockedNetwork {
 
     /// Overwrites one of our hint files or host-local's cursor in place.
     fn rewrite(&self, path: &Path, content: &str) -> Result<(), StoreError> {
-        write_in_place(&open_for_rewrite(path)?, content.as_bytes(), path)
+        write_in_place(&self.open_for_rewrite(path)?, content.as_bytes(), path)
+    }
+
+    /// [`open_for_rewrite`], where our own directories may have vanished (an
+    /// operator, a restore): they are made again.
+    fn open_for_rewrite(&self, path: &Path) -> Result<File, StoreError> {
+        let ours = path.starts_with(&self.layout.meta);
+        match open_for_rewrite(path) {
+            Err(StoreError::Io { source, .. })
+                if ours && source.kind() == io::ErrorKind::NotFound =>
+            {
+                create_dir(&self.layout.meta)?;
+                if let Some(parent) = path.parent() {
+                    create_dir(parent)?;
+                }
+                open_for_rewrite(path)
+            }
+            other => other,
+        }
     }
 
     /// Writes `content` to `path` atomically (scratch file, then rename): for
     /// the boot record, which is read before the `clean` marker is trusted.
     fn replace_file(&self, path: &Path, content: &str) -> Result<(), StoreError> {
         let tmp = self.layout.tmp_replace();
+        // `.podlease/` and `tmp/` may have vanished (an operator, a restore).
+        create_dir(&self.layout.meta)?;
+        create_dir(&self.layout.tmp_dir())?;
         let mut f = OpenOptions::new()
             .write(true)
             .create(true)
             .truncate(true)
             .mode(0o600)
+            .custom_flags(O_NOFOLLOW)
             .open(&tmp)
             .map_err(io_err("create", &tmp))?;
         f.write_all(content.as_bytes())
@@ -666,33 +747,7 @@ impl LockedNetwork {
     /// # Errors
     /// [`StoreError`] when the directory cannot be listed.
     pub fn scan(&self) -> Result<Vec<Allocation>, StoreError> {
-        let dir = &self.layout.dir;
-        let mut out = Vec::new();
-        for entry in fs::read_dir(dir).map_err(io_err("list", dir))? {
-            let entry = entry.map_err(io_err("list", dir))?;
-            let Some(ip) = entry.file_name().to_str().and_then(parse_ip_name) else {
-                continue;
-            };
-            // Only regular files are reservations: a symlink named like an
-            // address is never followed (its name still counts as taken).
-            if !entry.file_type().is_ok_and(|t| t.is_file()) {
-                continue;
-            }
-            let Some((owner, meta)) = read_address_file(&entry.path())? else {
-                continue;
-            };
-            if !meta.is_file() {
-                continue;
-            }
-            out.push(Allocation {
-                ip,
-                owner,
-                stamp: FileStamp::of(&meta),
-                pod: None,
-            });
-        }
-        out.sort_by_key(|a| (crate::range::Family::of(a.ip), crate::range::to_u128(a.ip)));
-        Ok(out)
+        scan_dir(&self.layout.dir)
     }
 
     /// The set of taken addresses, from file names alone (no file is read).
@@ -711,9 +766,9 @@ impl LockedNetwork {
         Ok(out)
     }
 
-    /// Rewrites the index from the address files; removes empty address files,
-    /// which only a write that never finished can leave (every writer holds the
-    /// lock while writing, and we hold it now).
+    /// Rewrites the index from the address files. Files that name no
+    /// attachment (empty, unrecognised, unreadable) are left alone: they stay
+    /// taken until an operator or GC releases them.
     fn rebuild_index(&mut self) -> Result<(), StoreError> {
         // Read once: the old entries keep their pods, and the plan is made
         // against what is on disk now.
@@ -727,15 +782,7 @@ impl LockedNetwork {
                     legacy_seen = true;
                     index::legacy_key(id)
                 }
-                Owner::Empty => {
-                    self.begin_change()?;
-                    if remove_if_exists(&self.layout.ip_file(a.ip))? {
-                        let note = Some("a write that never finished (crash or power loss)");
-                        self.journal_released(a.ip, &a.owner, None, Reason::Recovery, note);
-                    }
-                    continue;
-                }
-                Owner::Unknown(_) => continue,
+                Owner::Empty | Owner::Unknown(_) => continue,
             };
             let e = wanted.entry(key).or_default();
             e.ips.push((a.ip, a.stamp));
@@ -751,7 +798,11 @@ impl LockedNetwork {
         if plan.changes_index() {
             self.begin_change()?;
         }
-        self.index.write(plan)?;
+        if let Err(e) = self.index.write(plan) {
+            self.index_failed = true;
+            return Err(e);
+        }
+        self.index_failed = false;
         self.legacy_absent = !legacy_seen;
         Ok(())
     }
@@ -882,7 +933,11 @@ impl LockedNetwork {
     /// from the address files before the operation commits, so a clean
     /// marker never vouches for it.
     fn index_put(&mut self, key: &str, entry: Option<IndexEntry>) -> Result<(), StoreError> {
-        self.index.put(key, entry)?;
+        if let Err(e) = self.index.put(key, entry) {
+            // Perhaps written in part: only a rebuild can vouch for it again.
+            self.index_failed = true;
+            return Err(e);
+        }
         if self.index.saw_corrupt() {
             self.rebuild_index()?;
         }
@@ -929,11 +984,13 @@ impl LockedNetwork {
                 f
             }
             None => {
+                // 0644 like host-local's files (less the umask): non-root
+                // readers of the state directory depend on it.
                 let create = || {
                     OpenOptions::new()
                         .write(true)
                         .create_new(true)
-                        .mode(0o600)
+                        .mode(0o644)
                         .open(&tmp)
                 };
                 let mut f = match create() {
@@ -970,6 +1027,10 @@ impl LockedNetwork {
                 Ok(true)
             }
             Err(e) if e.kind() == io::ErrorKind::AlreadyExists => Ok(false),
+            // The scratch file vanished (an operator's `rm -r .podlease`).
+            Err(e) if e.kind() == io::ErrorKind::NotFound && self.layout.dir.is_dir() => {
+                Err(io_err("link", &self.layout.tmp_owner())(e))
+            }
             Err(e) => Err(io_err("create reservation", &target)(e)),
         }
     }
@@ -1176,7 +1237,12 @@ impl LockedNetwork {
     /// tolerated, which host-local does not do.
     pub fn cursor(&mut self, set: usize) -> Option<IpAddr> {
         let path = self.layout.cursor(set);
-        let mut file = OpenOptions::new().read(true).write(true).open(&path).ok()?;
+        let mut file = OpenOptions::new()
+            .read(true)
+            .write(true)
+            .custom_flags(O_NOFOLLOW)
+            .open(&path)
+            .ok()?;
         let text = read_once(&mut file, 128).ok()?;
         // Kept open: the ADD that reads a cursor usually moves it.
         self.cursor_files.push((set, file, text.len() as u64));
@@ -1257,6 +1323,43 @@ impl LockedNetwork {
         self.rewrite(path, content)
     }
 
+    /// Makes room for one more file in one of our hint directories: when it
+    /// holds `max` files or more, removes the least recently written ones
+    /// (never `keep`) until one more fits. Returns how many were removed.
+    ///
+    /// # Errors
+    /// [`StoreError`] on I/O failure other than the directory being absent.
+    pub fn bound_hints(&mut self, dir: &Path, max: usize, keep: &str) -> Result<usize, StoreError> {
+        let names: Vec<fs::DirEntry> = match fs::read_dir(dir) {
+            Ok(l) => l.filter_map(Result::ok).collect(),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(0),
+            Err(e) => return Err(io_err("list", dir)(e)),
+        };
+        if names.len() < max {
+            return Ok(0);
+        }
+        let mut aged: Vec<(std::time::SystemTime, PathBuf)> = names
+            .into_iter()
+            .filter(|e| e.file_name().to_str() != Some(keep))
+            .map(|e| {
+                let t = e
+                    .metadata()
+                    .and_then(|m| m.modified())
+                    .unwrap_or(std::time::UNIX_EPOCH);
+                (t, e.path())
+            })
+            .collect();
+        aged.sort();
+        let excess = (aged.len() + 1).saturating_sub(max);
+        let mut removed = 0;
+        for (_, path) in aged.into_iter().take(excess) {
+            if remove_if_exists(&path)? {
+                removed += 1;
+            }
+        }
+        Ok(removed)
+    }
+
     /// Removes files in one of our hint directories (e.g. `.podlease/sticky`)
     /// that `keep` rejects and that were last written before `cutoff`.
     /// Returns how many were removed.
@@ -1290,75 +1393,6 @@ impl LockedNetwork {
         Ok(removed)
     }
 
-    /// Releases the allocations of earlier boots, once per boot.
-    ///
-    /// The rule (README, "Reclaim after reboot"):
-    /// 1. The boot id of the boot our last operation ran in is in
-    ///    `.podlease/boot`. When it equals the current boot id, nothing happens.
-    /// 2. Otherwise every address file that our index recorded, with the same
-    ///    inode and mtime, was there before this boot began (our index is only
-    ///    written after this check), so it is released. No clock is involved.
-    /// 3. An address file we never recorded (host-local wrote it) is released
-    ///    only if its mtime is before the boot time by more than the slack
-    ///    (default one hour). A file of this boot is newer than the boot,
-    ///    unless the clock was stepped forward since by more than the slack;
-    ///    a file with an mtime in the future is always kept.
-    fn reclaim_earlier_boots(
-        &mut self,
-        boot: &BootSource,
-        slack_secs: u64,
-    ) -> Result<(), StoreError> {
-        let Some(current) = self.boot_id.clone() else {
-            return Ok(());
-        };
-        let record_path = self.layout.boot_record();
-        let recorded = read_optional(&record_path, 256)?;
-        let recorded = recorded.as_deref().map(str::trim);
-        if recorded == Some(current.as_str()) {
-            return Ok(());
-        }
-        let mut pods: BTreeMap<IpAddr, String> = BTreeMap::new();
-        let known: BTreeMap<IpAddr, FileStamp> = if recorded.is_some() {
-            let entries = self.index.read_all()?.0.into_values();
-            let mut known = BTreeMap::new();
-            for e in entries {
-                for (ip, st) in e.ips {
-                    if let Some(pod) = &e.pod {
-                        pods.insert(ip, pod.clone());
-                    }
-                    known.insert(ip, st);
-                }
-            }
-            known
-        } else {
-            BTreeMap::new()
-        };
-        let boot_time = boot.boot_time();
-        let mut released = Vec::new();
-        for a in self.scan()? {
-            let recorded_earlier = known.get(&a.ip) == Some(&a.stamp);
-            let slack = i64::try_from(slack_secs).unwrap_or(i64::MAX);
-            let older_than_boot =
-                boot_time.is_some_and(|bt| a.stamp.mtime < bt.saturating_sub(slack));
-            if recorded_earlier || older_than_boot {
-                self.begin_change()?;
-                remove_if_exists(&self.layout.ip_file(a.ip))?;
-                let pod = pods.get(&a.ip).map(String::as_str);
-                self.journal_released(a.ip, &a.owner, pod, Reason::Reclaim, None);
-                released.push(a.ip);
-            }
-        }
-        if !released.is_empty() {
-            // Forces the index rebuild in open(): entries of released addresses go.
-            self.begin_change()?;
-        }
-        create_dir(&self.layout.tmp_dir())?;
-        self.replace_file(&record_path, &format!("{current}\n"))?;
-        // The clean marker must now carry this boot: force it to be rewritten.
-        self.needs_commit = true;
-        Ok(())
-    }
-
     /// Finishes the operation: records that the index matches the directory.
     /// Dropping without commit leaves the `clean` marker absent, so the next
     /// operation rebuilds the index. The lock is held until the value is dropped.
@@ -1378,15 +1412,18 @@ impl LockedNetwork {
         if !self.needs_commit && self.clean_on_disk {
             return Ok(());
         }
+        // Without recovery the index was never proven current; after a
+        // failed index write it may be torn. Either way the marker stays
+        // as it is (or dirty), and the next operation rebuilds.
+        if !self.recovered || self.index_failed {
+            return Ok(());
+        }
         let stamp = dir_stamp(&self.layout.dir)?;
-        let boot = self
-            .boot_id
-            .as_deref()
-            .map_or_else(String::new, |b| format!("boot {b}\n"));
+        let boot = format!("boot {}\n", recovery::boot_label(self.boot_id.as_deref()));
         let path = self.layout.clean_marker();
         let (file, len) = match self.clean_file.take() {
             Some((f, len)) => (f, Some(len)),
-            None => (open_for_rewrite(&path)?, None),
+            None => (self.open_for_rewrite(&path)?, None),
         };
         let legacy = if self.legacy_absent {
             "legacy none\n"
@@ -1405,7 +1442,8 @@ impl LockedNetwork {
     }
 }
 
-pub mod inspect;
+pub mod consistency;
+pub mod recovery;
 
 #[cfg(test)]
 mod tests;

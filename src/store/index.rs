@@ -26,6 +26,7 @@ use std::collections::BTreeMap;
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, Read};
 use std::net::IpAddr;
+use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 
 use super::disk::{FileStamp, StoreError, io_err};
@@ -321,7 +322,12 @@ impl Index {
             Entry::Vacant(v) => v,
         };
         let path = self.dir.join(bucket_name(n));
-        let bucket = match OpenOptions::new().read(true).write(true).open(&path) {
+        let bucket = match OpenOptions::new()
+            .read(true)
+            .write(true)
+            .custom_flags(super::disk::O_NOFOLLOW)
+            .open(&path)
+        {
             Ok(mut file) => {
                 let bytes = read_bucket(&path, &mut file)?;
                 let text = String::from_utf8(bytes).ok().filter(|t| is_bucket(t));
@@ -333,10 +339,17 @@ impl Index {
                     text,
                 }
             }
-            Err(e) if e.kind() == io::ErrorKind::NotFound => OpenBucket {
-                file: None,
-                text: Some(String::new()),
-            },
+            // A symlink is not a bucket of ours: as if absent (the write
+            // that creates the bucket replaces it).
+            Err(e)
+                if e.kind() == io::ErrorKind::NotFound
+                    || e.raw_os_error() == Some(super::disk::ELOOP) =>
+            {
+                OpenBucket {
+                    file: None,
+                    text: Some(String::new()),
+                }
+            }
             Err(e) => return Err(io_err("open", &path)(e)),
         };
         Ok(slot.insert(bucket))
@@ -435,7 +448,11 @@ impl Index {
         let file = match bucket.file.take() {
             Some(f) => f,
             None => {
-                // The bucket's first entry (or an operator removed the index).
+                // The bucket's first entry (or an operator removed the index,
+                // or all of `.podlease/`).
+                if let Some(meta) = dir.parent() {
+                    super::disk::create_dir(meta)?;
+                }
                 super::disk::create_dir(&dir)?;
                 super::disk::open_for_rewrite(&path)?
             }
@@ -480,12 +497,21 @@ impl Index {
     /// One bucket file, read whole.
     fn read_file(&self, n: usize) -> Result<Stored, StoreError> {
         let path = self.path(n);
-        match File::open(&path) {
+        match OpenOptions::new()
+            .read(true)
+            .custom_flags(super::disk::O_NOFOLLOW)
+            .open(&path)
+        {
             Ok(mut f) => {
                 let bytes = read_bucket(&path, &mut f)?;
                 Ok(parse(&bytes).map_or(Stored::Damaged, Stored::Entries))
             }
-            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(Stored::Missing),
+            Err(e)
+                if e.kind() == io::ErrorKind::NotFound
+                    || e.raw_os_error() == Some(super::disk::ELOOP) =>
+            {
+                Ok(Stored::Missing)
+            }
             Err(e) => Err(io_err("open", &path)(e)),
         }
     }
@@ -523,6 +549,9 @@ impl Index {
     pub fn write(&mut self, plan: Plan) -> Result<(), StoreError> {
         self.open.clear();
         self.corrupt = false;
+        if let Some(meta) = self.dir.parent() {
+            super::disk::create_dir(meta)?;
+        }
         super::disk::create_dir(&self.dir)?;
         for (n, content) in plan.writes {
             let path = self.path(n);

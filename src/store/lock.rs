@@ -154,6 +154,47 @@ impl NetworkLock {
     }
 }
 
+impl NetworkLock {
+    /// A reader's lock: a shared `flock` on an existing lock file opened
+    /// read-only, so inspection works on a read-only mount and as a user who
+    /// may only read. Waits at most `timeout` for a writer to finish.
+    ///
+    /// # Errors
+    /// [`LockError::Io`] when the file cannot be opened (absent, not
+    /// readable: the caller may read without it), [`LockError::Timeout`].
+    #[allow(clippy::disallowed_methods)] // this is the one place that locks
+    pub fn acquire_shared(path: &Path, timeout: Duration) -> Result<Self, LockError> {
+        let io_err = |source| LockError::Io {
+            path: path.display().to_string(),
+            source,
+        };
+        let file = OpenOptions::new().read(true).open(path).map_err(io_err)?;
+        match FileExt::try_lock_shared(&file) {
+            Ok(()) => return Ok(Self { file }),
+            Err(e)
+                if e.kind() == io::ErrorKind::WouldBlock
+                    || e.raw_os_error() == fs2::lock_contended_error().raw_os_error() => {}
+            Err(e) => return Err(io_err(e)),
+        }
+        let waiter = file.try_clone().map_err(io_err)?;
+        let (tx, rx) = mpsc::channel();
+        std::thread::Builder::new()
+            .stack_size(64 * 1024)
+            .spawn(move || {
+                let _ = tx.send(FileExt::lock_shared(&waiter));
+            })
+            .map_err(io_err)?;
+        match rx.recv_timeout(timeout) {
+            Ok(Ok(())) => Ok(Self { file }),
+            Ok(Err(e)) => Err(io_err(e)),
+            Err(_) => Err(LockError::Timeout {
+                path: path.display().to_string(),
+                secs: timeout.as_secs(),
+            }),
+        }
+    }
+}
+
 impl Drop for NetworkLock {
     #[allow(clippy::disallowed_methods)]
     fn drop(&mut self) {

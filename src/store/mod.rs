@@ -12,4 +12,5 @@ pub mod lock;
 pub mod spare;
 
 pub use boot::BootSource;
+pub use disk::recovery::{Inspection, ReleaseEvent, ReleaseReason, inspect, report_release};
 pub use disk::{Allocation, FileStamp, LockedNetwork, Owner, OwnerFile, StoreError, StoreOptions};

@@ -20,10 +20,10 @@
 
 use std::fs::{self, File, OpenOptions};
 use std::io;
-use std::os::unix::fs::MetadataExt;
+use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 
-use super::disk::{StoreError, io_err};
+use super::disk::{ELOOP, O_NOFOLLOW, StoreError, io_err};
 
 /// Longest spare content overwritten in place; a longer one (an absurd
 /// container id) is truncated instead.
@@ -89,12 +89,29 @@ impl SparePool {
                 Err(e) if e.kind() == io::ErrorKind::NotFound => continue,
                 Err(e) => return Err(io_err("reuse", &spare)(e)),
             }
-            let file = OpenOptions::new()
+            // Never through a symlink planted in the pool: it would make
+            // this ADD write a container id wherever it points.
+            let file = match OpenOptions::new()
                 .write(true)
+                .custom_flags(O_NOFOLLOW)
                 .open(owner)
-                .map_err(io_err("open", owner))?;
+            {
+                Ok(f) => f,
+                Err(e) if e.raw_os_error() == Some(ELOOP) => {
+                    fs::remove_file(owner).map_err(io_err("remove", owner))?;
+                    continue;
+                }
+                Err(e) => return Err(io_err("open", owner)(e)),
+            };
             let meta = file.metadata().map_err(io_err("stat", owner))?;
             if meta.is_file() && meta.nlink() == 1 {
+                // Address files are 0644 like host-local's; a spare made
+                // from an older 0600 file is brought in line.
+                if meta.mode() & 0o777 != 0o644 {
+                    use std::os::unix::fs::PermissionsExt;
+                    file.set_permissions(fs::Permissions::from_mode(0o644))
+                        .map_err(io_err("chmod", owner))?;
+                }
                 return Ok(Some((file, meta.len())));
             }
             // Also linked elsewhere (an operator's hard link): never rewrite it.
@@ -141,19 +158,23 @@ impl SparePool {
     /// data block for the next owner. A spare that cannot be blanked is dropped.
     fn blank(&mut self, spare: &Path) {
         use std::os::unix::fs::FileExt;
-        let blanked = OpenOptions::new().write(true).open(spare).and_then(|f| {
-            let meta = f.metadata()?;
-            if meta.nlink() != 1 {
-                // Still linked elsewhere (the index had its inode wrong):
-                // never write to it, drop the spare name.
-                return Err(io::Error::other("shared inode"));
-            }
-            let len = usize::try_from(meta.len()).unwrap_or(usize::MAX);
-            if len > MAX_BLANK {
-                return f.set_len(0);
-            }
-            f.write_all_at(&vec![b' '; len], 0)
-        });
+        let blanked = OpenOptions::new()
+            .write(true)
+            .custom_flags(O_NOFOLLOW)
+            .open(spare)
+            .and_then(|f| {
+                let meta = f.metadata()?;
+                if meta.nlink() != 1 {
+                    // Still linked elsewhere (the index had its inode wrong):
+                    // never write to it, drop the spare name.
+                    return Err(io::Error::other("shared inode"));
+                }
+                let len = usize::try_from(meta.len()).unwrap_or(usize::MAX);
+                if len > MAX_BLANK {
+                    return f.set_len(0);
+                }
+                f.write_all_at(&vec![b' '; len], 0)
+            });
         if blanked.is_err() {
             self.count -= 1;
             let _ = fs::remove_file(spare);

@@ -279,3 +279,114 @@ pub fn tree(root: &Path) -> std::collections::BTreeSet<(String, Option<Vec<u8>>)
     walk(root, root, &mut out);
     out
 }
+
+/// A simulated boot of the node, for the reboot tests (root only): each
+/// call runs in a private mount namespace (`unshare -m`) where files of
+/// ours are bind-mounted over the kernel's boot id, `/proc/stat` (for
+/// `btime`) and `/run` (whose birth time is the boot's reference). The
+/// binary has no switch for any of this: it reads the real paths.
+pub struct FakeBoot {
+    dir: tempfile::TempDir,
+    pub boot_id: PathBuf,
+    pub stat: PathBuf,
+    pub run: PathBuf,
+    boots: usize,
+}
+
+/// Mounts `$1` over the boot id, `$2` over /proc/stat, `$3` over /run, then
+/// execs the rest. PATH is given to mount only, not to the plugin.
+const FAKE_BOOT_SCRIPT: &str = "P=/usr/sbin:/usr/bin:/sbin:/bin; \
+    PATH=$P mount --bind \"$1\" /proc/sys/kernel/random/boot_id && \
+    PATH=$P mount --bind \"$2\" /proc/stat && \
+    PATH=$P mount --bind \"$3\" /run && shift 3 && exec \"$@\"";
+
+impl FakeBoot {
+    /// A node booted as `id` at `btime`; `None` (a visible SKIP) when not
+    /// root, which fails under `CI=true`.
+    pub fn new(id: &str, btime: i64) -> Option<Self> {
+        if !require_root() {
+            return None;
+        }
+        let dir = tempfile::tempdir().unwrap();
+        let mut b = Self {
+            boot_id: dir.path().join("boot_id"),
+            stat: dir.path().join("stat"),
+            run: dir.path().join("run-0"),
+            dir,
+            boots: 0,
+        };
+        b.boot(id, btime);
+        Some(b)
+    }
+
+    /// Simulates a boot: its id, its boot time, and a fresh `/run` born now.
+    pub fn boot(&mut self, id: &str, btime: i64) {
+        std::fs::write(&self.boot_id, format!("{id}\n")).unwrap();
+        self.set_btime(btime);
+        self.boots += 1;
+        self.run = self.dir.path().join(format!("run-{}", self.boots));
+        std::fs::create_dir(&self.run).unwrap();
+    }
+
+    /// Moves the boot time, as a clock step does.
+    pub fn set_btime(&self, btime: i64) {
+        std::fs::write(
+            &self.stat,
+            format!("cpu  1 2 3 4\nintr 5\nctxt 6\nbtime {btime}\nprocesses 7\n"),
+        )
+        .unwrap();
+    }
+
+    /// A boot id that cannot be read (an empty file).
+    pub fn lose_boot_id(&self) {
+        std::fs::write(&self.boot_id, "").unwrap();
+    }
+
+    /// `cmd` (program and environment set, stdio piped) run in this boot.
+    pub fn wrap(&self, cmd: &Command) -> Command {
+        let mut w = Command::new("unshare");
+        w.args([
+            "-m",
+            "--propagation",
+            "private",
+            "/bin/sh",
+            "-c",
+            FAKE_BOOT_SCRIPT,
+            "sh",
+        ])
+        .arg(&self.boot_id)
+        .arg(&self.stat)
+        .arg(&self.run)
+        .arg(cmd.get_program())
+        .args(cmd.get_args());
+        w.env_clear();
+        for (k, v) in cmd.get_envs() {
+            if let Some(v) = v {
+                w.env(k, v);
+            }
+        }
+        w.stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        w
+    }
+
+    /// Runs a plugin call in this boot.
+    pub fn run(&self, call: &Call, bin: &Path) -> Reply {
+        let mut child = self
+            .wrap(&call.command(bin))
+            .spawn()
+            .expect("spawn unshare");
+        let _ = child.stdin.take().unwrap().write_all(&call.stdin);
+        Reply::from(child.wait_with_output().unwrap())
+    }
+
+    /// Runs the operator command line in this boot.
+    pub fn cli(&self, args: &[&str]) -> Reply {
+        let mut cmd = Command::new(podlease());
+        cmd.env_clear().args(args);
+        let mut child = self.wrap(&cmd).spawn().expect("spawn unshare");
+        drop(child.stdin.take());
+        Reply::from(child.wait_with_output().unwrap())
+    }
+}

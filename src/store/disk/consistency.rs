@@ -1,7 +1,7 @@
 //! A read-only look at a network's state, taken without the lock, for
 //! `podlease verify`: the address files against the index, files nobody owns,
-//! entries that block an address, and what the recovery of the next locked
-//! operation would do. Nothing here creates, changes or removes a file, so it
+//! entries that block an address, and whether the next operation's recovery
+//! rebuilds the index (what it releases is `recovery::inspect`'s). Nothing here creates, changes or removes a file, so it
 //! works on a read-only mount and never races a writer into a wrong state
 //! (a concurrent operation can only make a finding stale).
 
@@ -9,14 +9,13 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::fs;
 use std::io;
 use std::net::IpAddr;
-use std::os::unix::fs::MetadataExt;
 use std::path::Path;
 
 use serde::Serialize;
 
 use super::{
-    Allocation, FileStamp, MARKER_FORMAT, Owner, StoreError, StoreOptions, dir_stamp, io_err,
-    parse_ip_name, read_address_file, read_optional,
+    Allocation, FileStamp, MARKER_FORMAT, Owner, StoreError, dir_stamp, io_err, parse_ip_name,
+    read_address_file, read_optional,
 };
 use crate::ids::NetworkName;
 use crate::store::index::{self, Index};
@@ -59,7 +58,7 @@ impl Finding {
     }
 }
 
-/// What [`inspect`] saw.
+/// What [`check`] saw.
 #[derive(Debug, Clone, Default)]
 pub struct Inspection {
     /// Every readable regular address file with its owner (pods from the index).
@@ -77,14 +76,11 @@ fn key_of(owner: &Owner) -> Option<String> {
 }
 
 /// Looks at `network` under `data_dir` without the lock and without writing.
+/// (What recovery would release is `recovery::inspect`'s.)
 ///
 /// # Errors
 /// [`StoreError`] when the network's directory cannot be listed.
-pub fn inspect(
-    data_dir: &Path,
-    network: &NetworkName,
-    opts: &StoreOptions,
-) -> Result<Inspection, StoreError> {
+pub fn check(data_dir: &Path, network: &NetworkName) -> Result<Inspection, StoreError> {
     let layout = Layout::new(data_dir, network);
     let mut out = Inspection::default();
     let dir = &layout.dir;
@@ -133,7 +129,7 @@ pub fn inspect(
                 "unowned",
                 Some(ip),
                 format!(
-                    "{ip}: nobody owns it: its file is empty (a write that never finished); the next operation's recovery releases it"
+                    "{ip}: nobody owns it: its file is empty (a write that never finished); it stays taken: `podlease release {ip}` if nothing uses it"
                 ),
             )),
             Owner::Unknown(s) => out.findings.push(Finding::problem(
@@ -188,9 +184,8 @@ pub fn inspect(
         out.findings.push(Finding::notice(
             "recovery",
             None,
-            "the last operation did not finish (killed, or running now): the next one checks for a killed ADD, removes empty files and rebuilds the index".into(),
+            "the last operation did not finish (killed, or running now): the next one checks for a killed ADD and rebuilds the index".into(),
         ));
-        preview_undo(&layout, &mut out)?;
     } else if !vouched {
         out.findings.push(Finding::notice(
             "recovery",
@@ -207,7 +202,6 @@ pub fn inspect(
         }
         compare_index(&entries, &out.holders, &mut out.findings);
     }
-    preview_reclaim(&layout, opts, &entries, &out.holders, &mut out.findings)?;
     Ok(out)
 }
 
@@ -258,84 +252,4 @@ fn compare_index(
             ));
         }
     }
-}
-
-/// What undoing a killed ADD would release: the files that share the
-/// scratch owner file's inode.
-fn preview_undo(layout: &Layout, out: &mut Inspection) -> Result<(), StoreError> {
-    let tmp = layout.tmp_owner();
-    let ino = match fs::symlink_metadata(&tmp) {
-        Ok(m) => m.ino(),
-        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(()),
-        Err(e) => return Err(io_err("stat", &tmp)(e)),
-    };
-    let doomed: Vec<String> = out
-        .holders
-        .iter()
-        .filter(|a| a.stamp.ino == ino)
-        .map(|a| format!("{} ({})", a.ip, a.owner))
-        .collect();
-    if !doomed.is_empty() {
-        out.findings.push(Finding::notice(
-            "recovery",
-            None,
-            format!(
-                "an ADD was killed before it finished: the next operation releases {}",
-                doomed.join(", ")
-            ),
-        ));
-    }
-    Ok(())
-}
-
-/// What reboot reclaim would release at the next operation (the rule of
-/// `LockedNetwork::reclaim_earlier_boots`).
-fn preview_reclaim(
-    layout: &Layout,
-    opts: &StoreOptions,
-    entries: &BTreeMap<String, index::IndexEntry>,
-    holders: &[Allocation],
-    findings: &mut Vec<Finding>,
-) -> Result<(), StoreError> {
-    if !opts.reclaim_on_reboot {
-        return Ok(());
-    }
-    let Some(current) = opts.boot.boot_id() else {
-        return Ok(());
-    };
-    let recorded = read_optional(&layout.boot_record(), 256)?;
-    let recorded = recorded.as_deref().map(str::trim);
-    if recorded == Some(current.as_str()) {
-        return Ok(());
-    }
-    let known: BTreeMap<IpAddr, FileStamp> = if recorded.is_some() {
-        entries
-            .values()
-            .flat_map(|e| e.ips.iter().copied())
-            .collect()
-    } else {
-        BTreeMap::new()
-    };
-    let boot_time = opts.boot.boot_time();
-    let slack = i64::try_from(opts.foreign_clock_slack_secs).unwrap_or(i64::MAX);
-    let doomed: Vec<String> = holders
-        .iter()
-        .filter(|a| {
-            known.get(&a.ip) == Some(&a.stamp)
-                || boot_time.is_some_and(|bt| a.stamp.mtime < bt.saturating_sub(slack))
-        })
-        .map(|a| a.ip.to_string())
-        .collect();
-    if !doomed.is_empty() {
-        findings.push(Finding::notice(
-            "reclaim",
-            None,
-            format!(
-                "this is a new boot: the next operation releases {} address(es) allocated in an earlier boot: {}",
-                doomed.len(),
-                doomed.join(", ")
-            ),
-        ));
-    }
-    Ok(())
 }
