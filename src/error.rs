@@ -150,6 +150,10 @@ pub enum Error {
         /// The rollback failure.
         rollback: StoreError,
     },
+    /// A result that breaks podlease's own promise (a bug): never reported
+    /// as a success.
+    #[error("internal error: {0}; please report this bug")]
+    Internal(String),
     /// Several independent failures (GC keeps going past each).
     #[error("{}", .0.iter().map(ToString::to_string).collect::<Vec<_>>().join("; "))]
     Several(Vec<Error>),
@@ -180,6 +184,7 @@ impl Error {
             Self::AddressInUse { .. } => ErrorCode::AddressInUse,
             Self::AttachmentMismatch(_) => ErrorCode::AttachmentMismatch,
             Self::NotAvailable(_) => ErrorCode::NotAvailable,
+            Self::Internal(_) => ErrorCode::Internal,
             Self::RolledBack { cause, .. } => cause.code(),
             Self::Several(all) => all.first().map_or(ErrorCode::Io, Self::code),
         }

@@ -19,6 +19,7 @@ pub mod alloc;
 pub mod cni;
 pub mod config;
 pub mod error;
+pub mod gonet;
 pub mod ids;
 pub mod journal;
 pub mod ops;

@@ -144,6 +144,76 @@ pub enum RangeError {
     /// The only address between start and end is the gateway.
     #[error("range {0} has no address to hand out besides its gateway")]
     NothingToAllocate(String),
+    /// A subnet that shares addresses with a block that is never a pod's
+    /// unicast address (unspecified, loopback, multicast, limited broadcast,
+    /// IPv4-mapped).
+    #[error(
+        "{what} overlaps {block}, the {kind} block: pod addresses and gateways must be unicast addresses of their own family"
+    )]
+    NotUnicast {
+        /// `range START-END of subnet SUBNET` or `gateway IP of subnet SUBNET`.
+        what: String,
+        /// The block it overlaps.
+        block: &'static str,
+        /// What the block is.
+        kind: &'static str,
+    },
+}
+
+/// Blocks no pod range may touch, per family: (first, last, text, what).
+/// Link-local (169.254.0.0/16, fe80::/10) and 240.0.0.0/4 stay allowed.
+/// IPv4-mapped IPv6 addresses are IPv4 addresses to every reader of the
+/// state (host-local and podlease name their files in IPv4), so a range
+/// there would hand out an address the result cannot carry.
+const NOT_UNICAST_V4: &[(u32, u32, &str, &str)] = &[
+    (
+        0x0000_0000,
+        0x00ff_ffff,
+        "0.0.0.0/8",
+        "unspecified (\"this network\")",
+    ),
+    (0x7f00_0000, 0x7fff_ffff, "127.0.0.0/8", "loopback"),
+    (0xe000_0000, 0xefff_ffff, "224.0.0.0/4", "multicast"),
+    (
+        0xffff_ffff,
+        0xffff_ffff,
+        "255.255.255.255/32",
+        "limited broadcast",
+    ),
+];
+const NOT_UNICAST_V6: &[(u128, u128, &str, &str)] = &[
+    (0, 0, "::/128", "unspecified"),
+    (1, 1, "::1/128", "loopback"),
+    (
+        0xffff_0000_0000,
+        0xffff_ffff_ffff,
+        "::ffff:0:0/96",
+        "IPv4-mapped",
+    ),
+    (0xff00_u128 << 112, u128::MAX, "ff00::/8", "multicast"),
+];
+
+/// The first block of [`NOT_UNICAST_V4`]/[`NOT_UNICAST_V6`] that `lo..=hi`
+/// overlaps: (block, what).
+fn not_unicast(family: Family, lo: u128, hi: u128) -> Option<(&'static str, &'static str)> {
+    match family {
+        Family::V4 => NOT_UNICAST_V4
+            .iter()
+            .find(|(a, b, ..)| u128::from(*a) <= hi && lo <= u128::from(*b))
+            .map(|(_, _, block, what)| (*block, *what)),
+        Family::V6 => NOT_UNICAST_V6
+            .iter()
+            .find(|(a, b, ..)| *a <= hi && lo <= *b)
+            .map(|(_, _, block, what)| (*block, *what)),
+    }
+}
+
+/// Whether `ip` is link-local (169.254.0.0/16 or fe80::/10).
+pub fn is_link_local(ip: IpAddr) -> bool {
+    match ip {
+        IpAddr::V4(a) => a.is_link_local(),
+        IpAddr::V6(a) => a.segments()[0] & 0xffc0 == 0xfe80,
+    }
 }
 
 /// One validated range: `start..=end` inside `subnet`, with its gateway.
@@ -222,7 +292,16 @@ impl Range {
             Some(ip) => check("rangeEnd", ip)?,
             None => broadcast.map_or(last, |b| b - 1),
         };
-        let gateway_v = match gateway {
+        let gateway_v = match gateway.map(canonical) {
+            // The ptp / routed-pod pattern: an on-link gateway such as
+            // 169.254.1.1 that no pod holds (host-local accepts any gateway).
+            Some(ip)
+                if Family::of(ip) == family
+                    && is_link_local(ip)
+                    && !(net..=last).contains(&to_u128(ip)) =>
+            {
+                to_u128(ip)
+            }
             Some(ip) => check("gateway", ip)?,
             None => net + 1,
         };
@@ -237,6 +316,23 @@ impl Range {
                 start: range.start,
                 end: range.end,
             });
+        }
+        // What is handed out (start..=end) and the gateway must be unicast
+        // addresses of the family. (A subnet may contain such a block, e.g.
+        // 240.0.0.0/4 and 255.255.255.255, its broadcast, never handed out.)
+        for (field, lo, hi) in [("range", start_v, end_v), ("gateway", gateway_v, gateway_v)] {
+            if let Some((block, kind)) = not_unicast(family, lo, hi) {
+                let what_is = if field == "range" {
+                    range.to_string()
+                } else {
+                    range.gateway.to_string()
+                };
+                return Err(RangeError::NotUnicast {
+                    what: format!("{field} {what_is} of subnet {subnet}"),
+                    block,
+                    kind,
+                });
+            }
         }
         if start_v == end_v && start_v == gateway_v {
             return Err(RangeError::NothingToAllocate(range.to_string()));
@@ -425,11 +521,18 @@ mod tests {
 
     #[test]
     fn extremes() {
-        let r = Range::new(net("0.0.0.0/0"), None, None, None).unwrap();
+        let r = Range::new(net("240.0.0.0/4"), None, None, None).unwrap();
         assert_eq!(r.end, ip("255.255.255.254"));
-        let r = Range::new(net("::/0"), None, None, None).unwrap();
-        assert_eq!(r.end, ip("ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff"));
-        assert_eq!(r.len(), u128::MAX);
+        let r = Range::new(net("fe00::/8"), None, None, None).unwrap();
+        assert_eq!(r.end, ip("feff:ffff:ffff:ffff:ffff:ffff:ffff:ffff"));
+        assert_eq!(r.len(), (1u128 << 120) - 1);
+        // The whole space holds loopback, multicast... (see not_unicast).
+        for whole in ["0.0.0.0/0", "::/0"] {
+            assert!(matches!(
+                Range::new(net(whole), None, None, None),
+                Err(RangeError::NotUnicast { .. })
+            ));
+        }
         for small in ["10.0.0.0/31", "10.0.0.0/32", "::/127", "::/128"] {
             assert!(matches!(
                 Range::new(net(small), None, None, None),
@@ -548,6 +651,80 @@ mod tests {
     }
 
     #[test]
+    fn pod_addresses_are_unicast() {
+        for (subnet, block) in [
+            ("0.0.0.0/8", "0.0.0.0/8"),
+            ("0.0.0.0/0", "0.0.0.0/8"),
+            ("127.0.0.0/8", "127.0.0.0/8"),
+            ("127.1.2.0/24", "127.0.0.0/8"),
+            ("224.0.0.0/24", "224.0.0.0/4"),
+            ("239.255.255.0/24", "224.0.0.0/4"),
+            ("::/0", "::1/128"),
+            ("::/64", "::1/128"),
+            ("ff02::/112", "ff00::/8"),
+            ("::fffe:0:0/95", "::ffff:0:0/96"),
+            ("::fff0:0:0/92", "::ffff:0:0/96"),
+        ] {
+            match Range::new(net(subnet), None, None, None) {
+                Err(RangeError::NotUnicast { block: b, .. }) => assert_eq!(b, block, "{subnet}"),
+                other => panic!("{subnet}: {other:?}"),
+            }
+        }
+        // The case: a start just before the IPv4-mapped block.
+        assert!(matches!(
+            Range::new(
+                net("::fffe:0:0/95"),
+                Some(ip("::fffe:ffff:ffff")),
+                None,
+                None
+            ),
+            Err(RangeError::NotUnicast { .. })
+        ));
+        // Below the block is fine.
+        Range::new(
+            net("::fffe:0:0/95"),
+            None,
+            Some(ip("::fffe:ffff:ffff")),
+            None,
+        )
+        .unwrap();
+        // A subnet holding 255.255.255.255 as its broadcast (never handed out).
+        Range::new(net("240.0.0.0/4"), None, None, None).unwrap();
+        Range::new(net("255.255.255.0/24"), None, None, None).unwrap();
+        Range::new(net("169.254.0.0/16"), None, None, None).unwrap();
+        Range::new(net("fe80::/64"), None, None, None).unwrap();
+        // A gateway in such a block.
+        assert!(matches!(
+            Range::new(net("10.0.0.0/24"), None, None, Some(ip("127.0.0.1"))),
+            Err(RangeError::Outside { .. })
+        ));
+    }
+
+    #[test]
+    fn link_local_gateway_outside_the_subnet() {
+        let r = Range::new(net("10.1.0.0/24"), None, None, Some(ip("169.254.1.1"))).unwrap();
+        assert_eq!(r.gateway, ip("169.254.1.1"));
+        assert_eq!(r.start, ip("10.1.0.1"));
+        let r = Range::new(net("fd00::/64"), None, None, Some(ip("fe80::1"))).unwrap();
+        assert_eq!(r.gateway, ip("fe80::1"));
+        for (subnet, gw) in [
+            ("10.1.0.0/24", "10.2.0.1"),
+            ("10.1.0.0/24", "fe80::1"),
+            ("fd00::/64", "169.254.1.1"),
+            ("fd00::/64", "fd01::1"),
+            ("10.1.0.0/24", "224.0.0.1"),
+        ] {
+            assert!(
+                matches!(
+                    Range::new(net(subnet), None, None, Some(ip(gw))),
+                    Err(RangeError::Outside { .. })
+                ),
+                "{subnet} gw {gw}"
+            );
+        }
+    }
+
+    #[test]
     fn sets() {
         let r = |s: &str| Range::new(net(s), None, None, None).unwrap();
         assert_eq!(RangeSet::new(vec![]), Err(RangeSetError::Empty));
@@ -571,6 +748,6 @@ mod tests {
         let b = Range::new(net("10.0.0.0/24"), Some(ip("10.0.0.128")), None, None).unwrap();
         let c = Range::new(net("10.0.0.0/24"), Some(ip("10.0.0.127")), None, None).unwrap();
         assert!(!a.overlaps(&b) && a.overlaps(&c) && c.overlaps(&a));
-        assert!(!r("0.0.0.0/24").overlaps(&r("::/24")));
+        assert!(!r("10.0.0.0/24").overlaps(&r("a00::/24")));
     }
 }

@@ -684,6 +684,104 @@ fn cases() -> Vec<Case> {
             args: "K8S_POD_NAME=p;Foo=1",
             ..c("unknown key", v4("10.1.2.0/24"), 4, &["CNI_ARGS", "Foo=1"])
         },
+        // CNI_ARGS as the CNI library reads it (issue 12 §6, §7).
+        Case {
+            args: "IgnoreUnknown=yes;Foo=1",
+            ..c(
+                "IgnoreUnknown not a library boolean",
+                v4("10.1.2.0/24"),
+                4,
+                &["CNI_ARGS", "IgnoreUnknown", "yes"],
+            )
+        },
+        Case {
+            args: "IgnoreUnknown=1;Foo=1;IgnoreUnknown=false",
+            ..c(
+                "the last IgnoreUnknown decides",
+                v4("10.1.2.0/24"),
+                4,
+                &["CNI_ARGS", "Foo=1"],
+            )
+        },
+        Case {
+            args: "IP=10.1.2.5/+24",
+            ..c(
+                "IP with a signed prefix",
+                v4("10.1.2.0/24"),
+                4,
+                &["CNI_ARGS", "10.1.2.5/+24"],
+            )
+        },
+        // Addresses that are never a pod's (issue 11 §8, issue 12 §1).
+        c(
+            "unspecified block",
+            v4("0.0.0.0/8"),
+            7,
+            &[R, "0.0.0.0/8", "unspecified"],
+        ),
+        c(
+            "loopback block",
+            v4("127.0.0.0/8"),
+            7,
+            &[R, "127.0.0.0/8", "loopback"],
+        ),
+        c(
+            "multicast block",
+            v4("224.0.0.0/24"),
+            7,
+            &[R, "224.0.0.0/4", "multicast"],
+        ),
+        c("v6 everything", v4("::/0"), 7, &[R, "::1/128", "loopback"]),
+        c(
+            "v6 multicast",
+            v4("ff02::/112"),
+            7,
+            &[R, "ff00::/8", "multicast"],
+        ),
+        c(
+            "into the IPv4-mapped block",
+            one(json!({ "subnet": "::fffe:0:0/95", "rangeStart": "::fffe:ffff:ffff" })),
+            7,
+            &[R, "::ffff:0:0/96", "IPv4-mapped"],
+        ),
+        c(
+            "gateway multicast",
+            one(json!({ "subnet": "10.1.2.0/24", "gateway": "224.0.0.1" })),
+            7,
+            &[R, "gateway", "224.0.0.1"],
+        ),
+        c(
+            "link-local gateway of the other family",
+            one(json!({ "subnet": "10.1.2.0/24", "gateway": "fe80::1" })),
+            7,
+            &[R, "gateway", "fe80::1"],
+        ),
+        // CIDRs as Go's net.ParseCIDR reads them (issue 12 §7).
+        c(
+            "dotted netmask",
+            v4("10.10.0.0/255.255.0.0"),
+            7,
+            &[R, "10.10.0.0/255.255.0.0"],
+        ),
+        c(
+            "signed prefix",
+            v4("10.10.0.0/+16"),
+            7,
+            &[R, "10.10.0.0/+16"],
+        ),
+        c(
+            "leading zero in IPv4",
+            v4("010.10.0.0/16"),
+            7,
+            &[R, "010.10.0.0/16"],
+        ),
+        c("zone", v4("fe80::%eth0/64"), 7, &[R, "fe80::%eth0/64"]),
+        c(
+            "route dst with a dotted netmask",
+            json!({ "subnet": "10.1.2.0/24", "routes": [{ "dst": "10.10.0.0/255.255.0.0" }] }),
+            7,
+            &["ipam.routes[0].dst", "10.10.0.0/255.255.0.0"],
+        ),
     ]
 }
 

@@ -551,6 +551,16 @@ const EXTREME_SUBNETS: &[&str] = &[
     "10.0.0.0",
     "",
     "fe80::/64%eth0",
+    "224.0.0.0/24",
+    "127.0.0.0/8",
+    "0.0.0.0/8",
+    "ff02::/112",
+    "::fffe:0:0/95",
+    "169.254.0.0/16",
+    "240.0.0.0/4",
+    "fe80::/64",
+    "10.0.0.0/255.255.255.0",
+    "10.0.0.0/+24",
 ];
 
 const EXTREME_IPS: &[&str] = &[
@@ -575,6 +585,10 @@ const EXTREME_IPS: &[&str] = &[
     "",
     "1.2.3",
     "1.2.3.4.5",
+    "169.254.1.1",
+    "fe80::1",
+    "224.0.0.1",
+    "::fffe:ffff:ffff",
 ];
 
 /// Extreme CIDRs and boundary addresses: accepted or rejected, never a panic;
@@ -1185,4 +1199,140 @@ fn symlinks_in_the_spare_pool_and_hints_are_never_followed() {
     Call::new("CHECK", &conf).id("b").run(&bin).success_empty();
     Call::new("DEL", &conf).id("b").run(&bin).success_empty();
     assert_eq!(std::fs::read(&victim).unwrap(), b"precious\n");
+}
+
+/// A symlinked directory under `.podlease/` is never followed to delete
+/// what is in it: with `spare` or `att` pointing at the network's own
+/// directory, the recovery after a crash emptied the pool (every address
+/// file, and the lock) and the next ADD handed out a live address; with
+/// `sticky` pointing there, a GC pruned every address file older than a
+/// week, listed ones included. No line on stderr either time.
+#[test]
+fn symlinked_directories_under_the_dot_directory_release_nothing() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
+    let conf = common::conf(
+        "1.1.0",
+        "dirlinks",
+        "podlease",
+        serde_json::json!({ "ranges": [[{ "subnet": "10.76.0.0/24" }]] }),
+        &data,
+    );
+    let bin = common::podlease();
+    let dir = data.join("dirlinks");
+    let meta = dir.join(".podlease");
+    let held: Vec<String> = ["a", "b"]
+        .iter()
+        .flat_map(|id| Call::new("ADD", &conf).id(id).run(&bin).addresses())
+        .collect();
+    let files = || -> BTreeMap<String, Vec<u8>> {
+        common::host_local_files(&dir)
+            .into_iter()
+            .filter(|(name, _)| name.parse::<std::net::IpAddr>().is_ok())
+            .collect()
+    };
+    let before = files();
+    assert_eq!(before.len(), 2, "{before:?}");
+
+    // Recovery after a crash (the marker says dirty) with `spare` and `att`
+    // (podlease 0.1's index) pointing at the network's directory.
+    std::fs::remove_dir(meta.join("spare")).unwrap();
+    std::os::unix::fs::symlink("..", meta.join("spare")).unwrap();
+    std::os::unix::fs::symlink("..", meta.join("att")).unwrap();
+    std::fs::remove_file(meta.join("clean")).unwrap();
+    Call::new("DEL", &conf)
+        .id("nobody")
+        .run(&bin)
+        .success_empty();
+    assert_eq!(files(), before, "recovery deleted through a symlink");
+    assert!(dir.join("lock").is_file(), "the lock file was deleted");
+    let fresh = Call::new("ADD", &conf).id("c").run(&bin).addresses();
+    assert!(
+        fresh.iter().all(|ip| !held.contains(ip)),
+        "{fresh:?} handed out again (held: {held:?})"
+    );
+    Call::new("DEL", &conf).id("c").run(&bin).success_empty();
+
+    // GC with `sticky` pointing at the network's directory, every address
+    // file a month old and listed.
+    std::fs::remove_dir(meta.join("sticky")).ok();
+    std::os::unix::fs::symlink("..", meta.join("sticky")).unwrap();
+    let month_ago = std::time::SystemTime::now() - std::time::Duration::from_secs(30 * 86_400);
+    for ip in &held {
+        std::fs::File::options()
+            .write(true)
+            .open(dir.join(ip))
+            .unwrap()
+            .set_modified(month_ago)
+            .unwrap();
+    }
+    let mut gc = conf.clone();
+    gc["cni.dev/valid-attachments"] = serde_json::json!([
+        { "containerID": "a", "ifname": "eth0" },
+        { "containerID": "b", "ifname": "eth0" },
+    ]);
+    Call::new("GC", &gc).run(&bin).success_empty();
+    assert_eq!(files(), before, "GC deleted through a symlink");
+}
+
+/// Runs `call` and waits for it at most a minute: a plugin that blocks
+/// (opening a FIFO) holds the network's lock, and every later call waits.
+fn run_bounded(call: &Call, bin: &Path) -> Option<Reply> {
+    let mut child = call.command(bin).spawn().unwrap();
+    let _ = child.stdin.take().unwrap().write_all(&call.stdin);
+    for _ in 0..600 {
+        if child.try_wait().unwrap().is_some() {
+            return Some(Reply::from(child.wait_with_output().unwrap()));
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    child.kill().unwrap();
+    child.wait().unwrap();
+    None
+}
+
+/// A FIFO where an address file should be (planted, or a restore's) never
+/// blocks a call: opening it to read whose it is waited for a writer
+/// forever, with the network's lock held. The address stays taken.
+#[test]
+fn a_fifo_named_like_an_address_never_blocks() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
+    let conf = common::conf(
+        "1.1.0",
+        "fifo",
+        "podlease",
+        serde_json::json!({ "ranges": [[{ "subnet": "10.74.0.0/24" }]] }),
+        &data,
+    );
+    let bin = common::podlease();
+    let dir = data.join("fifo");
+    let held = Call::new("ADD", &conf).id("a").run(&bin).addresses();
+    let mkfifo = |name: &str| {
+        let ok = std::process::Command::new("mkfifo")
+            .arg(dir.join(name))
+            .status()
+            .unwrap()
+            .success();
+        assert!(ok, "mkfifo {name}");
+    };
+    // A requested address held by a FIFO.
+    mkfifo("10.74.0.9");
+    let mut requested = conf.clone();
+    requested["runtimeConfig"] = serde_json::json!({ "ips": ["10.74.0.9/24"] });
+    let reply = run_bounded(&Call::new("ADD", &requested).id("b"), &bin)
+        .expect("ADD of an address held by a FIFO never finished");
+    reply.error(101);
+    // An indexed address replaced by a FIFO: DEL looks it up.
+    std::fs::remove_file(dir.join(&held[0])).unwrap();
+    mkfifo(&held[0]);
+    let reply = run_bounded(&Call::new("DEL", &conf).id("a"), &bin)
+        .expect("DEL through a FIFO never finished");
+    reply.success_empty();
+    let reply = run_bounded(&Call::new("ADD", &conf).id("c"), &bin).unwrap();
+    let got = reply.addresses();
+    assert!(
+        !got.contains(&held[0]) && !got.iter().any(|ip| ip == "10.74.0.9"),
+        "{got:?}"
+    );
 }

@@ -1,8 +1,12 @@
 //! `CNI_ARGS`: `K=V;K=V` pairs.
 //!
-//! Keys are case sensitive. Unknown keys are an error unless `IgnoreUnknown`
-//! is `1` or `true`, as in the reference skeleton; the Kubernetes keys are
-//! known to us because we record the pod's namespace and name.
+//! As the CNI library's `types.LoadArgs` reads them for host-local: keys are
+//! case sensitive; every value is checked; when a key repeats, the last one
+//! wins (`IP=a;IP=b` asks for `b`, and a later empty `IP=` cancels the
+//! request); `IgnoreUnknown` is `1`, `true`, `0` or `false` in any letter case
+//! (anything else is an error) and, when true at the end, unknown keys are
+//! ignored, otherwise they are an error. The Kubernetes keys are known to us
+//! because we record the pod's namespace and name.
 
 use std::net::IpAddr;
 
@@ -33,19 +37,22 @@ pub enum ArgsError {
     /// `IP=` with something that is not an address.
     #[error("CNI_ARGS: IP={0:?} is not an IP address")]
     BadIp(String),
+    /// `IgnoreUnknown=` with something that is not a boolean.
+    #[error(
+        "CNI_ARGS: IgnoreUnknown={0:?} is not a boolean (1, true, 0 or false, as the CNI library reads it)"
+    )]
+    BadBool(String),
 }
 
-/// Parses an address with an optional `/prefix`, which is discarded as host-local does.
+/// Parses an address with an optional `/prefix`, which is discarded as
+/// host-local does (`ip.IP.UnmarshalText`: with a `/`, the whole text must be
+/// a CIDR by Go's `net.ParseCIDR`; without, an address by `net.ParseIP`).
 pub fn parse_requested_ip(s: &str) -> Option<IpAddr> {
-    let (addr, prefix) = match s.split_once('/') {
-        Some((a, p)) => (a, Some(p.parse::<u8>().ok()?)),
-        None => (s, None),
+    let ip = if s.contains('/') {
+        crate::gonet::parse_cidr(s)?.ip()
+    } else {
+        crate::gonet::parse_ip(s)?
     };
-    let ip = addr.parse::<IpAddr>().ok()?;
-    let bits = if ip.is_ipv4() { 32 } else { 128 };
-    if prefix.is_some_and(|p| p > bits) {
-        return None;
-    }
     Some(canonical(ip))
 }
 
@@ -67,14 +74,18 @@ impl CniArgs {
                 _ => return Err(ArgsError::InvalidPair(pair.to_owned())),
             }
         }
-        let ignore_unknown = pairs
-            .iter()
-            .any(|(k, v)| *k == "IgnoreUnknown" && (*v == "1" || v.eq_ignore_ascii_case("true")));
+        let mut ignore_unknown = false;
         let mut unknown = Vec::new();
         for (k, v) in pairs {
             match k {
-                "IgnoreUnknown" | "K8S_POD_INFRA_CONTAINER_ID" => {}
+                "IgnoreUnknown" => {
+                    ignore_unknown = crate::gonet::parse_args_bool(v)
+                        .ok_or_else(|| ArgsError::BadBool(v.to_owned()))?;
+                }
+                "K8S_POD_INFRA_CONTAINER_ID" => {}
                 "IP" => {
+                    // The last IP= wins, as in host-local (an empty one cancels).
+                    args.ips.clear();
                     for one in v.split(',').filter(|s| !s.is_empty()) {
                         let ip = parse_requested_ip(one)
                             .ok_or_else(|| ArgsError::BadIp(one.to_owned()))?;
@@ -143,6 +154,45 @@ mod tests {
         assert_eq!(
             CniArgs::parse("IP=10.0.0.1/99"),
             Err(ArgsError::BadIp("10.0.0.1/99".into()))
+        );
+        for bad in [
+            "10.0.0.1/+24",
+            "10.0.0.1/255.255.255.0",
+            "010.0.0.1",
+            "fe80::1%eth0",
+        ] {
+            assert_eq!(
+                CniArgs::parse(&format!("IP={bad}")),
+                Err(ArgsError::BadIp(bad.into()))
+            );
+        }
+    }
+
+    #[test]
+    fn last_wins_like_load_args() {
+        let ip = |s: &str| s.parse::<IpAddr>().unwrap();
+        assert_eq!(
+            CniArgs::parse("IP=10.0.0.5;IP=10.0.0.6").unwrap().ips,
+            vec![ip("10.0.0.6")]
+        );
+        assert!(CniArgs::parse("IP=10.0.0.5;IP=").unwrap().ips.is_empty());
+        // Every value is checked, not only the last.
+        assert!(CniArgs::parse("IP=bad;IP=10.0.0.6").is_err());
+        assert!(CniArgs::parse("IgnoreUnknown=1;X=1;IgnoreUnknown=0").is_err());
+        assert!(CniArgs::parse("X=1;IgnoreUnknown=false;IgnoreUnknown=True").is_ok());
+        assert!(CniArgs::parse("IgnoreUnknown=tRuE;X=1").is_ok());
+        for bad in ["yes", "t", "", "on"] {
+            assert_eq!(
+                CniArgs::parse(&format!("IgnoreUnknown={bad}")),
+                Err(ArgsError::BadBool(bad.into()))
+            );
+        }
+        assert_eq!(
+            CniArgs::parse("K8S_POD_NAME=a;K8S_POD_NAME=b")
+                .unwrap()
+                .pod_name
+                .as_deref(),
+            Some("b")
         );
     }
 }

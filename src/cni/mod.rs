@@ -12,7 +12,7 @@ use std::collections::BTreeMap;
 
 use serde_json::Value;
 
-use crate::config::{IpamConfig, ReleaseConfig};
+use crate::config::{IpamConfig, ReleaseConfig, go_get};
 use crate::error::Error;
 use crate::ids::{Attachment, ContainerId, IfName, NameError, NetworkName};
 use crate::ops;
@@ -233,14 +233,15 @@ fn dispatch(
             raw.stdin.len()
         )));
     }
+    // Keys as Go's decoder reads them (case folding, the last of equal keys).
     let root: Value =
-        serde_json::from_slice(&raw.stdin).map_err(|e| Error::Decode(e.to_string()))?;
+        crate::config::decode_go_json(&raw.stdin).map_err(|e| Error::Decode(e.to_string()))?;
     let Value::Object(top) = &root else {
         return Err(Error::Decode(
             "the network configuration must be a JSON object".into(),
         ));
     };
-    let version_str = match top.get("cniVersion") {
+    let version_str = match go_get(top, "cniVersion") {
         None | Some(Value::Null) => "",
         Some(Value::String(s)) => s.as_str(),
         Some(other) => {
@@ -254,7 +255,7 @@ fn dispatch(
         supported: SpecVersion::supported_list(),
     })?;
     version.as_str().clone_into(version_for_errors);
-    let name = match top.get("name") {
+    let name = match go_get(top, "name") {
         // The name becomes a directory name: at most 255 bytes.
         Some(Value::String(s)) if s.len() > 255 => {
             return Err(Error::Config(crate::config::ConfigError::Invalid {
@@ -344,6 +345,22 @@ fn dispatch(
                     tap,
                 ),
             )?;
+            // Never a success without one address per range set, each inside
+            // its set (an address that is not, say an IPv4-mapped one turned
+            // into IPv4, would be missing from the result).
+            let complete = result.ips.len() == cfg.range_sets.len()
+                && result
+                    .ips
+                    .iter()
+                    .zip(&cfg.range_sets)
+                    .all(|(e, set)| set.range_for(e.address.ip()).is_some());
+            if !complete {
+                return Err(Error::Internal(format!(
+                    "ADD produced {} address(es) for {} range set(s); the attachment keeps them until DEL",
+                    result.ips.len(),
+                    cfg.range_sets.len()
+                )));
+            }
             Ok(result::encode(&result, version))
         }
         (Command::Check, Some(who)) => {
@@ -353,7 +370,7 @@ fn dispatch(
                 &name,
                 &who,
                 &cfg,
-                top.get("prevResult"),
+                go_get(top, "prevResult"),
                 &raw.store_options(
                     version,
                     cfg.reclaim_on_reboot,
@@ -415,7 +432,7 @@ fn dispatch(
 fn valid_attachments(root: &Value) -> Result<Vec<ValidAttachment>, Error> {
     use crate::config::ConfigError;
     const KEY: &str = "cni.dev/valid-attachments";
-    let Some(list) = root.get(KEY) else {
+    let Some(list) = root.as_object().and_then(|m| go_get(m, KEY)) else {
         return Err(ConfigError::Missing { field: KEY.into() }.into());
     };
     if list.is_null() {
@@ -432,7 +449,7 @@ fn valid_attachments(root: &Value) -> Result<Vec<ValidAttachment>, Error> {
     let mut out = Vec::with_capacity(items.len());
     for (i, item) in items.iter().enumerate() {
         let field = |k: &str| -> Result<String, Error> {
-            match item.get(k) {
+            match item.as_object().and_then(|m| go_get(m, k)) {
                 Some(Value::String(s)) if !s.is_empty() => Ok(s.clone()),
                 _ => Err(ConfigError::Missing {
                     field: format!("{KEY}[{i}].{k}"),

@@ -11,11 +11,83 @@ use crate::config::resolv::Dns;
 use crate::ops::IpamResult;
 use crate::range::Family;
 
+/// `json.MarshalIndent(v, "", "    ")` of Go 1.19, which host-local 1.1.1 is
+/// built with: 4-space indent, and strings escaped as Go escapes them (`<`,
+/// `>`, `&`, U+2028, U+2029 as `\u00XX`/`\u20XX`; control characters other
+/// than `\n`, `\r`, `\t` as `\u00XX`; U+FFFD, which podlease puts where Go
+/// keeps a byte that is not UTF-8, as `\ufffd`).
+struct GoFormatter(serde_json::ser::PrettyFormatter<'static>);
+
+impl serde_json::ser::Formatter for GoFormatter {
+    fn write_string_fragment<W: ?Sized + std::io::Write>(
+        &mut self,
+        writer: &mut W,
+        fragment: &str,
+    ) -> std::io::Result<()> {
+        let mut rest = fragment;
+        while let Some(i) = rest.find(['<', '>', '&', '\u{2028}', '\u{2029}', '\u{fffd}']) {
+            let (plain, tail) = rest.split_at(i);
+            writer.write_all(plain.as_bytes())?;
+            let Some(c) = tail.chars().next() else { break };
+            write!(writer, "\\u{:04x}", u32::from(c))?;
+            rest = tail.get(c.len_utf8()..).unwrap_or_default();
+        }
+        writer.write_all(rest.as_bytes())
+    }
+    fn write_char_escape<W: ?Sized + std::io::Write>(
+        &mut self,
+        writer: &mut W,
+        escape: serde_json::ser::CharEscape,
+    ) -> std::io::Result<()> {
+        use serde_json::ser::CharEscape;
+        match escape {
+            CharEscape::Backspace => writer.write_all(b"\\u0008"),
+            CharEscape::FormFeed => writer.write_all(b"\\u000c"),
+            other => self.0.write_char_escape(writer, other),
+        }
+    }
+    fn begin_array<W: ?Sized + std::io::Write>(&mut self, w: &mut W) -> std::io::Result<()> {
+        self.0.begin_array(w)
+    }
+    fn end_array<W: ?Sized + std::io::Write>(&mut self, w: &mut W) -> std::io::Result<()> {
+        self.0.end_array(w)
+    }
+    fn begin_array_value<W: ?Sized + std::io::Write>(
+        &mut self,
+        w: &mut W,
+        first: bool,
+    ) -> std::io::Result<()> {
+        self.0.begin_array_value(w, first)
+    }
+    fn end_array_value<W: ?Sized + std::io::Write>(&mut self, w: &mut W) -> std::io::Result<()> {
+        self.0.end_array_value(w)
+    }
+    fn begin_object<W: ?Sized + std::io::Write>(&mut self, w: &mut W) -> std::io::Result<()> {
+        self.0.begin_object(w)
+    }
+    fn end_object<W: ?Sized + std::io::Write>(&mut self, w: &mut W) -> std::io::Result<()> {
+        self.0.end_object(w)
+    }
+    fn begin_object_key<W: ?Sized + std::io::Write>(
+        &mut self,
+        w: &mut W,
+        first: bool,
+    ) -> std::io::Result<()> {
+        self.0.begin_object_key(w, first)
+    }
+    fn begin_object_value<W: ?Sized + std::io::Write>(&mut self, w: &mut W) -> std::io::Result<()> {
+        self.0.begin_object_value(w)
+    }
+    fn end_object_value<W: ?Sized + std::io::Write>(&mut self, w: &mut W) -> std::io::Result<()> {
+        self.0.end_object_value(w)
+    }
+}
+
 fn pretty<T: Serialize>(value: &T) -> Vec<u8> {
     let mut out = Vec::with_capacity(512);
     let mut ser = serde_json::Serializer::with_formatter(
         &mut out,
-        serde_json::ser::PrettyFormatter::with_indent(b"    "),
+        GoFormatter(serde_json::ser::PrettyFormatter::with_indent(b"    ")),
     );
     // Serialising plain data into a Vec cannot fail.
     if value.serialize(&mut ser).is_err() {
@@ -160,10 +232,12 @@ pub fn encode(result: &IpamResult, version: SpecVersion) -> Vec<u8> {
                     gateway: e.gateway.to_string(),
                 })
                 .collect(),
+            // mtu, advmss, priority, table and scope are spec 1.1.0 fields;
+            // 0.3.x/0.4.0 routes are dst and gw only.
             routes: result
                 .routes
                 .iter()
-                .map(|r| RouteOut::new(r, true))
+                .map(|r| RouteOut::new(r, false))
                 .collect(),
             dns: DnsOut::new(&result.dns),
         }),

@@ -23,6 +23,7 @@ use crate::range::{
     Family, Range, RangeError, RangeSet, RangeSetError, canonical, subnet_bounds, to_u128,
 };
 use json::{Field, Obj};
+pub use json::{decode as decode_go_json, get as go_get};
 
 /// host-local's default state directory.
 pub const DEFAULT_DATA_DIR: &str = "/var/lib/cni/networks";
@@ -303,11 +304,8 @@ fn parse_cidr(field: &Field<'_>) -> Result<IpNetwork, ConfigError> {
         value: s.to_owned(),
         what: "a CIDR (address/prefix)",
     };
-    // ipnetwork reads a bare address as a host route; a subnet must say its prefix.
-    if !s.contains('/') {
-        return Err(bad());
-    }
-    s.parse::<IpNetwork>().map_err(|_| bad())
+    // Exactly what host-local's Go accepts: no dotted masks, no `+`, no zones.
+    crate::gonet::parse_cidr(s).ok_or_else(bad)
 }
 
 fn opt_ip(obj: &Obj<'_>, key: &str) -> Result<Option<IpAddr>, ConfigError> {
@@ -318,7 +316,25 @@ fn opt_ip(obj: &Obj<'_>, key: &str) -> Result<Option<IpAddr>, ConfigError> {
     }
 }
 
+/// `"subnet": null` or `"dst": null`: host-local's decoder reads it as the
+/// CIDR `""` and fails (`invalid CIDR address: `), so podlease refuses it too.
+fn null_cidr(obj: &Obj<'_>, key: &str) -> Result<(), ConfigError> {
+    if obj.is_null(key) {
+        return Err(ConfigError::Parse {
+            field: if obj.path.is_empty() {
+                key.to_owned()
+            } else {
+                format!("{}.{key}", obj.path)
+            },
+            value: "null".into(),
+            what: "a CIDR (address/prefix); null is not absent here, as in host-local",
+        });
+    }
+    Ok(())
+}
+
 fn parse_range(obj: &Obj<'_>) -> Result<Range, ConfigError> {
+    null_cidr(obj, "subnet")?;
     let subnet = match obj.get("subnet") {
         Some(f) => parse_cidr(&f)?,
         None => {
@@ -383,6 +399,7 @@ fn parse_routes(ipam: &Obj<'_>) -> Result<Vec<Route>, ConfigError> {
     let mut routes = Vec::new();
     for item in bounded(field.items()?, &field.path, MAX_LIST)? {
         let obj = Obj::of(item.value, &item.path)?;
+        null_cidr(&obj, "dst")?;
         let dst = match obj.get("dst") {
             Some(f) => parse_cidr(&f)?,
             None => {
@@ -439,11 +456,9 @@ fn cidr_list(ipam: &Obj<'_>, key: &str) -> Result<Vec<(IpNetwork, String)>, Conf
     for item in bounded(field.items()?, &field.path, MAX_LIST)? {
         let s = item.as_str()?;
         let net = if s.contains('/') {
-            s.parse::<IpNetwork>().ok()
+            crate::gonet::parse_cidr(s)
         } else {
-            s.parse::<IpAddr>()
-                .ok()
-                .map(|ip| IpNetwork::from(canonical(ip)))
+            crate::gonet::parse_ip(s).map(|ip| IpNetwork::from(canonical(ip)))
         };
         let net = net.ok_or_else(|| ConfigError::Parse {
             field: item.path.clone(),
@@ -631,7 +646,13 @@ impl IpamConfig {
             origins.extend(sets.iter().map(|_| field.clone()));
             range_sets.extend(sets);
         }
-        if ipam.get("subnet").is_some() {
+        if ipam.get("subnet").is_none() && !ipam.is_null("subnet") {
+            // Without a subnet the legacy fields are unused, but Go's decoder
+            // still reads them: a bad one fails host-local, and podlease.
+            for key in ["rangeStart", "rangeEnd", "gateway"] {
+                opt_ip(&ipam, key)?;
+            }
+        } else {
             let legacy = parse_range(&ipam)?;
             let set = RangeSet::new(vec![legacy]).map_err(|reason| ConfigError::RangeSet {
                 field: "ipam".into(),
@@ -753,13 +774,7 @@ impl ReleaseConfig {
     pub fn parse(root: &Value) -> Result<Self, ConfigError> {
         let ipam = root
             .as_object()
-            .and_then(|m| {
-                m.get("ipam").or_else(|| {
-                    m.iter()
-                        .find(|(k, _)| k.eq_ignore_ascii_case("ipam"))
-                        .map(|(_, v)| v)
-                })
-            })
+            .and_then(|m| go_get(m, "ipam"))
             .and_then(|v| Obj::of(v, "ipam").ok());
         Ok(Self {
             data_dir: data_dir(ipam.as_ref())?,

@@ -56,12 +56,27 @@ impl Dns {
     pub fn read(path: &Path) -> std::io::Result<Self> {
         // A resolv.conf is small; refuse to read something that is not.
         use std::io::Read;
-        let mut text = String::new();
+        let mut bytes = Vec::new();
         std::fs::File::open(path)?
             .take(1 << 20)
-            .read_to_string(&mut text)?;
-        Ok(Self::parse(&text))
+            .read_to_end(&mut bytes)?;
+        Ok(Self::parse(&go_lossy(&bytes)))
     }
+}
+
+/// The bytes as text the way host-local's output has them: Go's strings hold
+/// any bytes (a Latin-1 comment is no error), and its JSON encoder writes each
+/// byte that is not part of valid UTF-8 as U+FFFD. An invalid byte is never
+/// white space to Go's `strings.Fields`, nor to Rust's `split_whitespace`.
+fn go_lossy(bytes: &[u8]) -> String {
+    let mut out = String::with_capacity(bytes.len());
+    for chunk in bytes.utf8_chunks() {
+        out.push_str(chunk.valid());
+        for _ in chunk.invalid() {
+            out.push(char::REPLACEMENT_CHARACTER);
+        }
+    }
+    out
 }
 
 #[cfg(test)]
@@ -83,5 +98,15 @@ mod tests {
         assert_eq!(d.search, ["example.net", "example.org", "example.gov"]);
         assert_eq!(d.options, ["one", "two", "three", "four"]);
         assert!(Dns::parse("nameserver\n\n").is_empty());
+    }
+
+    #[test]
+    fn bytes_that_are_not_utf8() {
+        // A Latin-1 comment, and a truncated sequence in a search domain:
+        // one U+FFFD per byte, as Go's JSON encoder writes them.
+        let text = go_lossy(b"# r\xe9solveur\nnameserver 192.0.2.1\nsearch a\xe2\x82b c\n");
+        let d = Dns::parse(&text);
+        assert_eq!(d.nameservers, ["192.0.2.1"]);
+        assert_eq!(d.search, ["a\u{fffd}\u{fffd}b", "c"]);
     }
 }

@@ -103,10 +103,17 @@ fn order_is_runtime_then_legacy_then_ranges() {
 
 #[test]
 fn legacy_fields_without_subnet_are_ignored() {
-    let cfg = parse(json!({ "rangeStart": "10.9.9.9", "gateway": "junk", "ranges": [[{ "subnet": "10.1.2.0/24" }]] })).unwrap();
+    let cfg = parse(json!({ "rangeStart": "10.9.9.9", "gateway": "10.9.9.1", "ranges": [[{ "subnet": "10.1.2.0/24" }]] })).unwrap();
     assert_eq!(
         shape(&cfg),
         [vec![t("10.1.2.0/24", "10.1.2.1", "10.1.2.254", "10.1.2.1")]]
+    );
+    // Ignored, but read: host-local's decoder fails on an address that is none.
+    let e =
+        parse(json!({ "gateway": "junk", "ranges": [[{ "subnet": "10.1.2.0/24" }]] })).unwrap_err();
+    assert!(
+        matches!(&e, ConfigError::Parse { field, .. } if field == "ipam.gateway"),
+        "{e:?}"
     );
 }
 
@@ -884,4 +891,43 @@ fn oversized_lists_are_refused() {
         parse(json!({ "ranges": sets })).unwrap().range_sets.len(),
         64
     );
+}
+
+/// Go's key rules through the whole parse: the last of keys equal under
+/// folding wins, at every level; `ſ` folds to `s`; a later `null` resets an
+/// IP field and leaves a string field.
+#[test]
+fn keys_as_go_decodes_them() {
+    let cfg = |text: &str| {
+        IpamConfig::parse(
+            &decode_go_json(text.as_bytes()).unwrap(),
+            SpecVersion::V1_0_0,
+            &CniArgs::default(),
+        )
+    };
+    let c = cfg(
+        r#"{"IPAM":{"Subnet":"10.2.0.0/24","subnet":"10.1.0.0/24","DataDir":"/a","DATADIR":"/b"}}"#,
+    )
+    .unwrap();
+    assert_eq!(shape(&c)[0][0].0, "10.1.0.0/24");
+    assert_eq!(c.data_dir, std::path::PathBuf::from("/b"));
+    let c = cfg(r#"{"ipam":{"ranges":[[{"subnet":"10.1.0.0/24","rangeStart":"10.1.0.7","RANGESTART":"10.1.0.8"}]],"ROUTES":[{"dst":"10.9.0.0/16","DST":"10.8.0.0/16"}]}}"#)
+        .unwrap();
+    assert_eq!(shape(&c)[0][0].1, "10.1.0.8");
+    assert_eq!(c.routes[0].dst, net("10.8.0.0/16"));
+    let c = cfg("{\"ipam\":{\"\u{17f}ubnet\":\"10.3.0.0/24\"}}").unwrap();
+    assert_eq!(shape(&c)[0][0].0, "10.3.0.0/24");
+    let c = cfg(r#"{"ipam":{"subnet":"10.1.0.0/24","gateway":"10.1.0.9","Gateway":null,"dataDir":"/a","DataDir":null}}"#)
+        .unwrap();
+    assert_eq!(shape(&c)[0][0].3, "10.1.0.1");
+    assert_eq!(c.data_dir, std::path::PathBuf::from("/a"));
+    assert!(matches!(
+        cfg(r#"{"ipam":{"subnet":"10.1.0.0/24"},"Ipam":null}"#),
+        Err(ConfigError::Missing { .. })
+    ));
+    // The dotless i folds to nothing.
+    assert!(matches!(
+        cfg("{\"\u{131}pam\":{\"subnet\":\"10.1.0.0/24\"}}"),
+        Err(ConfigError::Missing { .. })
+    ));
 }

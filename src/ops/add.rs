@@ -60,6 +60,26 @@ fn add_once(
                 who.container_id, who.ifname
             ))
         })?;
+        // An ADD result has one address per range set. A range set added to
+        // the config since the first ADD (dual-stack turned on) leaves this
+        // retry one short: CHECK still passes, but a result with a missing
+        // family would be wrong, so the retry says what to do instead.
+        if let Some((idx, set)) = cfg
+            .range_sets
+            .iter()
+            .enumerate()
+            .find(|(_, set)| !held.iter().any(|ip| set.range_for(*ip).is_some()))
+        {
+            return Err(Error::AttachmentMismatch(format!(
+                "container {} interface {} already holds {}, but range set {idx} ({set}) was added to the config since its first ADD; its addresses stay valid (CHECK passes), and DEL then ADD gives it one address in every range set",
+                who.container_id,
+                who.ifname,
+                held.iter()
+                    .map(ToString::to_string)
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            )));
+        }
         net.commit()?;
         return Ok(IpamResult {
             ips,

@@ -322,7 +322,7 @@ fn read_small(path: &Path, limit: u64) -> io::Result<String> {
 
 /// [`read_small`] without the UTF-8 check.
 fn read_small_bytes(path: &Path, limit: u64) -> io::Result<Vec<u8>> {
-    let mut file = File::open(path)?;
+    let mut file = open_to_read(path)?;
     let mut buf = vec![0u8; 4096];
     let mut len = 0;
     loop {
@@ -342,6 +342,16 @@ fn read_small_bytes(path: &Path, limit: u64) -> io::Result<Vec<u8>> {
     Ok(buf)
 }
 
+/// Opens a file to read it, without blocking: a FIFO (planted, or a
+/// restore's) named like one of our files would otherwise wait for a writer
+/// forever, with the lock held. It reads as empty.
+fn open_to_read(path: &Path) -> io::Result<File> {
+    OpenOptions::new()
+        .read(true)
+        .custom_flags(O_NONBLOCK)
+        .open(path)
+}
+
 /// Largest address file we read: `CNI_CONTAINERID` can be as long as an
 /// environment variable (128 KiB), and host-local stores it whole.
 const MAX_OWNER_FILE: u64 = 256 * 1024;
@@ -355,7 +365,7 @@ fn parse_owner(bytes: &[u8]) -> Owner {
 /// Opens an address file: its owner and metadata, `None` if it is gone. An
 /// entry that is not a regular file is never read; its owner says so.
 fn read_address_file(path: &Path) -> Result<Option<(Owner, fs::Metadata)>, StoreError> {
-    let mut file = match File::open(path) {
+    let mut file = match open_to_read(path) {
         Ok(f) => f,
         Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
         Err(e) => return Err(io_err("open", path)(e)),
@@ -459,12 +469,27 @@ pub(super) fn remove_if_exists(path: &Path) -> Result<bool, StoreError> {
     }
 }
 
+/// Makes one of our directories. A symlink found in its place (planted, or a
+/// restore's) is replaced by a directory: what we list in it and delete
+/// (spares, sticky records) must never be files elsewhere.
 pub(super) fn create_dir(path: &Path) -> Result<(), StoreError> {
     match fs::create_dir(path) {
         Ok(()) => Ok(()),
-        Err(e) if e.kind() == io::ErrorKind::AlreadyExists && path.is_dir() => Ok(()),
+        Err(e) if e.kind() == io::ErrorKind::AlreadyExists && is_real_dir(path) => Ok(()),
+        Err(e)
+            if e.kind() == io::ErrorKind::AlreadyExists
+                && fs::symlink_metadata(path).is_ok_and(|m| m.file_type().is_symlink()) =>
+        {
+            remove_if_exists(path)?;
+            fs::create_dir(path).map_err(io_err("create directory", path))
+        }
         Err(e) => Err(io_err("create directory", path)(e)),
     }
+}
+
+/// Whether `path` is a directory itself, not a symlink to one.
+pub(super) fn is_real_dir(path: &Path) -> bool {
+    fs::symlink_metadata(path).is_ok_and(|m| m.is_dir())
 }
 
 /// Every address file of `dir` with its owner, by address. A file that
@@ -513,11 +538,15 @@ fn cause(e: &StoreError) -> String {
     }
 }
 
-/// `O_NOFOLLOW` (Linux): an open of a name that is a symlink fails.
-pub(super) const O_NOFOLLOW: i32 = 0o400_000;
+/// `O_NOFOLLOW`: an open of a name that is a symlink fails. Its value
+/// differs between architectures (0o400000 on x86, 0o100000 on arm64).
+pub(super) const O_NOFOLLOW: i32 = libc::O_NOFOLLOW;
 
 /// `ELOOP`: the name opened with `O_NOFOLLOW` is a symlink.
-pub(super) const ELOOP: i32 = 40;
+pub(super) const ELOOP: i32 = libc::ELOOP;
+
+/// `O_NONBLOCK`: opening a FIFO does not wait for a writer.
+const O_NONBLOCK: i32 = libc::O_NONBLOCK;
 
 /// Takes the network's lock as `opts` say (timeout, and what a timeout does).
 fn lock_network(layout: &Layout, opts: &StoreOptions) -> Result<NetworkLock, LockError> {
@@ -1330,6 +1359,10 @@ impl LockedNetwork {
     /// # Errors
     /// [`StoreError`] on I/O failure other than the directory being absent.
     pub fn bound_hints(&mut self, dir: &Path, max: usize, keep: &str) -> Result<usize, StoreError> {
+        // Never through a symlink: its target's files are not hints of ours.
+        if !is_real_dir(dir) {
+            return Ok(0);
+        }
         let names: Vec<fs::DirEntry> = match fs::read_dir(dir) {
             Ok(l) => l.filter_map(Result::ok).collect(),
             Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(0),
@@ -1372,6 +1405,10 @@ impl LockedNetwork {
         keep: impl Fn(&str) -> bool,
         cutoff: std::time::SystemTime,
     ) -> Result<usize, StoreError> {
+        // Never through a symlink: its target's files are not hints of ours.
+        if !is_real_dir(dir) {
+            return Ok(0);
+        }
         let list = match fs::read_dir(dir) {
             Ok(l) => l,
             Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(0),

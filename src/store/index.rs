@@ -566,6 +566,10 @@ impl Index {
     /// Best effort: what is left is never read again.
     pub fn remove_old_layout(meta: &Path) {
         let old = meta.join("att");
+        // Never through a symlink: its target's files are not ours.
+        if !super::disk::is_real_dir(&old) {
+            return;
+        }
         let Ok(list) = fs::read_dir(&old) else {
             return;
         };
