@@ -154,6 +154,9 @@ pub enum Error {
     /// as a success.
     #[error("internal error: {0}; please report this bug")]
     Internal(String),
+    /// Cluster pools: etcd, block claims, node identity.
+    #[error(transparent)]
+    Pool(#[from] crate::pool::PoolError),
     /// Several independent failures (GC keeps going past each).
     #[error("{}", .0.iter().map(ToString::to_string).collect::<Vec<_>>().join("; "))]
     Several(Vec<Error>),
@@ -186,6 +189,7 @@ impl Error {
             Self::NotAvailable(_) => ErrorCode::NotAvailable,
             Self::Internal(_) => ErrorCode::Internal,
             Self::RolledBack { cause, .. } => cause.code(),
+            Self::Pool(e) => e.code(),
             Self::Several(all) => all.first().map_or(ErrorCode::Io, Self::code),
         }
     }

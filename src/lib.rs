@@ -23,6 +23,7 @@ pub mod gonet;
 pub mod ids;
 pub mod journal;
 pub mod ops;
+pub mod pool;
 pub mod range;
 pub mod store;
 

@@ -521,7 +521,8 @@ fn concurrent_add_retries_of_one_container() {
 /// answer 3 and its DEL must not leave the allocation behind. Every round
 /// queues all plugins on the lock (held by flock(1)) so that they run back to
 /// back; small rounds keep host-local fast. (The deterministic form of this
-/// race is the unit test `foreign_file_with_unchanged_dir_mtime`.)
+/// race is the unit test `foreign_file_in_the_same_tick_is_still_released`;
+/// `tests/lookup.rs` runs it against the fast "holds nothing" answers.)
 #[test]
 fn podlease_and_host_local_mixed_coarse_timestamps() {
     if !common::require_root() {

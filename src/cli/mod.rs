@@ -11,6 +11,7 @@ mod history;
 mod install;
 mod list;
 mod metrics;
+mod pool;
 mod release;
 mod render;
 mod show;
@@ -132,6 +133,7 @@ enum Cmd {
     Metrics(metrics::Args),
     InstallCni(install::Args),
     Validate(validate::Args),
+    Pool(pool::Args),
     History(history::Args),
     Verify(verify::Args),
 }
@@ -299,6 +301,7 @@ fn dispatch(cli: Cli, env: &BTreeMap<String, String>, io: &mut Io<'_>) -> Result
         Cmd::InstallCni(_) => Ok(()), // ran above
         // Handled above: it needs no data directory.
         Cmd::Validate(_) => Ok(()),
+        Cmd::Pool(a) => pool::run(&ctx, &a, io),
         Cmd::History(a) => history::run(&ctx, &a, io),
         Cmd::Verify(a) => verify::run(&ctx, &a, io),
     }

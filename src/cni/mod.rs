@@ -345,31 +345,17 @@ fn dispatch(
                     tap,
                 ),
             )?;
-            // Never a success without one address per range set, each inside
-            // its set (an address that is not, say an IPv4-mapped one turned
-            // into IPv4, would be missing from the result).
-            let complete = result.ips.len() == cfg.range_sets.len()
-                && result
-                    .ips
-                    .iter()
-                    .zip(&cfg.range_sets)
-                    .all(|(e, set)| set.range_for(e.address.ip()).is_some());
-            if !complete {
-                return Err(Error::Internal(format!(
-                    "ADD produced {} address(es) for {} range set(s); the attachment keeps them until DEL",
-                    result.ips.len(),
-                    cfg.range_sets.len()
-                )));
-            }
             Ok(result::encode(&result, version))
         }
         (Command::Check, Some(who)) => {
             let args = CniArgs::parse(cni_args)?;
             let cfg = IpamConfig::parse(&root, version, &args)?;
+            let pooled = crate::pool::for_check(&cfg, &name)?;
+            let cfg = pooled.as_ref().unwrap_or(&cfg);
             ops::check(
                 &name,
                 &who,
-                &cfg,
+                cfg,
                 go_get(top, "prevResult"),
                 &raw.store_options(
                     version,
@@ -407,9 +393,11 @@ fn dispatch(
                     }
                     other => Error::Config(other),
                 })?;
+            let pooled = crate::pool::for_status(&cfg, &name)?;
+            let cfg = pooled.as_ref().unwrap_or(&cfg);
             ops::status(
                 &name,
-                &cfg,
+                cfg,
                 &raw.store_options(
                     version,
                     cfg.reclaim_on_reboot,

@@ -7,6 +7,7 @@
 
 mod json;
 pub mod known_keys;
+mod pools;
 pub mod resolv;
 pub mod subnet_file;
 
@@ -265,6 +266,9 @@ pub struct IpamConfig {
     pub reuse_delay_secs: u64,
     /// Give a pod (namespace/name) the addresses it held last time when they are free.
     pub sticky: bool,
+    /// Cluster pools (`ipam.pools`): the range sets are then this node's
+    /// blocks, filled in by [`crate::pool`] under the lock; empty here.
+    pub pools: Option<crate::pool::PoolsConfig>,
     /// The address journal (`ipam.journal`).
     pub journal: JournalOptions,
 }
@@ -282,6 +286,10 @@ pub struct ReleaseConfig {
     pub reuse_delay_secs: u64,
     /// As in [`IpamConfig`].
     pub reclaim_clock_slack_secs: u64,
+    /// How many range sets the config names (`ranges`, plus the legacy
+    /// `subnet`), at least 1: host-local's DEL releases once per range set,
+    /// which decides whether a container's legacy id-only files go too.
+    pub range_sets: usize,
     /// As in [`IpamConfig`]; a bad value means the defaults.
     pub journal: JournalOptions,
 }
@@ -664,7 +672,15 @@ impl IpamConfig {
         if let Some(f) = ipam.get("ranges") {
             parse_range_sets(&f, &mut range_sets, &mut origins)?;
         }
-        if range_sets.is_empty() {
+        let pools = pools::parse(
+            &ipam,
+            &origins.iter().map(String::as_str).collect::<Vec<_>>(),
+            &data_dir(Some(&ipam))?,
+            &cidr_list(&ipam, "nodeAddresses")?,
+            &cidr_list(&ipam, "serviceCidrs")?,
+            &cidr_list(&ipam, "exclude")?,
+        )?;
+        if range_sets.is_empty() && pools.is_none() {
             return Err(ConfigError::NoRanges);
         }
         if range_sets.len() > MAX_RANGE_SETS {
@@ -730,6 +746,15 @@ impl IpamConfig {
         let exclude = cidr_list(&ipam, "exclude")?;
         check_collisions(&range_sets, &cidr_list(&ipam, "serviceCidrs")?, &[])?;
         check_collisions(&range_sets, &cidr_list(&ipam, "nodeAddresses")?, &exclude)?;
+        if let (Some(_), Some(req)) = (&pools, requests.first()) {
+            return Err(ConfigError::Invalid {
+                field: req.source.clone(),
+                reason: format!(
+                    "requests address {}, but ipam.pools hands out addresses only from this node's blocks: specific addresses are not supported with pools",
+                    req.ip
+                ),
+            });
+        }
         let requested = assign_requests(&range_sets, requests)?;
         if let Some((req, (net, field))) = requested.iter().flatten().find_map(|r| {
             exclude
@@ -757,6 +782,7 @@ impl IpamConfig {
                 .u64("reclaimClockSlackSeconds")?
                 .unwrap_or(crate::store::disk::DEFAULT_FOREIGN_CLOCK_SLACK_SECS),
             sticky: ipam.bool("sticky")?.unwrap_or(false),
+            pools,
             journal: journal_options(&ipam)?,
             exclude,
             range_sets,
@@ -790,6 +816,14 @@ impl ReleaseConfig {
                 .as_ref()
                 .and_then(|o| o.u64("reclaimClockSlackSeconds").ok().flatten())
                 .unwrap_or(crate::store::disk::DEFAULT_FOREIGN_CLOCK_SLACK_SECS),
+            range_sets: ipam.as_ref().map_or(1, |o| {
+                let ranges = o
+                    .get("ranges")
+                    .and_then(|f| f.items().ok())
+                    .map_or(0, |v| v.len());
+                let subnet = usize::from(o.get("subnet").is_some());
+                (ranges + subnet).max(1)
+            }),
             journal: ipam
                 .as_ref()
                 .and_then(|o| journal_options(o).ok())

@@ -37,10 +37,11 @@ pub fn add(
 fn add_once(
     network: &NetworkName,
     who: &Attachment,
-    cfg: &IpamConfig,
+    cfg_in: &IpamConfig,
     pod: Option<String>,
     opts: &StoreOptions,
 ) -> Result<IpamResult, Error> {
+    let cfg = cfg_in;
     // Everything that can fail without state is done before the lock.
     let dns = match &cfg.resolv_conf {
         Some(path) => Dns::read(path).map_err(|source| Error::ResolvConf {
@@ -51,6 +52,10 @@ fn add_once(
     };
     let mut net = LockedNetwork::open(&cfg.data_dir, network, opts)?;
     net.recover()?;
+    // Cluster pools: this node's blocks are the range sets (see crate::pool).
+    let mut pooled = crate::pool::for_add(cfg, network, &mut net)?;
+    let cfg = pooled.clone();
+    let cfg = cfg.as_ref().unwrap_or(cfg_in);
 
     let held = net.find_exact(who)?;
     if !held.is_empty() {
@@ -81,6 +86,7 @@ fn add_once(
             )));
         }
         net.commit()?;
+        ensure_complete(cfg, &ips)?;
         return Ok(IpamResult {
             ips,
             routes: cfg.routes.clone(),
@@ -99,8 +105,30 @@ fn add_once(
 
     let mut owner = net.prepare_owner(who)?;
     let journal_pod = pod.clone();
-    let outcome = reserve_all(&mut net, &mut owner, network, cfg, pod.as_deref())
-        .and_then(|picked| record(&mut net, &owner, &picked, cfg, pod).map(|()| picked));
+    let mut outcome = reserve_all(&mut net, &mut owner, network, cfg, pod.as_deref());
+    // A pool whose held blocks are full grows by a block, then ADD tries again.
+    let mut growth = 0;
+    while let (Some(p), Err(Error::Exhausted { set, .. })) = (&pooled, &outcome) {
+        if growth >= crate::pool::MAX_GROWTH_PER_POOL * cfg.range_sets.len() {
+            break;
+        }
+        growth += 1;
+        let set = *set;
+        net.abandon(owner)?;
+        match crate::pool::grow(p, set, network, &mut net) {
+            Ok(c) => pooled = Some(c),
+            Err(e) => {
+                net.commit()?;
+                return Err(e);
+            }
+        }
+        owner = net.prepare_owner(who)?;
+        let c = pooled.as_ref().unwrap_or(cfg_in);
+        outcome = reserve_all(&mut net, &mut owner, network, c, pod.as_deref());
+    }
+    let cfg = pooled.as_ref().unwrap_or(cfg_in);
+    let outcome =
+        outcome.and_then(|picked| record(&mut net, &owner, &picked, cfg, pod).map(|()| picked));
     let outcome = outcome.and_then(|picked| net.mark_clean().map(|()| picked).map_err(Error::from));
     match outcome {
         Ok(picked) => {
@@ -115,7 +143,8 @@ fn add_once(
                         gateway: range.gateway,
                     })
                 })
-                .collect();
+                .collect::<Vec<_>>();
+            ensure_complete(cfg, &ips)?;
             Ok(IpamResult {
                 ips,
                 routes: cfg.routes.clone(),
@@ -140,6 +169,27 @@ fn add_once(
             }),
         },
     }
+}
+
+/// Never a success without one address per range set (of the config the
+/// ADD allocated from: with cluster pools, this node's blocks), each inside
+/// its set: an address that is not, say an IPv4-mapped one turned into IPv4,
+/// would be missing from the result. A failure here is a bug; the attachment
+/// keeps what it holds until DEL.
+fn ensure_complete(cfg: &IpamConfig, ips: &[IpEntry]) -> Result<(), Error> {
+    let complete = ips.len() == cfg.range_sets.len()
+        && ips
+            .iter()
+            .zip(&cfg.range_sets)
+            .all(|(e, set)| set.range_for(e.address.ip()).is_some());
+    if complete {
+        return Ok(());
+    }
+    Err(Error::Internal(format!(
+        "ADD produced {} address(es) for {} range set(s); the attachment keeps them until DEL",
+        ips.len(),
+        cfg.range_sets.len()
+    )))
 }
 
 /// Everything after the reservations: cursors, reuse/sticky hints, the index.

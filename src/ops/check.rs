@@ -61,10 +61,10 @@ fn check_once(
         let mut net = LockedNetwork::open(&cfg.data_dir, network, opts)?;
         net.recover()?;
         let mut held = net.find(who)?;
-        if held.is_empty() {
-            // "Unknown container" may make the runtime tear the pod down:
-            // before saying it, make sure the index missed nothing.
-            net.refresh()?;
+        // "Unknown container" may make the runtime tear the pod down:
+        // before saying it, make sure the index missed nothing (free when
+        // the directory's stamp proves it, one scan otherwise).
+        if held.is_empty() && net.ensure_complete()? {
             held = net.find(who)?;
         }
         net.commit()?;

@@ -30,7 +30,7 @@ fn del_once(
         return Ok(());
     };
     net.recover()?;
-    let released = net.release(who)?;
+    let released = net.release(who, cfg.range_sets)?;
     super::history::note_released(&mut net, &released, cfg.reuse_delay_secs)?;
     net.commit()?;
     Ok(())

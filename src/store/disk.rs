@@ -269,6 +269,12 @@ pub struct LockedNetwork {
     legacy_absent: bool,
     /// Whether the index must be (or has been) rewritten, so `clean` is due at commit.
     needs_commit: bool,
+    /// Proven: the index lists every address file of the directory, so an
+    /// attachment it does not list holds nothing. Set by a rebuild in this
+    /// operation, or by a clean marker whose settled directory stamp still
+    /// matches (see [`DirStamp`]); a missing or damaged bucket is caught by
+    /// the lookup itself.
+    complete: bool,
     /// The current boot id, when it could be read.
     boot_id: Option<String>,
     /// The directory stamp the `clean` marker vouched for at open, if any.
@@ -303,6 +309,22 @@ impl Drop for LockedNetwork {
     }
 }
 
+/// The holder an index key names (`id:ifname`, or `id:` for a legacy file).
+fn owner_of_key(key: &str) -> Owner {
+    let (id, ifname) = key.split_once(':').unwrap_or((key, ""));
+    match (ContainerId::new(id), ifname) {
+        (Ok(id), "") => Owner::Legacy(id),
+        (Ok(container_id), ifname) => match IfName::new(ifname) {
+            Ok(ifname) => Owner::Attachment(Attachment {
+                container_id,
+                ifname,
+            }),
+            Err(_) => Owner::Unknown(key.to_owned()),
+        },
+        (Err(_), _) => Owner::Unknown(key.to_owned()),
+    }
+}
+
 /// Reads the whole of an open small file in (usually) one `read`: a short
 /// read of a regular file means end of file.
 fn read_once(file: &mut File, limit: usize) -> io::Result<String> {
@@ -323,7 +345,9 @@ fn read_small(path: &Path, limit: u64) -> io::Result<String> {
 /// [`read_small`] without the UTF-8 check.
 fn read_small_bytes(path: &Path, limit: u64) -> io::Result<Vec<u8>> {
     let mut file = open_to_read(path)?;
-    let mut buf = vec![0u8; 4096];
+    // Address files and hints are tens of bytes: a small first buffer spares
+    // musl's allocator a page-sized group (an mmap, a fault, a munmap).
+    let mut buf = vec![0u8; 512];
     let mut len = 0;
     loop {
         let n = file.read(buf.get_mut(len..).unwrap_or_default())?;
@@ -428,7 +452,9 @@ const CLEAN_RECORD: usize = 256;
 /// The line of the `clean` marker naming the layout of `.podlease/` it vouches
 /// for: 64 index buckets (see `store::index`). podlease 0.1 kept one index
 /// file per attachment and wrote no such line; "format 2" had 16 buckets.
-const MARKER_FORMAT: &str = "format 3";
+/// "format 4" adds the directory's ctime to the stamp and the set of index
+/// buckets that exist.
+const MARKER_FORMAT: &str = "format 4";
 
 fn clean_record(text: &str) -> Vec<u8> {
     let mut record = text.as_bytes().to_vec();
@@ -557,9 +583,64 @@ fn lock_network(layout: &Layout, opts: &StoreOptions) -> Result<NetworkLock, Loc
     )
 }
 
-fn dir_stamp(path: &Path) -> Result<String, StoreError> {
-    let m = fs::metadata(path).map_err(io_err("stat", path))?;
-    Ok(format!("dir {} {} {}", m.ino(), m.mtime(), m.mtime_nsec()))
+/// The network directory's identity and times, as the clean marker records
+/// them: `dir <ino> <mtime s> <mtime ns> <ctime s> <ctime ns>`.
+///
+/// Why the stamp can prove that no address file came or went, even where
+/// timestamps are coarse (a host-local write in the same clock tick as our
+/// last change): every change to a directory's entries (create, link,
+/// unlink, rename) sets its mtime and its ctime to one and the same value,
+/// the current time. A stamp whose mtime differs from its ctime is therefore
+/// *settled*: no entry has changed since it was taken, whatever the clock
+/// did. When it commits, podlease settles the directory itself by setting
+/// its mtime one nanosecond back (`futimens`; the kernel then sets the ctime
+/// to now), and records the result. If the stamp still matches at the next
+/// operation, and is settled, the index is complete without a scan. Where
+/// the times cannot be set (not the owner, a file system that refuses),
+/// the stamp stays unsettled and an answer of "holds nothing" is checked
+/// with one scan, as before.
+struct DirStamp {
+    text: String,
+    settled: bool,
+}
+
+impl DirStamp {
+    fn of(m: &fs::Metadata) -> Self {
+        Self {
+            text: format!(
+                "dir {} {} {} {} {}",
+                m.ino(),
+                m.mtime(),
+                m.mtime_nsec(),
+                m.ctime(),
+                m.ctime_nsec()
+            ),
+            settled: (m.mtime(), m.mtime_nsec()) != (m.ctime(), m.ctime_nsec()),
+        }
+    }
+}
+
+/// Stamps the network directory, settling it first if an entry changed
+/// since it was last settled (see [`DirStamp`]).
+fn settle_dir(path: &Path) -> Result<DirStamp, StoreError> {
+    let dir = File::open(path).map_err(io_err("open", path))?;
+    let m = dir.metadata().map_err(io_err("stat", path))?;
+    let stamp = DirStamp::of(&m);
+    if stamp.settled {
+        return Ok(stamp);
+    }
+    let back = u64::try_from(m.mtime())
+        .ok()
+        .zip(u32::try_from(m.mtime_nsec()).ok())
+        .and_then(|(s, ns)| {
+            std::time::UNIX_EPOCH
+                .checked_add(Duration::new(s, ns).checked_sub(Duration::from_nanos(1))?)
+        });
+    // Best effort: an unsettled stamp only costs a scan later.
+    match back.map(|t| dir.set_modified(t)) {
+        Some(Ok(())) => Ok(DirStamp::of(&dir.metadata().map_err(io_err("stat", path))?)),
+        _ => Ok(stamp),
+    }
 }
 
 impl LockedNetwork {
@@ -634,7 +715,8 @@ impl LockedNetwork {
             .ok()
             .map(|f| (f, 0));
         let clean = clean_file.as_mut().and_then(|(f, len)| {
-            let buf = read_once(f, 4096).ok()?;
+            // 256 bytes as written; room for an absurd boot id.
+            let buf = read_once(f, 1024).ok()?;
             *len = buf.len() as u64;
             // A marker of another layout version does not vouch for this index.
             (buf.starts_with("dir ") && buf.lines().any(|l| l == MARKER_FORMAT)).then_some(buf)
@@ -664,6 +746,14 @@ impl LockedNetwork {
             .unwrap_or(0);
         let spare_dir = layout.spare_dir();
         let journal_path = layout.journal();
+        // Which index buckets exist: one that has vanished since is damage.
+        let buckets = clean
+            .as_deref()
+            .and_then(|t| t.lines().find_map(|l| l.strip_prefix("buckets ")))
+            .and_then(|n| u64::from_str_radix(n.trim(), 16).ok())
+            .unwrap_or(0);
+        let mut index = Index::new(index_dir);
+        index.expect_buckets(buckets);
         let mut net = Self {
             layout,
             _lock: lock,
@@ -678,7 +768,8 @@ impl LockedNetwork {
             recovery_opts: opts.clone(),
             recovered: false,
             index_failed: false,
-            index: Index::new(index_dir),
+            complete: false,
+            index,
             spares: SparePool::new(spare_dir, spares),
             journal: Journal::new(journal_path, opts.journal).with_tap(opts.journal_tap.clone()),
             released_here: BTreeSet::new(),
@@ -833,6 +924,8 @@ impl LockedNetwork {
         }
         self.index_failed = false;
         self.legacy_absent = !legacy_seen;
+        // Under the lock, from a scan made now: nothing is missing.
+        self.complete = true;
         Ok(())
     }
 
@@ -973,14 +1066,23 @@ impl LockedNetwork {
         Ok(())
     }
 
-    /// Rebuilds the index from the address files now (one scan). Operations
+    /// Makes sure the index lists every address file: rebuilds it (one
+    /// scan) unless that is already proven (see [`DirStamp`]). Operations
     /// call this before reporting that an attachment holds nothing, where a
-    /// wrong answer would hurt (CHECK).
+    /// wrong answer would hurt (CHECK, DEL). Returns whether it rebuilt, so
+    /// the caller knows to look again.
     ///
     /// # Errors
     /// [`StoreError`] on I/O failure.
-    pub fn refresh(&mut self) -> Result<(), StoreError> {
-        self.rebuild_index()
+    pub fn ensure_complete(&mut self) -> Result<bool, StoreError> {
+        if self.complete {
+            return Ok(false);
+        }
+        self.rebuild_index()?;
+        // Commit tries again to settle the stamp, so the next operation
+        // need not scan.
+        self.needs_commit = true;
+        Ok(true)
     }
 
     /// The pod recorded for `who`, if any.
@@ -1148,49 +1250,57 @@ impl LockedNetwork {
         self.journal.push(r);
     }
 
-    /// Releases everything `who` holds (DEL). Returns the released addresses.
+    /// Releases everything `who` holds (DEL), as host-local's DEL does with
+    /// `range_sets` range sets in its config: it releases once per range
+    /// set, each time the files naming `who` exactly, or if there are none,
+    /// the container's legacy id-only files. So the legacy files go when
+    /// nothing exact is held, or when there are two range sets or more (the
+    /// second pass finds the exact files gone). Returns the released addresses.
     ///
     /// # Errors
     /// [`StoreError`] on I/O failure; what was released before it stays released.
-    pub fn release(&mut self, who: &Attachment) -> Result<Vec<IpAddr>, StoreError> {
-        let released = self.release_indexed(who)?;
-        if released.is_empty() {
-            // Nothing found. Where directory timestamps are coarse (kernels
-            // before 6.13, ramfs, some network file systems), a host-local
-            // write in the same tick as our last change leaves the mtime
-            // unchanged and the index unaware: one scan settles it. DEL of
-            // an attachment that holds nothing is rare (a retry, or a DEL
-            // after a failed ADD), so the common DEL stays one index read.
-            self.rebuild_index()?;
-            return self.release_indexed(who);
+    pub fn release(
+        &mut self,
+        who: &Attachment,
+        range_sets: usize,
+    ) -> Result<Vec<IpAddr>, StoreError> {
+        let released = self.release_indexed(who, range_sets)?;
+        if released.is_empty() && self.ensure_complete()? {
+            // Nothing found, and the index was not proven complete (a stamp
+            // that could not be settled): the scan just made settles it.
+            return self.release_indexed(who, range_sets);
         }
         Ok(released)
     }
 
-    fn release_indexed(&mut self, who: &Attachment) -> Result<Vec<IpAddr>, StoreError> {
+    fn release_indexed(
+        &mut self,
+        who: &Attachment,
+        range_sets: usize,
+    ) -> Result<Vec<IpAddr>, StoreError> {
+        let exact = self.find_exact(who)?;
+        let legacy_too = exact.is_empty() || range_sets >= 2;
+        let mut released = self.retire(&exact, &index::key(who))?;
+        if legacy_too {
+            let legacy = self.find_legacy(&who.container_id)?;
+            released.extend(self.retire(&legacy, &index::legacy_key(&who.container_id))?);
+        }
+        Ok(released)
+    }
+
+    /// Releases `ips`, just verified to be held under index `key`, and
+    /// drops the key's entry.
+    fn retire(&mut self, ips: &[IpAddr], key: &str) -> Result<Vec<IpAddr>, StoreError> {
         // Verified just now, under the lock: nobody else can change them.
         let mut released = Vec::new();
-        let exact = self.find_exact(who)?;
-        let (ips, key) = if exact.is_empty() {
-            (
-                self.find_legacy(&who.container_id)?,
-                index::legacy_key(&who.container_id),
-            )
-        } else {
-            (exact, index::key(who))
-        };
         // The inode of each address, as indexed (and just verified): only the
         // last name of an inode may become a spare.
-        let indexed = self.index.get(&key)?;
+        let indexed = self.index.get(key)?;
         let pod = indexed.as_ref().and_then(|e| e.pod.clone());
         let inodes: Vec<(IpAddr, u64)> = indexed
             .map(|e| e.ips.iter().map(|(ip, st)| (*ip, st.ino)).collect())
             .unwrap_or_default();
-        let owner = if key == index::key(who) {
-            Owner::Attachment(who.clone())
-        } else {
-            Owner::Legacy(who.container_id.clone())
-        };
+        let owner = owner_of_key(key);
         let ino_of = |ip: IpAddr| inodes.iter().find(|(i, _)| *i == ip).map(|(_, n)| *n);
         for (n, ip) in ips.iter().enumerate() {
             let ino = ino_of(*ip);
@@ -1202,9 +1312,9 @@ impl LockedNetwork {
                 released.push(*ip);
             }
         }
-        if self.index.get(&key)?.is_some() {
+        if self.index.get(key)?.is_some() {
             self.begin_change()?;
-            self.index_put(&key, None)?;
+            self.index_put(key, None)?;
         }
         Ok(released)
     }
@@ -1321,16 +1431,45 @@ impl LockedNetwork {
         self.rewrite(&self.layout.released_log(), &text)
     }
 
-    /// Proves the state directory takes writes (STATUS): creates and removes
-    /// a scratch file. Opening alone does not show it: a clean, unchanged
-    /// network is opened without writing anything.
+    /// Shows that the state directory takes writes (STATUS) without writing:
+    /// the `clean` marker was opened for writing by [`Self::open`], which a
+    /// read-only file system or missing permissions refuse; without one, the
+    /// commit writes it. No file is created or removed.
     ///
     /// # Errors
-    /// [`StoreError`] when the file cannot be created or removed.
-    pub fn probe_writable(&mut self) -> Result<(), StoreError> {
-        let probe = self.layout.tmp_dir().join("status-probe");
-        self.rewrite(&probe, "ok")?;
-        fs::remove_file(&probe).map_err(io_err("remove", &probe))
+    /// [`StoreError`] when the marker cannot be opened for writing.
+    pub fn check_writable(&self) -> Result<(), StoreError> {
+        if self.clean_file.is_some() {
+            return Ok(());
+        }
+        let path = self.layout.clean_marker();
+        OpenOptions::new()
+            .write(true)
+            .open(&path)
+            .map(drop)
+            .or_else(|e| {
+                // A marker that is missing is written at commit, which then
+                // fails if the directory cannot take it.
+                if e.kind() == io::ErrorKind::NotFound {
+                    Ok(())
+                } else {
+                    Err(e)
+                }
+            })
+            .map_err(io_err("open for writing", &path))
+    }
+
+    /// Whether `ip` is free: no directory entry of that name (one `lstat`).
+    ///
+    /// # Errors
+    /// [`StoreError`] when the entry cannot be examined.
+    pub fn is_free(&self, ip: IpAddr) -> Result<bool, StoreError> {
+        let path = self.layout.ip_file(ip);
+        match fs::symlink_metadata(&path) {
+            Ok(_) => Ok(false),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(true),
+            Err(e) => Err(io_err("stat", &path)(e)),
+        }
     }
 
     /// Reads a small hint file of ours under `.podlease/`.
@@ -1455,7 +1594,7 @@ impl LockedNetwork {
         if !self.recovered || self.index_failed {
             return Ok(());
         }
-        let stamp = dir_stamp(&self.layout.dir)?;
+        let stamp = settle_dir(&self.layout.dir)?.text;
         let boot = format!("boot {}\n", recovery::boot_label(self.boot_id.as_deref()));
         let path = self.layout.clean_marker();
         let (file, len) = match self.clean_file.take() {
@@ -1468,8 +1607,9 @@ impl LockedNetwork {
             ""
         };
         let spares = self.spares.count();
+        let buckets = self.index.present();
         let record = clean_record(&format!(
-            "{stamp}\n{MARKER_FORMAT}\n{boot}{legacy}spare {spares}\n"
+            "{stamp}\n{MARKER_FORMAT}\n{boot}{legacy}spare {spares}\nbuckets {buckets:x}\n"
         ));
         let written = write_over(&file, &record, len, &path);
         self.clean_file = Some((file, record.len() as u64));

@@ -109,12 +109,60 @@ fn is_blank(line: &str) -> bool {
 /// is a newline followed by a space.
 fn blank_bytes(text: &str) -> usize {
     let bytes = text.as_bytes();
-    memchr::memmem::find_iter(bytes, b"\n ")
-        .map(|i| {
-            let line = bytes.get(i + 1..).unwrap_or_default();
-            memchr::memchr(b'\n', line).unwrap_or(line.len())
-        })
-        .sum()
+    let mut blank = 0;
+    let mut at = 0;
+    while let Some(i) = bytes.get(at..).and_then(|rest| search::byte(b'\n', rest)) {
+        let line = bytes.get(at + i + 1..).unwrap_or_default();
+        let len = search::byte(b'\n', line).unwrap_or(line.len());
+        if line.first() == Some(&b' ') {
+            blank += len;
+        }
+        at += i + 1 + len;
+    }
+    blank
+}
+
+/// Byte and substring search without run-time CPU feature detection.
+///
+/// memchr's top-level functions pick AVX2 or SSE2 at their first call by
+/// executing `cpuid`, which traps to the hypervisor in a virtual machine:
+/// measured at about 60 µs per process on this project's VMs, more than a
+/// whole index lookup, paid by every ADD, DEL and CHECK. SSE2 is part of
+/// x86_64, so memchr's SSE2 routines need no detection; other architectures
+/// (aarch64 has NEON as baseline) use memchr's own entry points.
+mod search {
+    /// The first `needle` in `haystack`.
+    pub fn byte(needle: u8, haystack: &[u8]) -> Option<usize> {
+        #[cfg(target_arch = "x86_64")]
+        {
+            match memchr::arch::x86_64::sse2::memchr::One::new(needle) {
+                Some(one) => one.find(haystack),
+                None => haystack.iter().position(|b| *b == needle),
+            }
+        }
+        #[cfg(not(target_arch = "x86_64"))]
+        {
+            memchr::memchr(needle, haystack)
+        }
+    }
+
+    /// The first occurrence of `needle` in `haystack`.
+    pub fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
+        #[cfg(target_arch = "x86_64")]
+        {
+            use memchr::arch::x86_64::sse2::packedpair::Finder;
+            match Finder::new(needle) {
+                Some(f) if haystack.len() >= f.min_haystack_len() => f.find(haystack, needle),
+                _ => haystack
+                    .windows(needle.len().max(1))
+                    .position(|w| w == needle),
+            }
+        }
+        #[cfg(not(target_arch = "x86_64"))]
+        {
+            memchr::memmem::find(haystack, needle)
+        }
+    }
 }
 
 /// Whether `text` looks like a bucket we wrote: empty (created ahead of its
@@ -154,16 +202,16 @@ fn parse_record(lines: &str) -> Option<IndexEntry> {
 /// The byte range of `key`'s record in a bucket's text: its `key` line and
 /// the `ip` and `pod` lines after it.
 fn find_record(text: &str, key: &str) -> Option<std::ops::Range<usize>> {
-    // memchr's SIMD search: std's `str::find` was a tenth of a DEL's time
-    // in a bucket of 190 entries.
+    // SIMD search: std's `str::find` was a tenth of a DEL's time in a
+    // bucket of 190 entries.
     let needle = format!("\nkey {key}\n");
-    let start = memchr::memmem::find(text.as_bytes(), needle.as_bytes())? + 1;
+    let start = search::find(text.as_bytes(), needle.as_bytes())? + 1;
     let mut end = start + "key ".len() + key.len() + 1;
     while let Some(rest) = text.get(end..) {
         if !(rest.starts_with("ip ") || rest.starts_with("pod ")) {
             break;
         }
-        end += memchr::memchr(b'\n', rest.as_bytes()).map_or(rest.len(), |i| i + 1);
+        end += search::byte(b'\n', rest.as_bytes()).map_or(rest.len(), |i| i + 1);
     }
     Some(start..end)
 }
@@ -202,6 +250,12 @@ fn parse(bytes: &[u8]) -> Option<Entries> {
     Some(out)
 }
 
+/// Bucket `n`'s bit in [`Index::present`].
+fn bit(n: usize) -> u64 {
+    1u64.checked_shl(u32::try_from(n).unwrap_or(u32::MAX))
+        .unwrap_or(0)
+}
+
 fn bucket_name(n: usize) -> String {
     format!("bucket-{n:02}")
 }
@@ -230,6 +284,11 @@ pub struct Index {
     dir: PathBuf,
     open: BTreeMap<usize, OpenBucket>,
     corrupt: bool,
+    /// Bit `n` set: bucket `n` is known to exist (the clean marker said so,
+    /// or this operation wrote it). Such a bucket found missing was removed
+    /// behind our back (an operator, a restore) and is damage, not "no
+    /// entries": without this, a vanished bucket would hide its attachments.
+    present: u64,
 }
 
 /// A bucket file as read whole.
@@ -286,6 +345,8 @@ impl Snapshot {
 pub struct Plan {
     /// Buckets whose content must change: (bucket, new content).
     writes: Vec<(usize, Vec<u8>)>,
+    /// The buckets that exist once it is carried out.
+    present: u64,
 }
 
 impl Plan {
@@ -302,7 +363,19 @@ impl Index {
             dir,
             open: BTreeMap::new(),
             corrupt: false,
+            present: 0,
         }
+    }
+
+    /// Declares the buckets that exist (bit `n` for bucket `n`), as the
+    /// clean marker recorded them.
+    pub fn expect_buckets(&mut self, present: u64) {
+        self.present = present;
+    }
+
+    /// The buckets known to exist, for the clean marker.
+    pub fn present(&self) -> u64 {
+        self.present
     }
 
     fn path(&self, n: usize) -> PathBuf {
@@ -345,6 +418,9 @@ impl Index {
                 if e.kind() == io::ErrorKind::NotFound
                     || e.raw_os_error() == Some(super::disk::ELOOP) =>
             {
+                if self.present & bit(n) != 0 {
+                    self.corrupt = true;
+                }
                 OpenBucket {
                     file: None,
                     text: Some(String::new()),
@@ -352,6 +428,7 @@ impl Index {
             }
             Err(e) => return Err(io_err("open", &path)(e)),
         };
+        self.present |= bucket.file.as_ref().map_or(0, |_| bit(n));
         Ok(slot.insert(bucket))
     }
 
@@ -388,6 +465,7 @@ impl Index {
     pub fn put(&mut self, key: &str, entry: Option<IndexEntry>) -> Result<(), StoreError> {
         use std::os::unix::fs::FileExt;
         let path = self.path(bucket_of(key));
+        let n = bucket_of(key);
         let dir = self.dir.clone();
         let bucket = self.load(bucket_of(key))?;
         if bucket.text.is_none() {
@@ -445,6 +523,7 @@ impl Index {
                 None => damaged = true,
             }
         }
+        let mut created = false;
         let file = match bucket.file.take() {
             Some(f) => f,
             None => {
@@ -454,6 +533,7 @@ impl Index {
                     super::disk::create_dir(meta)?;
                 }
                 super::disk::create_dir(&dir)?;
+                created = true;
                 super::disk::open_for_rewrite(&path)?
             }
         };
@@ -468,6 +548,9 @@ impl Index {
         bucket.text = written.is_ok().then_some(text);
         if damaged {
             self.corrupt = true;
+        }
+        if created {
+            self.present |= bit(n);
         }
         written
     }
@@ -529,10 +612,11 @@ impl Index {
         let mut plan = Plan::default();
         for (n, (entries, stored)) in per_bucket.iter().zip(&current.0).enumerate() {
             match stored {
-                Stored::Missing if entries.is_empty() => {}
+                Stored::Missing if entries.is_empty() => continue,
                 Stored::Entries(current) if current == entries => {}
                 _ => plan.writes.push((n, render(entries).into_bytes())),
             }
+            plan.present |= bit(n);
         }
         plan
     }
@@ -552,6 +636,7 @@ impl Index {
         if let Some(meta) = self.dir.parent() {
             super::disk::create_dir(meta)?;
         }
+        self.present = plan.present;
         super::disk::create_dir(&self.dir)?;
         for (n, content) in plan.writes {
             let path = self.path(n);

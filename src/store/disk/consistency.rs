@@ -14,7 +14,7 @@ use std::path::Path;
 use serde::Serialize;
 
 use super::{
-    Allocation, FileStamp, MARKER_FORMAT, Owner, StoreError, dir_stamp, io_err, parse_ip_name,
+    Allocation, DirStamp, FileStamp, MARKER_FORMAT, Owner, StoreError, io_err, parse_ip_name,
     read_address_file, read_optional,
 };
 use crate::ids::NetworkName;
@@ -171,7 +171,9 @@ pub fn check(data_dir: &Path, network: &NetworkName) -> Result<Inspection, Store
     let vouched = marker.as_deref().is_some_and(|t| {
         t.starts_with("dir ")
             && t.lines().any(|l| l == MARKER_FORMAT)
-            && dir_stamp(dir).is_ok_and(|now| t.lines().next().map(str::trim) == Some(now.as_str()))
+            && fs::metadata(dir).is_ok_and(|m| {
+                t.lines().next().map(str::trim) == Some(DirStamp::of(&m).text.as_str())
+            })
     });
     let finished = marker.as_deref().is_some_and(|t| t.starts_with("dir "));
     if !layout.meta.is_dir() {

@@ -200,8 +200,13 @@ impl LockedNetwork {
         if self.clean_boot.as_deref() != Some(current.as_str()) && self.settle_boot(&current)? {
             must_rebuild = true;
         }
-        let stamp = dir_stamp(&self.layout.dir)?;
-        if must_rebuild || self.clean_stamp.as_deref() != Some(stamp.as_str()) {
+        let dir = &self.layout.dir;
+        let stamp = DirStamp::of(&fs::metadata(dir).map_err(io_err("stat", dir))?);
+        if !must_rebuild && self.clean_stamp.as_deref() == Some(stamp.text.as_str()) {
+            // The index is current; complete (no scan needed to answer
+            // "holds nothing") only if no entry changed since it was settled.
+            self.complete = stamp.settled;
+        } else {
             self.rebuild_index()?;
             // The marker must be (re)written with the current stamp.
             self.needs_commit = true;

@@ -179,31 +179,133 @@ fn rebuild_after_foreign_file_appears() {
 
 /// Directory timestamps of jiffy granularity (every file system before Linux
 /// 6.13, e.g. Debian 12's 6.1; ramfs, NFS, FUSE still): host-local, woken
-/// by our unlock, creates its file in the same tick as our last change, and
-/// the directory's (inode, mtime) is what the clean marker recorded.
-/// Simulated by restoring the mtime. The index misses the file, but DEL
-/// re-scans before saying "nothing held", and so does CHECK (ops::check).
-/// (ADD's lookup does not re-scan: the README documents that window.)
+/// by our unlock, creates its file in the same tick as our last change, so
+/// the kernel stamps it with the time our commit's ctime has. An mtime-only
+/// stamp would then look unchanged. Simulated by setting the directory's
+/// mtime to that value. The stamp does not match, because a change of
+/// entries always leaves mtime = ctime and the recorded stamp is settled
+/// (mtime ≠ ctime), so DEL finds host-local's file without being told to scan.
 #[test]
-fn foreign_file_with_unchanged_dir_mtime_is_still_released() {
+fn foreign_file_in_the_same_tick_is_still_released() {
     let f = Fixture::new();
     f.reserve(&who("a", "eth0"), &["10.0.0.2"]);
     let dir = f.layout().dir;
-    let mtime: SystemTime = fs::metadata(&dir).unwrap().modified().unwrap();
+    let m = fs::metadata(&dir).unwrap();
+    assert_ne!(
+        (m.mtime(), m.mtime_nsec()),
+        (m.ctime(), m.ctime_nsec()),
+        "the commit settles the directory"
+    );
+    let tick = SystemTime::UNIX_EPOCH
+        + Duration::new(
+            u64::try_from(m.ctime()).unwrap(),
+            u32::try_from(m.ctime_nsec()).unwrap(),
+        );
     f.foreign("10.0.0.9", "hl\r\neth1");
-    File::open(&dir).unwrap().set_modified(mtime).unwrap();
+    File::open(&dir).unwrap().set_modified(tick).unwrap();
     let h = who("hl", "eth1");
     let mut net = f.open();
-    assert!(
-        net.find(&h).unwrap().is_empty(),
-        "the index alone cannot see it"
-    );
     assert_eq!(
-        net.release(&h).unwrap(),
+        net.release(&h, 1).unwrap(),
         [ip("10.0.0.9")],
         "DEL misses host-local's allocation"
     );
     net.commit().unwrap();
+}
+
+/// The fast path: a settled stamp that still matches proves the index
+/// complete, so "holds nothing" (a repeated DEL, DEL or CHECK of an unknown
+/// container) needs no scan; an unsettled one (the times could not be set)
+/// falls back to one.
+#[test]
+fn settled_stamp_proves_the_index_complete() {
+    let f = Fixture::new();
+    let a = who("a", "eth0");
+    f.reserve(&a, &["10.0.0.2"]);
+    assert_eq!(release(&f, &a), [ip("10.0.0.2")]);
+    let mut net = f.open();
+    assert!(net.complete, "a settled, matching stamp proves the index");
+    assert!(net.release(&a, 1).unwrap().is_empty());
+    assert!(!net.ensure_complete().unwrap(), "no scan needed");
+    net.commit().unwrap();
+    // Without that proof (the times could not be set), one scan.
+    let mut net = f.open();
+    net.complete = false;
+    assert!(net.release(&a, 1).unwrap().is_empty());
+    assert!(net.complete, "nothing found without proof: one scan");
+    net.commit().unwrap();
+}
+
+/// A clean marker whose stamp matches but is not settled (the times could
+/// not be set when it was written): the first "holds nothing" scans once,
+/// and its commit settles the stamp, so the next one needs no scan.
+#[test]
+fn an_unsettled_stamp_is_settled_by_the_next_commit() {
+    let f = Fixture::new();
+    let a = who("a", "eth0");
+    f.reserve(&a, &["10.0.0.2"]);
+    // An entry change leaves mtime = ctime; record that stamp as clean.
+    f.foreign("10.0.0.9", "x\r\neth0");
+    fs::remove_file(f.layout().ip_file(ip("10.0.0.9"))).unwrap();
+    let m = fs::metadata(f.layout().dir).unwrap();
+    let stamp = DirStamp::of(&m);
+    assert!(!stamp.settled);
+    let marker = fs::read_to_string(f.layout().clean_marker()).unwrap();
+    let rest = marker.split_once('\n').unwrap().1;
+    fs::write(
+        f.layout().clean_marker(),
+        clean_record(&format!("{}\n{}", stamp.text, rest.trim_end())),
+    )
+    .unwrap();
+    let mut net = f.open();
+    assert!(!net.complete, "an unsettled stamp proves nothing");
+    assert!(net.release(&who("b", "eth0"), 1).unwrap().is_empty());
+    net.commit().unwrap();
+    let mut net = f.open();
+    assert!(net.complete, "the commit settled the stamp");
+    assert!(!net.ensure_complete().unwrap());
+    net.commit().unwrap();
+    assert_eq!(f.find(&a), [ip("10.0.0.2")]);
+}
+
+/// A bucket removed behind our back (an operator's `rm -r .podlease/index`,
+/// a restore without it) is damage, not "no entries": the clean marker lists
+/// the buckets that exist, so DEL still finds and releases the address.
+#[test]
+fn a_vanished_index_bucket_is_rebuilt_not_believed() {
+    let f = Fixture::new();
+    let a = who("a", "eth0");
+    f.reserve(&a, &["10.0.0.2", "fd00::2"]);
+    // (`rm -r`, which the lints keep out of the store's code.)
+    for e in fs::read_dir(f.layout().index_dir()).unwrap() {
+        fs::remove_file(e.unwrap().path()).unwrap();
+    }
+    fs::remove_dir(f.layout().index_dir()).unwrap();
+    assert_eq!(release(&f, &a), [ip("10.0.0.2"), ip("fd00::2")]);
+    assert!(!f.layout().ip_file(ip("10.0.0.2")).exists());
+}
+
+/// host-local's DEL releases once per range set: exact files, or if there are
+/// none, the container's legacy id-only files. With two range sets or more
+/// the second pass takes the legacy files too (issue 12, item 2).
+#[test]
+fn del_releases_legacy_files_as_host_local_does() {
+    for (sets, legacy_goes) in [(1, false), (2, true)] {
+        let f = Fixture::new();
+        let a = who("c", "eth0");
+        f.reserve(&a, &["10.0.0.2", "fd00::2"]);
+        f.foreign("10.0.0.7", "c");
+        let mut net = f.open();
+        let mut got = net.release(&a, sets).unwrap();
+        net.commit().unwrap();
+        got.sort();
+        let mut want = vec![ip("10.0.0.2"), ip("fd00::2")];
+        if legacy_goes {
+            want.insert(1, ip("10.0.0.7"));
+        }
+        assert_eq!(got, want, "{sets} range set(s)");
+        assert_eq!(f.layout().ip_file(ip("10.0.0.7")).exists(), !legacy_goes);
+    }
 }
 
 #[test]
@@ -237,7 +339,7 @@ fn legacy_id_only_files() {
     );
     // DEL of another ifname releases the legacy files, not the exact one.
     let mut net = f.open();
-    let mut released = net.release(&who("legacy", "eth1")).unwrap();
+    let mut released = net.release(&who("legacy", "eth1"), 1).unwrap();
     released.sort();
     assert_eq!(released, [ip("10.0.0.5"), ip("fd00::5")]);
     net.commit().unwrap();
@@ -287,7 +389,7 @@ fn find_verifies_a_stale_index() {
     drop(net);
     // DEL releases only what the files say is ours.
     let mut net = f.open();
-    assert_eq!(net.release(&a).unwrap(), [ip("10.0.0.2")]);
+    assert_eq!(net.release(&a, 1).unwrap(), [ip("10.0.0.2")]);
     net.commit().unwrap();
     assert!(l.ip_file(ip("fd00::2")).exists() && l.ip_file(ip("10.0.0.3")).exists());
 }
@@ -370,7 +472,8 @@ fn empty_address_file_survives_a_rebuild() {
     f.reserve(&who("a", "eth0"), &["10.0.0.2"]);
     f.foreign("10.0.0.3", "");
     let mut net = f.open();
-    net.refresh().unwrap();
+    net.recover().unwrap();
+    net.rebuild_index().unwrap();
     assert!(net.taken().unwrap().contains(&ip("10.0.0.3")));
     net.commit().unwrap();
     assert!(f.layout().ip_file(ip("10.0.0.3")).exists());
@@ -379,7 +482,7 @@ fn empty_address_file_survives_a_rebuild() {
 /// Releases `w`'s addresses the way DEL does, and commits.
 fn release(f: &Fixture, w: &Attachment) -> Vec<IpAddr> {
     let mut net = f.open();
-    let mut out = net.release(w).unwrap();
+    let mut out = net.release(w, 1).unwrap();
     net.commit().unwrap();
     out.sort();
     out
