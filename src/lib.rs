@@ -21,6 +21,7 @@ pub mod config;
 pub mod error;
 pub mod gonet;
 pub mod ids;
+pub mod journal;
 pub mod ops;
 pub mod pool;
 pub mod range;

@@ -6,7 +6,9 @@ use std::fs::{self, OpenOptions};
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
+use podlease::journal::Reason;
 use podlease::ops::admin::{OwnerKind, UsageReport};
+use podlease::ops::tenancy::{self, JournalCounts};
 
 use super::{Ctx, Failure, Io};
 
@@ -17,6 +19,10 @@ use super::{Ctx, Failure, Io};
     "Gauges: podlease_addresses_allocated, podlease_addresses_capacity, podlease_addresses_free\n",
     "{network, range_set} (range_set=\"none\": outside every configured range set or no config),\n",
     "podlease_allocations_by_owner_kind{network, kind}, podlease_network_config_found{network}.\n",
+    "From the address journal (the records it still keeps, so they drop when old files rotate\n",
+    "away): podlease_journal_allocations and\n",
+    "podlease_journal_releases{network, reason}, podlease_journal_last_automatic_release_seconds\n",
+    "and podlease_journal_begins_seconds{network}.\n",
     "With --output the file is replaced atomically (temporary file, then rename); on failure the\n",
     "old file is left as it was.\n\n",
     "Exit status: 0 success, 1 failure (I/O, lock), 2 usage error"
@@ -32,7 +38,8 @@ pub fn run(ctx: &Ctx, args: &Args, io: &mut Io<'_>) -> Result<(), Failure> {
     for w in &report.warnings {
         writeln!(io.err, "podlease: warning: {w}")?;
     }
-    let text = render(&report);
+    let mut text = render(&report);
+    text.push_str(&render_journal(&tenancy::journal_counts(&ctx.admin)?));
     match &args.output {
         None => Ok(io.out.write_all(text.as_bytes())?),
         Some(path) => write_atomically(path, &text)
@@ -140,6 +147,77 @@ pub fn render(report: &UsageReport) -> String {
         );
     }
     out
+}
+
+/// The journal's gauges.
+pub fn render_journal(counts: &[JournalCounts]) -> String {
+    let mut out = String::new();
+    family(
+        &mut out,
+        "podlease_journal_allocations",
+        "Allocation records the address journal holds (add: ADD; external: found by an index rebuild); drops when old files rotate away.",
+    );
+    for c in counts {
+        for r in [Reason::Add, Reason::External] {
+            let _ = writeln!(
+                out,
+                "podlease_journal_allocations{{network=\"{}\",reason=\"{}\"}} {}",
+                label(&c.network),
+                r.as_str(),
+                c.allocations.get(&r).copied().unwrap_or(0)
+            );
+        }
+    }
+    family(
+        &mut out,
+        "podlease_journal_releases",
+        "Release records the address journal holds, by reason: del, gc, reclaim (earlier boot), recovery (killed ADD), operator (podlease release), external; drops when old files rotate away.",
+    );
+    for c in counts {
+        for r in Reason::ALL.into_iter().filter(|r| *r != Reason::Add) {
+            let _ = writeln!(
+                out,
+                "podlease_journal_releases{{network=\"{}\",reason=\"{}\"}} {}",
+                label(&c.network),
+                r.as_str(),
+                c.releases.get(&r).copied().unwrap_or(0)
+            );
+        }
+    }
+    family(
+        &mut out,
+        "podlease_journal_last_automatic_release_seconds",
+        "Unix time of the newest automatic release (reclaim or recovery) in the journal; 0 if none.",
+    );
+    for c in counts {
+        let _ = writeln!(
+            out,
+            "podlease_journal_last_automatic_release_seconds{{network=\"{}\"}} {}",
+            label(&c.network),
+            seconds(c.last_automatic_release)
+        );
+    }
+    family(
+        &mut out,
+        "podlease_journal_begins_seconds",
+        "Unix time of the oldest record the journal keeps; 0 if it is empty.",
+    );
+    for c in counts {
+        let _ = writeln!(
+            out,
+            "podlease_journal_begins_seconds{{network=\"{}\"}} {}",
+            label(&c.network),
+            seconds(c.begins)
+        );
+    }
+    out
+}
+
+fn seconds(ms: Option<i64>) -> String {
+    ms.map_or_else(
+        || "0".into(),
+        |ms| format!("{}.{:03}", ms.div_euclid(1000), ms.rem_euclid(1000)),
+    )
 }
 
 /// Writes `text` to a temporary file beside `path`, then renames it over

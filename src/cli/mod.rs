@@ -1,11 +1,13 @@
 //! The operator's face of the binary (no `CNI_COMMAND` in the environment):
-//! `podlease list | show | usage | release | gc | metrics | validate | install-cni`.
+//! `podlease list | show | usage | release | gc | metrics | validate | install-cni |
+//! history | verify`.
 //!
 //! Owns: argument parsing (clap), exit statuses, rendering reports as
 //! tables, JSON or Prometheus text. Never: the store (everything goes through
 //! [`podlease::ops::admin`]), `std::env` (the environment comes from `main`).
 
 mod gc;
+mod history;
 mod install;
 mod list;
 mod metrics;
@@ -16,6 +18,7 @@ mod show;
 mod target;
 mod usage;
 mod validate;
+mod verify;
 
 use std::collections::BTreeMap;
 use std::ffi::OsString;
@@ -53,6 +56,8 @@ Examples:
   crictl pods -q | sed 's/$/ eth0/' | podlease gc --keep - --network cbr0 --dry-run
   podlease metrics --output /var/lib/node_exporter/textfile/podlease.prom
   podlease validate /etc/cni/net.d/10-podlease.conflist
+  podlease history 10.22.0.14 --at 2026-05-01T12:34:56Z
+  podlease verify
 
 Environment:
   PODLEASE_DATA_DIR         default for --data-dir (without either, the dataDir of the configs)
@@ -64,7 +69,8 @@ Exit status:
   2  usage error: bad arguments, invalid names or input, ambiguous target (add --network)
   3  nothing matched: unknown address, container, pod or network, or a data directory
      that does not exist or holds no network (the message says what was probably meant)
-Errors go to stderr as \"podlease: <message>\"; when the status is not 0, stdout is empty.";
+Errors go to stderr as \"podlease: <message>\"; when the status is not 0, stdout is empty
+(except verify, whose report says what is wrong).";
 
 /// `--version`: the package version and the git commit it was built from
 /// (`unknown` outside a git checkout, see build.rs).
@@ -101,7 +107,7 @@ struct Cli {
     /// State directory (host-local's dataDir) [default: $PODLEASE_DATA_DIR, else the dataDir of the --config files or of every network in --conf-dir, else /var/lib/cni/networks]
     #[arg(long, global = true, value_name = "DIR")]
     data_dir: Option<PathBuf>,
-    /// Print JSON on stdout (list, show, usage, release, gc, validate)
+    /// Print JSON on stdout (list, show, usage, release, gc, validate, history, verify)
     #[arg(long, global = true)]
     json: bool,
     /// CNI config directory searched for the networks' ranges (validate: the node's other networks) [default: /etc/cni/net.d, unless --config is given]
@@ -128,6 +134,8 @@ enum Cmd {
     InstallCni(install::Args),
     Validate(validate::Args),
     Pool(pool::Args),
+    History(history::Args),
+    Verify(verify::Args),
 }
 
 /// The process's streams, passed down so nothing prints directly.
@@ -294,6 +302,8 @@ fn dispatch(cli: Cli, env: &BTreeMap<String, String>, io: &mut Io<'_>) -> Result
         // Handled above: it needs no data directory.
         Cmd::Validate(_) => Ok(()),
         Cmd::Pool(a) => pool::run(&ctx, &a, io),
+        Cmd::History(a) => history::run(&ctx, &a, io),
+        Cmd::Verify(a) => verify::run(&ctx, &a, io),
     }
 }
 

@@ -4,6 +4,7 @@
 //! into stdout bytes and an exit status. Never: the store.
 
 pub mod args;
+pub mod debug_log;
 pub mod result;
 pub mod version;
 
@@ -100,10 +101,14 @@ impl RawInvocation {
         version: SpecVersion,
         reclaim_on_reboot: bool,
         foreign_clock_slack_secs: u64,
+        journal: crate::journal::JournalOptions,
+        journal_tap: Option<&crate::journal::Tap>,
     ) -> StoreOptions {
         StoreOptions {
             reclaim_on_reboot,
             foreign_clock_slack_secs,
+            journal,
+            journal_tap: journal_tap.cloned(),
             on_lock_timeout: self.exit.map(|exit| lock_timeout_exit(exit, version)),
             ..StoreOptions::from_env(&self.env)
         }
@@ -136,9 +141,19 @@ fn name_err(var: &str, e: &NameError) -> Error {
 /// Runs one CNI invocation. Pure with respect to the process: everything
 /// comes in through `raw` and goes out through the [`Outcome`].
 pub fn run(raw: &RawInvocation) -> Outcome {
+    let started = std::time::Instant::now();
+    let log = debug_log::settings(&raw.stdin);
+    let outcome = run_logged(raw, log.as_ref().map(|l| &l.tap));
+    if let Some(log) = &log {
+        debug_log::write(log, raw, &outcome, started.elapsed());
+    }
+    outcome
+}
+
+fn run_logged(raw: &RawInvocation, tap: Option<&crate::journal::Tap>) -> Outcome {
     let mut version_for_errors = SpecVersion::NEWEST.as_str().to_owned();
     let mut warnings = Vec::new();
-    let (stdout, status) = match dispatch(raw, &mut version_for_errors, &mut warnings) {
+    let (stdout, status) = match dispatch(raw, &mut version_for_errors, &mut warnings, tap) {
         Ok(stdout) => (stdout, 0),
         Err(e) => {
             let msg = e.to_string();
@@ -170,6 +185,7 @@ fn dispatch(
     raw: &RawInvocation,
     version_for_errors: &mut String,
     warnings: &mut Vec<String>,
+    tap: Option<&crate::journal::Tap>,
 ) -> Result<Vec<u8>, Error> {
     let command_str = raw.var("CNI_COMMAND").unwrap_or_default();
     let command = Command::parse(command_str).ok_or_else(|| {
@@ -299,7 +315,13 @@ fn dispatch(
                 &name,
                 &who,
                 &cfg,
-                &raw.store_options(version, cfg.reclaim_on_reboot, cfg.reclaim_clock_slack_secs),
+                &raw.store_options(
+                    version,
+                    cfg.reclaim_on_reboot,
+                    cfg.reclaim_clock_slack_secs,
+                    cfg.journal,
+                    tap,
+                ),
             )?;
             Ok(Vec::new())
         }
@@ -315,7 +337,13 @@ fn dispatch(
                 &who,
                 &cfg,
                 pod,
-                &raw.store_options(version, cfg.reclaim_on_reboot, cfg.reclaim_clock_slack_secs),
+                &raw.store_options(
+                    version,
+                    cfg.reclaim_on_reboot,
+                    cfg.reclaim_clock_slack_secs,
+                    cfg.journal,
+                    tap,
+                ),
             )?;
             Ok(result::encode(&result, version))
         }
@@ -329,7 +357,13 @@ fn dispatch(
                 &who,
                 cfg,
                 go_get(top, "prevResult"),
-                &raw.store_options(version, cfg.reclaim_on_reboot, cfg.reclaim_clock_slack_secs),
+                &raw.store_options(
+                    version,
+                    cfg.reclaim_on_reboot,
+                    cfg.reclaim_clock_slack_secs,
+                    cfg.journal,
+                    tap,
+                ),
             )?;
             Ok(Vec::new())
         }
@@ -340,7 +374,13 @@ fn dispatch(
                 &name,
                 &keep,
                 &cfg,
-                &raw.store_options(version, cfg.reclaim_on_reboot, cfg.reclaim_clock_slack_secs),
+                &raw.store_options(
+                    version,
+                    cfg.reclaim_on_reboot,
+                    cfg.reclaim_clock_slack_secs,
+                    cfg.journal,
+                    tap,
+                ),
             )?;
             Ok(Vec::new())
         }
@@ -358,7 +398,13 @@ fn dispatch(
             ops::status(
                 &name,
                 cfg,
-                &raw.store_options(version, cfg.reclaim_on_reboot, cfg.reclaim_clock_slack_secs),
+                &raw.store_options(
+                    version,
+                    cfg.reclaim_on_reboot,
+                    cfg.reclaim_clock_slack_secs,
+                    cfg.journal,
+                    tap,
+                ),
             )?;
             Ok(Vec::new())
         }

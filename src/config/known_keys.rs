@@ -33,7 +33,13 @@ pub const IPAM: &[&str] = &[
     "reclaimClockSlackSeconds",
     "reuseDelaySeconds",
     "sticky",
+    "journal",
+    "logFile",
+    "logLevel",
 ];
+
+/// Keys of the address journal's settings (`ipam.journal`, when an object).
+pub const JOURNAL: &[&str] = &["enabled", "maxFiles", "maxBytes"];
 
 /// Keys of a range (`ipam.ranges[i][j]`, `runtimeConfig.ipRanges[i][j]`).
 pub const RANGE: &[&str] = &["subnet", "rangeStart", "rangeEnd", "gateway"];
@@ -177,6 +183,9 @@ pub fn unknown_keys(root: &Value) -> (Vec<UnknownKey>, usize) {
         if let Some(ranges) = get(ipam, "ranges") {
             check_range_sets(ranges, "ipam.ranges", &mut out);
         }
+        if let Some(Value::Object(j)) = get(ipam, "journal") {
+            check_object(j, "ipam.journal", JOURNAL, &mut out);
+        }
         if let Some(Value::Array(routes)) = get(ipam, "routes") {
             for (i, r) in routes.iter().enumerate() {
                 if let Value::Object(m) = r {
@@ -291,7 +300,7 @@ mod tests {
         assert!(read.len() > 20, "the scan found too few keys: {read:?}");
         for key in read {
             assert!(
-                [IPAM, RANGE, ROUTE, LEVELS]
+                [IPAM, RANGE, ROUTE, JOURNAL, LEVELS]
                     .iter()
                     .any(|l| is_known(l, key)),
                 "the decoder reads {key:?}: add it to config::known_keys"

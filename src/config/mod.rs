@@ -19,6 +19,7 @@ use serde_json::Value;
 
 use crate::cni::args::{CniArgs, parse_requested_ip};
 use crate::cni::version::SpecVersion;
+use crate::journal::JournalOptions;
 use crate::range::{
     Family, Range, RangeError, RangeSet, RangeSetError, canonical, subnet_bounds, to_u128,
 };
@@ -268,6 +269,8 @@ pub struct IpamConfig {
     /// Cluster pools (`ipam.pools`): the range sets are then this node's
     /// blocks, filled in by [`crate::pool`] under the lock; empty here.
     pub pools: Option<crate::pool::PoolsConfig>,
+    /// The address journal (`ipam.journal`).
+    pub journal: JournalOptions,
 }
 
 /// The part of the configuration that DEL needs. DEL must release whatever the
@@ -287,6 +290,8 @@ pub struct ReleaseConfig {
     /// `subnet`), at least 1: host-local's DEL releases once per range set,
     /// which decides whether a container's legacy id-only files go too.
     pub range_sets: usize,
+    /// As in [`IpamConfig`]; a bad value means the defaults.
+    pub journal: JournalOptions,
 }
 
 fn parse_ip(field: &Field<'_>) -> Result<IpAddr, ConfigError> {
@@ -571,6 +576,45 @@ fn assign_requests(
     Ok(per_set)
 }
 
+/// `ipam.journal`: `true`/`false`, or `{"enabled", "maxFiles", "maxBytes"}`.
+fn journal_options(ipam: &Obj<'_>) -> Result<JournalOptions, ConfigError> {
+    let mut opts = JournalOptions::default();
+    let Some(field) = ipam.get("journal") else {
+        return Ok(opts);
+    };
+    if let Some(on) = field.value.as_bool() {
+        opts.enabled = on;
+        return Ok(opts);
+    }
+    let obj = Obj::of(field.value, &field.path)?;
+    opts.enabled = obj.bool("enabled")?.unwrap_or(true);
+    if let Some(n) = obj.u64("maxFiles")? {
+        opts.max_files = u32::try_from(n)
+            .ok()
+            .filter(|n| (1..=crate::journal::MAX_MAX_FILES).contains(n))
+            .ok_or_else(|| ConfigError::Invalid {
+                field: format!("{}.maxFiles", field.path),
+                reason: format!(
+                    "{n} files: must be between 1 and {}",
+                    crate::journal::MAX_MAX_FILES
+                ),
+            })?;
+    }
+    if let Some(n) = obj.u64("maxBytes")? {
+        if n < crate::journal::MIN_MAX_BYTES {
+            return Err(ConfigError::Invalid {
+                field: format!("{}.maxBytes", field.path),
+                reason: format!(
+                    "{n} bytes: must be at least {} so a file holds a few records",
+                    crate::journal::MIN_MAX_BYTES
+                ),
+            });
+        }
+        opts.max_bytes = n;
+    }
+    Ok(opts)
+}
+
 impl IpamConfig {
     /// Parses and validates the whole config for ADD, CHECK, GC and STATUS.
     ///
@@ -739,6 +783,7 @@ impl IpamConfig {
                 .unwrap_or(crate::store::disk::DEFAULT_FOREIGN_CLOCK_SLACK_SECS),
             sticky: ipam.bool("sticky")?.unwrap_or(false),
             pools,
+            journal: journal_options(&ipam)?,
             exclude,
             range_sets,
             requested,
@@ -779,6 +824,10 @@ impl ReleaseConfig {
                 let subnet = usize::from(o.get("subnet").is_some());
                 (ranges + subnet).max(1)
             }),
+            journal: ipam
+                .as_ref()
+                .and_then(|o| journal_options(o).ok())
+                .unwrap_or_default(),
         })
     }
 }

@@ -104,6 +104,7 @@ fn add_once(
     }
 
     let mut owner = net.prepare_owner(who)?;
+    let journal_pod = pod.clone();
     let mut outcome = reserve_all(&mut net, &mut owner, network, cfg, pod.as_deref());
     // A pool whose held blocks are full grows by a block, then ADD tries again.
     let mut growth = 0;
@@ -131,6 +132,8 @@ fn add_once(
     let outcome = outcome.and_then(|picked| net.mark_clean().map(|()| picked).map_err(Error::from));
     match outcome {
         Ok(picked) => {
+            let ips: Vec<IpAddr> = picked.iter().map(|(_, ip)| *ip).collect();
+            net.journal_allocated(who, &ips, journal_pod.as_deref());
             let ips = picked
                 .iter()
                 .filter_map(|(set, ip)| {

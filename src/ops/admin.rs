@@ -779,6 +779,7 @@ impl Admin {
             Some(cfg) => {
                 opts.reclaim_on_reboot = cfg.release.reclaim_on_reboot;
                 opts.foreign_clock_slack_secs = cfg.release.reclaim_clock_slack_secs;
+                opts.journal = cfg.release.journal;
             }
             None => opts.reclaim_on_reboot = false,
         }
@@ -961,7 +962,7 @@ impl Admin {
         }
         let mut released = Vec::new();
         for info in chosen {
-            match net.release_ip(info.address) {
+            match net.release_ip(info.address, crate::journal::Reason::Operator) {
                 Ok(Some(_)) => released.push(info),
                 Ok(None) => {}
                 Err(e) => {

@@ -94,7 +94,7 @@ pub fn collect(net: &mut LockedNetwork, rule: &KeepRule) -> Result<Collected, Er
             live_pods.extend(a.pod);
             continue;
         }
-        match net.release_ip(a.ip) {
+        match net.release_ip(a.ip, crate::journal::Reason::Gc) {
             Ok(_) => out.released.push(a),
             Err(e) => out.failures.push(Error::from(e)),
         }

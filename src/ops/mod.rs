@@ -12,6 +12,7 @@ pub mod gc;
 mod history;
 pub mod locate;
 mod status;
+pub mod tenancy;
 pub mod validate;
 
 use std::net::IpAddr;

@@ -33,6 +33,7 @@ use super::layout::{Layout, parse_ip_name};
 use super::lock::{LockError, NetworkLock, TimeoutHook};
 use super::spare::SparePool;
 use crate::ids::{Attachment, ContainerId, IfName, NetworkName};
+use crate::journal::{Event, Journal, JournalOptions, Reason, Record, Tap};
 
 /// An I/O failure, with what was being done and to which path.
 #[derive(Debug, thiserror::Error)]
@@ -81,6 +82,11 @@ pub struct StoreOptions {
     /// Ends the process on a lock timeout instead of returning the error (see
     /// [`TimeoutHook`]); the CNI entry point sets it, library users need not.
     pub on_lock_timeout: Option<TimeoutHook>,
+    /// The address journal's settings (`ipam.journal`).
+    pub journal: JournalOptions,
+    /// Where the journal's records of each operation also go (the CNI
+    /// face's debug log); `None` when nobody asked.
+    pub journal_tap: Option<Tap>,
 }
 
 /// Default for [`StoreOptions::foreign_clock_slack_secs`]: one hour.
@@ -94,6 +100,8 @@ impl Default for StoreOptions {
             boot: BootSource::default(),
             foreign_clock_slack_secs: DEFAULT_FOREIGN_CLOCK_SLACK_SECS,
             on_lock_timeout: None,
+            journal: JournalOptions::default(),
+            journal_tap: None,
         }
     }
 }
@@ -285,6 +293,36 @@ pub struct LockedNetwork {
     index: Index,
     /// Inodes of released addresses, for the next reservations.
     spares: SparePool,
+    /// The address journal: every allocation and release is recorded through
+    /// [`Self::journal_allocated`] and [`Self::journal_released`], and written
+    /// in one append when this value is dropped (with the lock still held).
+    journal: Journal,
+    /// Addresses this operation released, so an index rebuild does not
+    /// report them again as removed by someone else.
+    released_here: BTreeSet<IpAddr>,
+}
+
+impl Drop for LockedNetwork {
+    fn drop(&mut self) {
+        // Fields drop after this: the lock is still held while writing.
+        self.journal.flush();
+    }
+}
+
+/// The holder an index key names (`id:ifname`, or `id:` for a legacy file).
+fn owner_of_key(key: &str) -> Owner {
+    let (id, ifname) = key.split_once(':').unwrap_or((key, ""));
+    match (ContainerId::new(id), ifname) {
+        (Ok(id), "") => Owner::Legacy(id),
+        (Ok(container_id), ifname) => match IfName::new(ifname) {
+            Ok(ifname) => Owner::Attachment(Attachment {
+                container_id,
+                ifname,
+            }),
+            Err(_) => Owner::Unknown(key.to_owned()),
+        },
+        (Err(_), _) => Owner::Unknown(key.to_owned()),
+    }
 }
 
 /// Reads the whole of an open small file in (usually) one `read`: a short
@@ -707,6 +745,7 @@ impl LockedNetwork {
             .and_then(|n| n.trim().parse().ok())
             .unwrap_or(0);
         let spare_dir = layout.spare_dir();
+        let journal_path = layout.journal();
         // Which index buckets exist: one that has vanished since is damage.
         let buckets = clean
             .as_deref()
@@ -732,6 +771,8 @@ impl LockedNetwork {
             complete: false,
             index,
             spares: SparePool::new(spare_dir, spares),
+            journal: Journal::new(journal_path, opts.journal).with_tap(opts.journal_tap.clone()),
+            released_here: BTreeSet::new(),
         };
         // A marker that is not clean says nothing about the spares.
         if clean.is_none() {
@@ -866,6 +907,9 @@ impl LockedNetwork {
             let e = wanted.entry(key).or_default();
             e.ips.push((a.ip, a.stamp));
         }
+        if current.whole() {
+            self.journal_external(&current, &wanted);
+        }
         for (key, e) in &mut wanted {
             e.ips.sort_by_key(|(ip, _)| *ip);
             e.pod = current.get(key).and_then(|o| o.pod.clone());
@@ -883,6 +927,50 @@ impl LockedNetwork {
         // Under the lock, from a scan made now: nothing is missing.
         self.complete = true;
         Ok(())
+    }
+
+    /// Records what a rebuild found changed by someone else since our index
+    /// was written: addresses that appeared (host-local's ADD) or went
+    /// (host-local's DEL, an `rm`). Our own releases in this operation are
+    /// not counted again.
+    fn journal_external(&mut self, old: &index::Snapshot, wanted: &BTreeMap<String, IndexEntry>) {
+        let holders = |entries: &mut dyn Iterator<Item = (&String, &IndexEntry)>| {
+            let mut by_ip: BTreeMap<IpAddr, (String, Option<String>)> = BTreeMap::new();
+            for (key, e) in entries {
+                for (ip, _) in &e.ips {
+                    by_ip.insert(*ip, (key.clone(), e.pod.clone()));
+                }
+            }
+            by_ip
+        };
+        let before = holders(&mut old.entries());
+        let after = holders(&mut wanted.iter());
+        let split = |key: &str| -> (String, Option<String>) {
+            match key.split_once(':') {
+                Some((id, "")) => (id.to_owned(), None),
+                Some((id, ifname)) => (id.to_owned(), Some(ifname.to_owned())),
+                None => (key.to_owned(), None),
+            }
+        };
+        for (ip, (key, pod)) in &before {
+            if after.get(ip).is_none_or(|(k, _)| k != key) && !self.released_here.contains(ip) {
+                let (id, ifname) = split(key);
+                let r = Record::now(Event::Release, *ip, Reason::External)
+                    .by(&id, ifname.as_deref())
+                    .pod(pod.as_deref())
+                    .note("gone when the index was rebuilt (host-local, or a change by hand)");
+                self.journal.push(r);
+            }
+        }
+        for (ip, (key, _)) in &after {
+            if before.get(ip).is_none_or(|(k, _)| k != key) {
+                let (id, ifname) = split(key);
+                let r = Record::now(Event::Allocate, *ip, Reason::External)
+                    .by(&id, ifname.as_deref())
+                    .note("found when the index was rebuilt (host-local, or a change by hand)");
+                self.journal.push(r);
+            }
+        }
     }
 
     /// Reads one address file's owner; `None` if the address is free.
@@ -979,7 +1067,7 @@ impl LockedNetwork {
     }
 
     /// Makes sure the index lists every address file: rebuilds it (one
-    /// scan) unless that is already proven (see [`DirStamp`]). Operations
+    /// scan) unless that is already proven (see the settled directory stamp, `DirStamp`). Operations
     /// call this before reporting that an attachment holds nothing, where a
     /// wrong answer would hurt (CHECK, DEL). Returns whether it rebuilt, so
     /// the caller knows to look again.
@@ -1127,6 +1215,41 @@ impl LockedNetwork {
         }
     }
 
+    /// Records in the journal that `who` was given `ips` (ADD). Never fails:
+    /// the record is written when the operation ends.
+    pub fn journal_allocated(&mut self, who: &Attachment, ips: &[IpAddr], pod: Option<&str>) {
+        for ip in ips {
+            let r = Record::now(Event::Allocate, *ip, Reason::Add)
+                .by(who.container_id.as_str(), Some(who.ifname.as_str()))
+                .pod(pod);
+            self.journal.push(r);
+        }
+    }
+
+    /// Every release of an address, whoever makes it, passes through here
+    /// right after the address file is removed: it is recorded in the journal.
+    fn journal_released(
+        &mut self,
+        ip: IpAddr,
+        owner: &Owner,
+        pod: Option<&str>,
+        reason: Reason,
+        note: Option<&str>,
+    ) {
+        self.released_here.insert(ip);
+        let r = Record::now(Event::Release, ip, reason).pod(pod);
+        let mut r = match owner {
+            Owner::Attachment(a) => r.by(a.container_id.as_str(), Some(a.ifname.as_str())),
+            Owner::Legacy(id) => r.by(id.as_str(), None),
+            Owner::Empty => r.note("empty address file"),
+            Owner::Unknown(s) => r.note(&format!("address file said {s:?}")),
+        };
+        if let Some(n) = note {
+            r = r.note(n);
+        }
+        self.journal.push(r);
+    }
+
     /// Releases everything `who` holds (DEL), as host-local's DEL does with
     /// `range_sets` range sets in its config: it releases once per range
     /// set, each time the files naming `who` exactly, or if there are none,
@@ -1172,11 +1295,12 @@ impl LockedNetwork {
         let mut released = Vec::new();
         // The inode of each address, as indexed (and just verified): only the
         // last name of an inode may become a spare.
-        let inodes: Vec<(IpAddr, u64)> = self
-            .index
-            .get(key)?
+        let indexed = self.index.get(key)?;
+        let pod = indexed.as_ref().and_then(|e| e.pod.clone());
+        let inodes: Vec<(IpAddr, u64)> = indexed
             .map(|e| e.ips.iter().map(|(ip, st)| (*ip, st.ino)).collect())
             .unwrap_or_default();
+        let owner = owner_of_key(key);
         let ino_of = |ip: IpAddr| inodes.iter().find(|(i, _)| *i == ip).map(|(_, n)| *n);
         for (n, ip) in ips.iter().enumerate() {
             let ino = ino_of(*ip);
@@ -1184,6 +1308,7 @@ impl LockedNetwork {
                 ino.is_some() && !ips.iter().skip(n + 1).any(|later| ino_of(*later) == ino);
             self.begin_change()?;
             if self.spares.retire(&self.layout.ip_file(*ip), last_link)? {
+                self.journal_released(*ip, &owner, pod.as_deref(), Reason::Del, None);
                 released.push(*ip);
             }
         }
@@ -1194,17 +1319,22 @@ impl LockedNetwork {
         Ok(released)
     }
 
-    /// Releases one address whatever holds it (operator release, GC).
-    /// Returns the owner it had, `None` if it was free.
+    /// Releases one address whatever holds it (operator release, GC), for
+    /// `reason`. Returns the owner it had, `None` if it was free.
     ///
     /// # Errors
     /// [`StoreError`] on I/O failure.
-    pub fn release_ip(&mut self, ip: IpAddr) -> Result<Option<Owner>, StoreError> {
+    pub fn release_ip(&mut self, ip: IpAddr, reason: Reason) -> Result<Option<Owner>, StoreError> {
         let Some((owner, _)) = self.owner_of(ip)? else {
             return Ok(None);
         };
         self.begin_change()?;
         remove_if_exists(&self.layout.ip_file(ip))?;
+        let pod = match &owner {
+            Owner::Attachment(who) => self.index.get(&index::key(who))?.and_then(|e| e.pod),
+            _ => None,
+        };
+        self.journal_released(ip, &owner, pod.as_deref(), reason, None);
         let key = match &owner {
             Owner::Attachment(who) => Some(index::key(who)),
             Owner::Legacy(id) => Some(index::legacy_key(id)),
@@ -1489,6 +1619,7 @@ impl LockedNetwork {
     }
 }
 
+pub mod consistency;
 pub mod recovery;
 
 #[cfg(test)]

@@ -317,6 +317,17 @@ impl Snapshot {
         !self.0.iter().any(|s| matches!(s, Stored::Damaged))
     }
 
+    /// The entries of every bucket that parses, by reference.
+    pub fn entries(&self) -> impl Iterator<Item = (&String, &IndexEntry)> {
+        self.0
+            .iter()
+            .flat_map(|s| match s {
+                Stored::Entries(e) => Some(e.iter()),
+                Stored::Missing | Stored::Damaged => None,
+            })
+            .flatten()
+    }
+
     /// The entries of every bucket that parses.
     pub fn into_entries(self) -> Entries {
         let mut all = Entries::new();

@@ -75,6 +75,11 @@ impl Layout {
         self.meta.join("spare")
     }
 
+    /// The address journal (rotated files beside it: `journal.1`, ...).
+    pub fn journal(&self) -> PathBuf {
+        self.meta.join(crate::journal::FILE_NAME)
+    }
+
     /// Last address of each pod, for sticky addresses.
     pub fn sticky_dir(&self) -> PathBuf {
         self.meta.join("sticky")

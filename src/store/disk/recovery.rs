@@ -234,6 +234,8 @@ impl LockedNetwork {
                     owner: &owner,
                     reason: &ReleaseReason::KilledAdd,
                 });
+                let note = Some("an ADD that was killed before it finished");
+                self.journal_released(ip, &owner, None, Reason::Recovery, note);
             }
         }
         remove_if_exists(&tmp)?;
@@ -258,6 +260,20 @@ impl LockedNetwork {
                 .boot
                 .foreign_reference(self.recovery_opts.foreign_clock_slack_secs);
             let allocs = self.scan()?;
+            // The pods, for the journal.
+            let pods: BTreeMap<IpAddr, String> = self
+                .index
+                .read_all()
+                .map(|(entries, _)| {
+                    entries
+                        .into_values()
+                        .filter_map(|e| Some((e.pod?, e.ips)))
+                        .flat_map(|(pod, ips)| {
+                            ips.into_iter().map(move |(ip, _)| (ip, pod.clone()))
+                        })
+                        .collect()
+                })
+                .unwrap_or_default();
             for (a, reason) in reboot_releases(&allocs, &known, recorded, current, reference) {
                 let path = self.layout.ip_file(a.ip);
                 // Still the very file judged (we hold the lock, an operator
@@ -275,6 +291,8 @@ impl LockedNetwork {
                         owner: &a.owner,
                         reason: &reason,
                     });
+                    let pod = pods.get(&a.ip).map(String::as_str);
+                    self.journal_released(a.ip, &a.owner, pod, Reason::Reclaim, None);
                 }
             }
         }

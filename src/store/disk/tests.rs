@@ -14,6 +14,8 @@ fn opts() -> StoreOptions {
         },
         foreign_clock_slack_secs: DEFAULT_FOREIGN_CLOCK_SLACK_SECS,
         on_lock_timeout: None,
+        journal: JournalOptions::default(),
+        journal_tap: None,
     }
 }
 
