@@ -121,9 +121,6 @@ pub struct Configs {
 /// The ipam types whose state we read.
 const IPAM_TYPES: [&str; 2] = ["podlease", "host-local"];
 
-/// File extensions libcni loads.
-const CONF_EXTENSIONS: [&str; 3] = ["conf", "conflist", "json"];
-
 /// Largest config file read.
 const MAX_CONF: u64 = 1 << 20;
 
@@ -168,8 +165,8 @@ impl Configs {
             }
         }
         let Some(dir) = conf_dir else { return Ok(out) };
-        let entries = match fs::read_dir(dir) {
-            Ok(e) => e,
+        let paths = match super::locate::conf_files(dir) {
+            Ok(p) => p,
             Err(e) => {
                 out.warnings.push(format!(
                     "cannot list config directory {}: {e}",
@@ -178,17 +175,6 @@ impl Configs {
                 return Ok(out);
             }
         };
-        let mut paths: Vec<PathBuf> = entries
-            .filter_map(Result::ok)
-            .map(|e| e.path())
-            .filter(|p| {
-                p.extension()
-                    .and_then(|x| x.to_str())
-                    .is_some_and(|x| CONF_EXTENSIONS.contains(&x))
-            })
-            .filter(|p| p.is_file())
-            .collect();
-        paths.sort();
         for path in paths {
             match read_conf(&path) {
                 Ok(text) => {
