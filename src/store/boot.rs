@@ -59,9 +59,14 @@ impl BootSource {
     /// it. `None` when the file system does not record birth times (or
     /// reports the epoch).
     pub fn run_birth(&self) -> Option<i64> {
-        let born = std::fs::metadata(&self.run_path).ok()?.created().ok()?;
-        let secs = born.duration_since(std::time::UNIX_EPOCH).ok()?.as_secs();
-        i64::try_from(secs).ok().filter(|s| *s > 0)
+        // statx itself: Rust's std reports no birth time when linked
+        // against musl, which is how podlease ships.
+        use rustix::fs::{AtFlags, CWD, StatxFlags, statx};
+        let st = statx(CWD, &self.run_path, AtFlags::empty(), StatxFlags::BTIME).ok()?;
+        if st.stx_mask & StatxFlags::BTIME.bits() == 0 {
+            return None;
+        }
+        Some(st.stx_btime.tv_sec).filter(|s| *s > 0)
     }
 
     /// The instant before which a file we did not write is proven to be of
