@@ -620,6 +620,50 @@ fn exhausted_pool_and_block_cap_give_the_exhaustion_code() {
 }
 
 #[test]
+fn a_pool_with_a_link_local_gateway_hands_out_the_first_host_address() {
+    let Some(etcd) = Etcd::start() else { return };
+    let root = tempfile::tempdir().unwrap();
+    // One /28 block: 14 host addresses, all allocatable, since the gateway
+    // is 169.254.1.1 (13 with the default gateway, the block's first host).
+    let mut n = Node::new(root.path(), "gw", &etcd.url(), "10.97.0.0/16", 28);
+    n.extra = json!({"pool": {"gateway": "169.254.1.1", "maxBlocks": 1}});
+    let mut got = BTreeSet::new();
+    for i in 0..14 {
+        let reply = n.add(&format!("c{i}"));
+        // Every pool key is known: none is warned about as a typo.
+        assert!(!reply.stderr.contains("unknown key"), "{reply:?}");
+        let r = reply.success();
+        assert_eq!(r["ips"][0]["gateway"], "169.254.1.1", "{r}");
+        let addr = r["ips"][0]["address"].as_str().unwrap().to_owned();
+        assert!(addr.ends_with("/28"), "{r}");
+        got.insert(addr.split('/').next().unwrap().parse::<IpAddr>().unwrap());
+        if i == 12 {
+            // `pool show` counts the first host address as free, not as a gateway.
+            let show = cli(&n, &["--json", "pool", "show"]);
+            let v: Value = serde_json::from_str(&show.stdout).unwrap();
+            assert_eq!(
+                (v[0]["used"].as_u64(), v[0]["free"].as_u64()),
+                (Some(13), Some(1)),
+                "{v}"
+            );
+        }
+    }
+    let blocks = n.blocks();
+    assert_eq!(blocks.len(), 1, "{blocks:?}");
+    let block = blocks[0].0;
+    let IpAddr::V4(net) = block.network() else {
+        panic!("{block} is not IPv4")
+    };
+    let first_host = IpAddr::V4((u32::from(net) + 1).into());
+    assert!(got.contains(&first_host), "{first_host} not in {got:?}");
+    assert_eq!(got.len(), 14);
+    assert!(got.iter().all(|ip| contains(block, *ip)));
+    let msg = n.add("c14").error(100);
+    assert!(msg.contains("maxBlocks"), "{msg}");
+    check_invariants(&etcd, std::slice::from_ref(&n));
+}
+
+#[test]
 fn pools_with_ranges_is_a_config_error() {
     let dir = tempfile::tempdir().unwrap();
     let cfg = conf(

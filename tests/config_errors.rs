@@ -756,6 +756,28 @@ fn cases() -> Vec<Case> {
             7,
             &[R, "gateway", "fe80::1"],
         ),
+        // A cluster pool's gateway is link-local, of the pool's family.
+        c(
+            "pool gateway not link-local",
+            json!({ "nodeName": "a", "etcd": { "endpoints": ["http://127.0.0.1:1"] },
+                    "pools": [{ "cidr": "10.244.0.0/16", "blockSize": 26, "gateway": "10.244.0.1" }] }),
+            7,
+            &["ipam.pools[0].gateway", "10.244.0.1", "link-local"],
+        ),
+        c(
+            "pool gateway of the other family",
+            json!({ "nodeName": "a", "etcd": { "endpoints": ["http://127.0.0.1:1"] },
+                    "pools": [{ "cidr": "fd00:10:244::/56", "blockSize": 120, "gateway": "169.254.1.1" }] }),
+            7,
+            &["ipam.pools[0].gateway", "169.254.1.1", "link-local"],
+        ),
+        c(
+            "pool gateway not an address",
+            json!({ "nodeName": "a", "etcd": { "endpoints": ["http://127.0.0.1:1"] },
+                    "pools": [{ "cidr": "10.244.0.0/16", "blockSize": 26, "gateway": "gw" }] }),
+            7,
+            &["ipam.pools[0].gateway", "gw"],
+        ),
         // CIDRs as Go's net.ParseCIDR reads them (issue 12 §7).
         c(
             "dotted netmask",

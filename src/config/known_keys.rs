@@ -36,6 +36,31 @@ pub const IPAM: &[&str] = &[
     "journal",
     "logFile",
     "logLevel",
+    "pools",
+    "nodeName",
+    "etcd",
+];
+
+/// Keys of a cluster pool (`ipam.pools[i]`).
+pub const POOL: &[&str] = &[
+    "cidr",
+    "blockSize",
+    "gateway",
+    "maxBlocks",
+    "minBlocks",
+    "releaseAfterSeconds",
+];
+
+/// Keys of the etcd settings of cluster pools (`ipam.etcd`).
+pub const ETCD: &[&str] = &[
+    "endpoints",
+    "prefix",
+    "caFile",
+    "certFile",
+    "keyFile",
+    "username",
+    "passwordFile",
+    "timeoutSeconds",
 ];
 
 /// Keys of the address journal's settings (`ipam.journal`, when an object).
@@ -186,6 +211,16 @@ pub fn unknown_keys(root: &Value) -> (Vec<UnknownKey>, usize) {
         if let Some(Value::Object(j)) = get(ipam, "journal") {
             check_object(j, "ipam.journal", JOURNAL, &mut out);
         }
+        if let Some(Value::Array(pools)) = get(ipam, "pools") {
+            for (i, p) in pools.iter().enumerate() {
+                if let Value::Object(m) = p {
+                    check_object(m, &format!("ipam.pools[{i}]"), POOL, &mut out);
+                }
+            }
+        }
+        if let Some(Value::Object(e)) = get(ipam, "etcd") {
+            check_object(e, "ipam.etcd", ETCD, &mut out);
+        }
         if let Some(Value::Array(routes)) = get(ipam, "routes") {
             for (i, r) in routes.iter().enumerate() {
                 if let Value::Object(m) = r {
@@ -281,7 +316,7 @@ mod tests {
     #[test]
     fn the_decoder_reads_only_known_keys() {
         const LEVELS: &[&str] = &["ipam", "runtimeConfig", "ipRanges", "args", "cni", "ips"];
-        let src = include_str!("mod.rs");
+        let src = [include_str!("mod.rs"), include_str!("pools.rs")].concat();
         let mut read = Vec::new();
         for (i, _) in src.match_indices("\")") {
             let before = src.get(..i).unwrap_or_default();
@@ -300,12 +335,36 @@ mod tests {
         assert!(read.len() > 20, "the scan found too few keys: {read:?}");
         for key in read {
             assert!(
-                [IPAM, RANGE, ROUTE, JOURNAL, LEVELS]
+                [IPAM, RANGE, ROUTE, JOURNAL, POOL, ETCD, LEVELS]
                     .iter()
                     .any(|l| is_known(l, key)),
                 "the decoder reads {key:?}: add it to config::known_keys"
             );
         }
+    }
+
+    #[test]
+    fn pool_keys_are_known() {
+        let conf = json!({
+            "ipam": {
+                "type": "podlease", "nodeName": "a",
+                "pools": [{ "cidr": "10.244.0.0/16", "blockSize": 26, "gateway": "169.254.1.1",
+                            "maxBlocks": 3, "minBlocks": 1, "releaseAfterSeconds": 5, "gatway": "x" }],
+                "etcd": { "endpoints": ["http://127.0.0.1:2379"], "prefix": "/p", "timeoutSeconds": 3, "endpoint": "x" }
+            }
+        });
+        let (keys, _) = unknown_keys(&conf);
+        let found: Vec<(&str, Option<&str>)> = keys
+            .iter()
+            .map(|k| (k.path.as_str(), k.suggestion))
+            .collect();
+        assert_eq!(
+            found,
+            [
+                ("ipam.pools[0].gatway", Some("gateway")),
+                ("ipam.etcd.endpoint", Some("endpoints"))
+            ]
+        );
     }
 
     #[test]

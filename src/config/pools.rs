@@ -11,7 +11,7 @@ use ipnetwork::IpNetwork;
 use super::ConfigError;
 use super::json::{Field, Obj};
 use crate::pool::{DEFAULT_PREFIX, DEFAULT_RELEASE_AFTER_SECS, EtcdConfig, Pool, PoolsConfig};
-use crate::range::{Family, canonical, subnet_bounds, to_u128};
+use crate::range::{Family, canonical, is_link_local, subnet_bounds, to_u128};
 
 /// At most this many pools (each is a range set).
 const MAX_POOLS: usize = 8;
@@ -111,8 +111,29 @@ fn parse_pool(item: &Field<'_>) -> Result<Pool, ConfigError> {
             "0 would never let the node allocate; leave it out for no cap",
         ));
     }
+    let gateway = match obj.get("gateway") {
+        Some(f) if f.value.as_str() != Some("") => {
+            let ip = super::parse_ip(&f)?;
+            if Family::of(ip) != family || !is_link_local(ip) {
+                return Err(invalid(
+                    &f.path,
+                    format!(
+                        "{ip} is not a link-local address of pool {cidr}'s family ({}): a pool's gateway is on-link for every block, or leave it out for each block's first host address",
+                        if family == Family::V4 {
+                            "169.254.0.0/16"
+                        } else {
+                            "fe80::/10"
+                        }
+                    ),
+                ));
+            }
+            Some(ip)
+        }
+        _ => None,
+    };
     Ok(Pool {
         cidr,
+        gateway,
         block_size,
         min_blocks: obj.u64("minBlocks")?.unwrap_or(1),
         max_blocks,

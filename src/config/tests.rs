@@ -931,3 +931,43 @@ fn keys_as_go_decodes_them() {
         Err(ConfigError::Missing { .. })
     ));
 }
+
+#[test]
+fn pool_gateway_is_link_local_of_the_pools_family() {
+    let pools = |pool: Value| {
+        parse(
+            json!({ "nodeName": "a", "etcd": { "endpoints": ["http://127.0.0.1:2379"] },
+                      "pools": [pool] }),
+        )
+    };
+    let gateway = |pool: Value| pools(pool).map(|c| c.pools.map(|p| p.pools[0].gateway));
+    assert_eq!(
+        gateway(json!({ "cidr": "10.244.0.0/16", "blockSize": 26 })),
+        Ok(Some(None))
+    );
+    assert_eq!(
+        gateway(json!({ "cidr": "10.244.0.0/16", "blockSize": 26, "gateway": "" })),
+        Ok(Some(None))
+    );
+    assert_eq!(
+        gateway(json!({ "cidr": "10.244.0.0/16", "blockSize": 26, "gateway": "169.254.1.1" })),
+        Ok(Some(Some(ip("169.254.1.1"))))
+    );
+    assert_eq!(
+        gateway(json!({ "cidr": "fd00:10:244::/56", "blockSize": 120, "gateway": "fe80::1" })),
+        Ok(Some(Some(ip("fe80::1"))))
+    );
+    for (cidr, size, gw) in [
+        ("10.244.0.0/16", 26, "10.244.0.1"),
+        ("10.244.0.0/16", 26, "fe80::1"),
+        ("fd00:10:244::/56", 120, "169.254.1.1"),
+        ("fd00:10:244::/56", 120, "fd00:10:244::1"),
+    ] {
+        let e = pools(json!({ "cidr": cidr, "blockSize": size, "gateway": gw })).unwrap_err();
+        assert!(
+            matches!(&e, ConfigError::Invalid { field, reason }
+                if field == "ipam.pools[0].gateway" && reason.contains(gw) && reason.contains("link-local")),
+            "{cidr} {gw}: {e:?}"
+        );
+    }
+}

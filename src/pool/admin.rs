@@ -115,9 +115,12 @@ pub fn show(cfg: &PoolsConfig, network: Option<&NetworkName>) -> Result<Vec<Bloc
                 && let Some(b) = blocks.blocks.iter().find(|b| b.cidr == cidr)
             {
                 let used = addrs.iter().filter(|ip| cidr.contains(**ip)).count() as u64;
-                let size = super::block_range(cidr).map_or(0, |r| r.len()) as u64;
+                // The gateway is never handed out when it lies in the block.
+                let (size, gw) = super::block_range(cidr, pool.gateway).map_or((0, 0), |r| {
+                    (r.len() as u64, u64::from(r.contains(r.gateway)))
+                });
                 info.used = Some(used);
-                info.free = Some(size.saturating_sub(used + 1));
+                info.free = Some(size.saturating_sub(used + gw));
                 info.state = Some(
                     match b.state {
                         BlockState::Active => "active",

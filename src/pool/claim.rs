@@ -483,6 +483,7 @@ mod tests {
             min_blocks: 1,
             max_blocks: None,
             release_after_secs: 600,
+            gateway: None,
         }
     }
 

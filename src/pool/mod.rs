@@ -47,6 +47,9 @@ pub struct Pool {
     pub max_blocks: Option<u64>,
     /// How long a block must be seen empty before it is released.
     pub release_after_secs: u64,
+    /// A link-local gateway for every block (`pools[].gateway`); `None`:
+    /// each block's first host address.
+    pub gateway: Option<IpAddr>,
 }
 
 impl Pool {
@@ -131,9 +134,10 @@ impl PoolError {
 pub const MAX_GROWTH_PER_POOL: usize = 3;
 
 /// The range of one block: its prefix for results, its first host address
-/// as the gateway.
-fn block_range(cidr: IpNetwork) -> Option<Range> {
-    Range::new(cidr, None, None, None).ok()
+/// as the gateway, or the pool's link-local `gateway`, outside the block as
+/// a configured range's may be (the first host address is then handed out).
+fn block_range(cidr: IpNetwork, gateway: Option<IpAddr>) -> Option<Range> {
+    Range::new(cidr, None, None, gateway).ok()
 }
 
 /// `cfg` with the pools' range sets built from `blocks`: each pool's active
@@ -148,7 +152,7 @@ fn with_blocks(
         let ranges: Vec<Range> = blocks
             .active(pool.cidr)
             .iter()
-            .filter_map(|b| block_range(b.cidr))
+            .filter_map(|b| block_range(b.cidr, pool.gateway))
             .collect();
         sets.push(RangeSet::new(ranges).map_err(|_| i)?);
     }
@@ -307,7 +311,7 @@ pub fn for_status(cfg: &IpamConfig, network: &NetworkName) -> Result<Option<Ipam
             let ranges = blocks
                 .active(p.cidr)
                 .iter()
-                .filter_map(|b| block_range(b.cidr))
+                .filter_map(|b| block_range(b.cidr, p.gateway))
                 .collect();
             RangeSet::new(ranges).ok()
         })
