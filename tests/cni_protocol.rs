@@ -1784,9 +1784,9 @@ fn concurrent_adds_get_distinct_addresses() {
 }
 
 /// Issue 11, item 9: a range set added to the config (dual-stack turned on)
-/// leaves running pods valid, as with host-local: CHECK passes and a
-/// retried ADD returns what the pod holds, while its addresses are inside a
-/// configured range.
+/// leaves running pods valid, as with host-local: CHECK passes while its
+/// addresses are inside a configured range, and a retried ADD returns what
+/// the pod holds plus an address in the new range set.
 #[test]
 fn range_set_added_keeps_running_pods_valid() {
     let dir = tempfile::tempdir().unwrap();
@@ -1801,11 +1801,24 @@ fn range_set_added_keeps_running_pods_valid() {
     let mut with_prev = dual.clone();
     with_prev["prevResult"] = first.clone();
     Call::new("CHECK", &with_prev).run(&bin()).success_empty();
-    // A retried ADD cannot answer with one address per range set: 102,
-    // saying what to do, and the pod keeps what it holds.
-    let again = Call::new("ADD", &dual).run(&bin()).error(102);
-    assert!(again.contains("was added to the config"), "{again}");
-    Call::new("CHECK", &with_prev).run(&bin()).success_empty();
+    // A retried ADD keeps what the pod holds and completes the new range
+    // set: one address per range set, the IPv4 one unchanged.
+    let again = Call::new("ADD", &dual).run(&bin()).success();
+    let ips = again["ips"].as_array().unwrap();
+    assert_eq!(ips.len(), 2, "{again}");
+    assert_eq!(ips[0], first["ips"][0], "{again}");
+    assert!(
+        ips[1]["address"]
+            .as_str()
+            .unwrap()
+            .starts_with("fd00:1:2::"),
+        "{again}"
+    );
+    // And again: the same answer, nothing more allocated.
+    assert_eq!(Call::new("ADD", &dual).run(&bin()).success(), again);
+    let mut with_both = dual.clone();
+    with_both["prevResult"] = again.clone();
+    Call::new("CHECK", &with_both).run(&bin()).success_empty();
     // Outside every range is still a mismatch.
     let moved = cfg(
         "1.1.0",
@@ -1813,4 +1826,7 @@ fn range_set_added_keeps_running_pods_valid() {
         json!({ "ranges": [[{ "subnet": "10.9.0.0/24" }], [{ "subnet": "fd00:1:2::/64" }]] }),
     );
     Call::new("CHECK", &moved).run(&bin()).error(102);
+    // DEL releases both: nothing is left behind.
+    Call::new("DEL", &dual).run(&bin()).success_empty();
+    Call::new("CHECK", &dual).run(&bin()).error(3);
 }

@@ -58,33 +58,19 @@ fn add_once(
     let cfg = cfg.as_ref().unwrap_or(cfg_in);
 
     let held = net.find_exact(who)?;
-    if !held.is_empty() {
-        let ips = entries_matching(cfg, &held).map_err(|why| {
-            Error::AttachmentMismatch(format!(
-                "container {} interface {} already {why}; a repeated ADD must match the first one (DEL it first to change it)",
-                who.container_id, who.ifname
-            ))
-        })?;
-        // An ADD result has one address per range set. A range set added to
-        // the config since the first ADD (dual-stack turned on) leaves this
-        // retry one short: CHECK still passes, but a result with a missing
-        // family would be wrong, so the retry says what to do instead.
-        if let Some((idx, set)) = cfg
-            .range_sets
-            .iter()
-            .enumerate()
-            .find(|(_, set)| !held.iter().any(|ip| set.range_for(*ip).is_some()))
-        {
-            return Err(Error::AttachmentMismatch(format!(
-                "container {} interface {} already holds {}, but range set {idx} ({set}) was added to the config since its first ADD; its addresses stay valid (CHECK passes), and DEL then ADD gives it one address in every range set",
-                who.container_id,
-                who.ifname,
-                held.iter()
-                    .map(ToString::to_string)
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            )));
-        }
+    let mismatch = |why: String| {
+        Error::AttachmentMismatch(format!(
+            "container {} interface {} already {why}; a repeated ADD must match the first one (DEL it first to change it)",
+            who.container_id, who.ifname
+        ))
+    };
+    // What this attachment already holds, by range set. A retried ADD that
+    // holds an address in every range set gets them back; one that holds
+    // some (a range set was added to the config since its first ADD, or a
+    // DEL was killed half-way) keeps them and gets the missing ones.
+    let kept = place_held(cfg, &held).map_err(mismatch)?;
+    if !held.is_empty() && kept.len() == cfg.range_sets.len() {
+        let ips = entries_matching(cfg, &held).map_err(mismatch)?;
         net.commit()?;
         ensure_complete(cfg, &ips)?;
         return Ok(IpamResult {
@@ -95,7 +81,11 @@ fn add_once(
     }
     // An id-only file (host-local before 2018) holds its address for every
     // interface of the container: giving it to this one could give it to two.
-    let legacy = net.find_legacy(&who.container_id)?;
+    let legacy = if kept.is_empty() {
+        net.find_legacy(&who.container_id)?
+    } else {
+        Vec::new()
+    };
     if let Some(ip) = legacy.first() {
         return Err(Error::AttachmentMismatch(format!(
             "container {} holds {ip} through a legacy id-only reservation, which cannot tell its interfaces apart; DEL the container (or `podlease release {ip}`) first",
@@ -105,7 +95,7 @@ fn add_once(
 
     let mut owner = net.prepare_owner(who)?;
     let journal_pod = pod.clone();
-    let mut outcome = reserve_all(&mut net, &mut owner, network, cfg, pod.as_deref());
+    let mut outcome = reserve_all(&mut net, &mut owner, network, cfg, pod.as_deref(), &kept);
     // A pool whose held blocks are full grows by a block, then ADD tries again.
     let mut growth = 0;
     while let (Some(p), Err(Error::Exhausted { set, .. })) = (&pooled, &outcome) {
@@ -124,17 +114,21 @@ fn add_once(
         }
         owner = net.prepare_owner(who)?;
         let c = pooled.as_ref().unwrap_or(cfg_in);
-        outcome = reserve_all(&mut net, &mut owner, network, c, pod.as_deref());
+        outcome = reserve_all(&mut net, &mut owner, network, c, pod.as_deref(), &kept);
     }
     let cfg = pooled.as_ref().unwrap_or(cfg_in);
-    let outcome =
-        outcome.and_then(|picked| record(&mut net, &owner, &picked, cfg, pod).map(|()| picked));
+    let outcome = outcome.and_then(|picked| {
+        record(&mut net, &owner, &picked, cfg, pod, !kept.is_empty()).map(|()| picked)
+    });
     let outcome = outcome.and_then(|picked| net.mark_clean().map(|()| picked).map_err(Error::from));
     match outcome {
         Ok(picked) => {
             let ips: Vec<IpAddr> = picked.iter().map(|(_, ip)| *ip).collect();
             net.journal_allocated(who, &ips, journal_pod.as_deref());
-            let ips = picked
+            let mut all = picked;
+            all.extend(kept.iter().copied());
+            all.sort_by_key(|(set, _)| *set);
+            let ips = all
                 .iter()
                 .filter_map(|(set, ip)| {
                     let range = cfg.range_sets.get(*set)?.range_for(*ip)?;
@@ -171,6 +165,37 @@ fn add_once(
     }
 }
 
+/// The range set of each address `held`: every one inside a configured
+/// range set, at most one per set, and the requested address where a set
+/// has a request.
+fn place_held(cfg: &IpamConfig, held: &[IpAddr]) -> Result<Vec<(usize, IpAddr)>, String> {
+    let mut placed: Vec<(usize, IpAddr)> = Vec::with_capacity(held.len());
+    for ip in held {
+        let Some(idx) = cfg
+            .range_sets
+            .iter()
+            .position(|s| s.range_for(*ip).is_some())
+        else {
+            return Err(format!(
+                "holds {ip}, which is outside every configured range"
+            ));
+        };
+        if let Some((_, other)) = placed.iter().find(|(i, _)| *i == idx) {
+            return Err(format!("holds {other} and {ip}, both in range set {idx}"));
+        }
+        if let Some(Some(req)) = cfg.requested.get(idx)
+            && req.ip != *ip
+        {
+            return Err(format!(
+                "holds {ip} in range set {idx} but {} requests {}",
+                req.source, req.ip
+            ));
+        }
+        placed.push((idx, *ip));
+    }
+    Ok(placed)
+}
+
 /// Never a success without one address per range set (of the config the
 /// ADD allocated from: with cluster pools, this node's blocks), each inside
 /// its set: an address that is not, say an IPv4-mapped one turned into IPv4,
@@ -200,6 +225,7 @@ fn record(
     picked: &[(usize, IpAddr)],
     cfg: &IpamConfig,
     pod: Option<String>,
+    completes: bool,
 ) -> Result<(), Error> {
     for (set, ip) in picked {
         net.set_cursor(*set, *ip)?;
@@ -209,7 +235,7 @@ fn record(
     if let (true, Some(pod)) = (cfg.sticky, &pod) {
         history::remember_sticky(net, pod, &ips)?;
     }
-    net.finish(owner, pod)?;
+    net.finish(owner, pod, completes)?;
     Ok(())
 }
 
@@ -231,6 +257,7 @@ fn reserve_all(
     network: &NetworkName,
     cfg: &IpamConfig,
     pod: Option<&str>,
+    kept: &[(usize, IpAddr)],
 ) -> Result<Vec<(usize, IpAddr)>, Error> {
     let mut picker = Picker {
         cfg,
@@ -244,6 +271,9 @@ fn reserve_all(
     };
     let mut picked = Vec::with_capacity(cfg.range_sets.len());
     for (idx, set) in cfg.range_sets.iter().enumerate() {
+        if kept.iter().any(|(i, _)| *i == idx) {
+            continue;
+        }
         if let Some(Some(req)) = cfg.requested.get(idx) {
             if !net.try_reserve(owner, req.ip)? {
                 let holder = net

@@ -1190,8 +1190,22 @@ impl LockedNetwork {
     ///
     /// # Errors
     /// [`StoreError`] on I/O failure.
-    pub fn finish(&mut self, owner: &OwnerFile, pod: Option<String>) -> Result<(), StoreError> {
+    pub fn finish(
+        &mut self,
+        owner: &OwnerFile,
+        pod: Option<String>,
+        completes: bool,
+    ) -> Result<(), StoreError> {
         let mut ips: Vec<_> = owner.linked.iter().map(|ip| (*ip, owner.stamp)).collect();
+        // An ADD that completes what the attachment already held keeps the
+        // record of those files beside the new ones.
+        if completes && let Some(old) = self.index.get(&index::key(&owner.who))? {
+            ips.extend(
+                old.ips
+                    .into_iter()
+                    .filter(|(ip, _)| !owner.linked.contains(ip)),
+            );
+        }
         ips.sort_by_key(|(ip, _)| *ip);
         self.index_put(&index::key(&owner.who), Some(IndexEntry { ips, pod }))?;
         remove_if_exists(&self.layout.tmp_owner())?;

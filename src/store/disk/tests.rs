@@ -63,7 +63,7 @@ impl Fixture {
         for a in ips {
             assert!(net.try_reserve(&mut owner, ip(a)).unwrap(), "{a} taken");
         }
-        net.finish(&owner, Some("ns/pod".into())).unwrap();
+        net.finish(&owner, Some("ns/pod".into()), false).unwrap();
         net.commit().unwrap();
     }
 
@@ -613,7 +613,7 @@ fn the_spare_pool_is_bounded() {
         let mut owner = net.prepare_owner(&w).unwrap();
         let addr: IpAddr = format!("10.0.{}.{}", i / 200, 2 + i % 200).parse().unwrap();
         assert!(net.try_reserve(&mut owner, addr).unwrap());
-        net.finish(&owner, None).unwrap();
+        net.finish(&owner, None, false).unwrap();
     }
     net.commit().unwrap();
     for i in 0..n {
