@@ -67,26 +67,11 @@ pub enum AdminError {
 // ---------------------------------------------------------------------------
 // Time
 
-/// Days since 1970-01-01 to a proleptic Gregorian (year, month, day)
-/// (Howard Hinnant's `civil_from_days`).
-fn civil_from_days(days: i64) -> (i64, i64, i64) {
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    let y = yoe + era * 400 + i64::from(m <= 2);
-    (y, m, d)
-}
-
 /// Seconds since the epoch as RFC 3339 in UTC: `2024-05-01T12:34:56Z`.
 pub fn rfc3339_utc(secs: i64) -> String {
     // Clamp to years 0..=9999 so the arithmetic cannot overflow on a hostile mtime.
     let secs = secs.clamp(-62_167_219_200, 253_402_300_799);
-    let (y, m, d) = civil_from_days(secs.div_euclid(86_400));
+    let (y, m, d) = crate::journal::civil_from_days(secs.div_euclid(86_400));
     let s = secs.rem_euclid(86_400);
     format!(
         "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z",
@@ -1247,7 +1232,7 @@ mod tests {
         // Every day boundary over 400 years round-trips through a naive counter.
         let (mut y, mut m, mut d) = (1970i64, 1i64, 1i64);
         for day in 0..146_097i64 {
-            assert_eq!(civil_from_days(day), (y, m, d), "day {day}");
+            assert_eq!(crate::journal::civil_from_days(day), (y, m, d), "day {day}");
             let leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
             let len = [
                 31,
