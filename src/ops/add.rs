@@ -3,7 +3,7 @@
 use std::collections::BTreeSet;
 use std::net::IpAddr;
 
-use super::{IpEntry, IpamResult, entries_matching, history, skips_for};
+use super::{IpEntry, IpamResult, entries_for, history, range_set_of, skips_for};
 use crate::alloc::Candidates;
 use crate::config::IpamConfig;
 use crate::config::resolv::Dns;
@@ -68,9 +68,10 @@ fn add_once(
     // holds an address in every range set gets them back; one that holds
     // some (a range set was added to the config since its first ADD, or a
     // DEL was killed half-way) keeps them and gets the missing ones.
-    let kept = place_held(cfg, &held).map_err(mismatch)?;
+    let mut kept = place_held(cfg, &held).map_err(mismatch)?;
+    kept.sort_by_key(|(set, _)| *set);
     if !held.is_empty() && kept.len() == cfg.range_sets.len() {
-        let ips = entries_matching(cfg, &held).map_err(mismatch)?;
+        let ips = entries_for(cfg, &kept);
         net.commit()?;
         ensure_complete(cfg, &ips)?;
         return Ok(IpamResult {
@@ -128,16 +129,7 @@ fn add_once(
             let mut all = picked;
             all.extend(kept.iter().copied());
             all.sort_by_key(|(set, _)| *set);
-            let ips = all
-                .iter()
-                .filter_map(|(set, ip)| {
-                    let range = cfg.range_sets.get(*set)?.range_for(*ip)?;
-                    Some(IpEntry {
-                        address: range.with_prefix(*ip),
-                        gateway: range.gateway,
-                    })
-                })
-                .collect::<Vec<_>>();
+            let ips = entries_for(cfg, &all);
             ensure_complete(cfg, &ips)?;
             Ok(IpamResult {
                 ips,
@@ -171,15 +163,7 @@ fn add_once(
 fn place_held(cfg: &IpamConfig, held: &[IpAddr]) -> Result<Vec<(usize, IpAddr)>, String> {
     let mut placed: Vec<(usize, IpAddr)> = Vec::with_capacity(held.len());
     for ip in held {
-        let Some(idx) = cfg
-            .range_sets
-            .iter()
-            .position(|s| s.range_for(*ip).is_some())
-        else {
-            return Err(format!(
-                "holds {ip}, which is outside every configured range"
-            ));
-        };
+        let idx = range_set_of(cfg, *ip)?;
         if let Some((_, other)) = placed.iter().find(|(i, _)| *i == idx) {
             return Err(format!("holds {other} and {ip}, both in range set {idx}"));
         }

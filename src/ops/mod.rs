@@ -109,16 +109,7 @@ pub fn skips_for(cfg: &IpamConfig, family: Family) -> Skips {
 pub(crate) fn entries_matching(cfg: &IpamConfig, ips: &[IpAddr]) -> Result<Vec<IpEntry>, String> {
     let mut placed: Vec<(usize, IpAddr)> = Vec::with_capacity(ips.len());
     for ip in ips {
-        let Some(idx) = cfg
-            .range_sets
-            .iter()
-            .position(|s| s.range_for(*ip).is_some())
-        else {
-            return Err(format!(
-                "holds {ip}, which is outside every configured range"
-            ));
-        };
-        placed.push((idx, *ip));
+        placed.push((range_set_of(cfg, *ip)?, *ip));
     }
     for (idx, req) in cfg
         .requested
@@ -147,14 +138,28 @@ pub(crate) fn entries_matching(cfg: &IpamConfig, ips: &[IpAddr]) -> Result<Vec<I
         }
     }
     placed.sort_by_key(|(idx, ip)| (*idx, to_u128(*ip)));
-    Ok(placed
-        .into_iter()
+    Ok(entries_for(cfg, &placed))
+}
+
+/// The range set that holds `ip`, or why none does.
+pub(crate) fn range_set_of(cfg: &IpamConfig, ip: IpAddr) -> Result<usize, String> {
+    cfg.range_sets
+        .iter()
+        .position(|s| s.range_for(ip).is_some())
+        .ok_or_else(|| format!("holds {ip}, which is outside every configured range"))
+}
+
+/// The result entries of addresses placed in their range sets, in the order
+/// given: each with its range's prefix and gateway.
+pub(crate) fn entries_for(cfg: &IpamConfig, placed: &[(usize, IpAddr)]) -> Vec<IpEntry> {
+    placed
+        .iter()
         .filter_map(|(idx, ip)| {
-            let range = cfg.range_sets.get(idx)?.range_for(ip)?;
+            let range = cfg.range_sets.get(*idx)?.range_for(*ip)?;
             Some(IpEntry {
-                address: range.with_prefix(ip),
+                address: range.with_prefix(*ip),
                 gateway: range.gateway,
             })
         })
-        .collect())
+        .collect()
 }
