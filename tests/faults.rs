@@ -18,55 +18,8 @@ use std::net::IpAddr;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
-use common::{Call, Reply, conf};
+use common::{Call, Mount, Reply, conf};
 use serde_json::{Value, json};
-
-/// A tmpfs mounted on a fresh temporary directory for one test; unmounted on
-/// drop (also when the test fails), before the directory is removed.
-struct Mount {
-    path: PathBuf,
-    _dir: tempfile::TempDir,
-}
-
-impl Mount {
-    fn scratch(options: &str) -> Self {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("mnt");
-        std::fs::create_dir_all(&path).unwrap();
-        let st = Command::new("mount")
-            .args(["-t", "tmpfs", "-o", options, "podlease-test"])
-            .arg(&path)
-            .status()
-            .unwrap();
-        assert!(
-            st.success(),
-            "mount -t tmpfs -o {options} {}",
-            path.display()
-        );
-        Self { path, _dir: dir }
-    }
-
-    fn remount(&self, options: &str) {
-        let st = Command::new("mount")
-            .args(["-o", &format!("remount,{options}")])
-            .arg(&self.path)
-            .status()
-            .unwrap();
-        assert!(st.success(), "mount -o remount,{options}");
-    }
-}
-
-impl Drop for Mount {
-    fn drop(&mut self) {
-        let ok = Command::new("umount")
-            .arg(&self.path)
-            .status()
-            .is_ok_and(|s| s.success());
-        if !ok {
-            let _ = Command::new("umount").arg("-l").arg(&self.path).status();
-        }
-    }
-}
 
 /// A network in a data dir.
 struct Net {

@@ -16,7 +16,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use common::{Call, Reply, conf};
+use common::{Call, Mount, Reply, conf};
 use serde_json::{Value, json};
 
 /// A network under a data directory; with a boot we control for the tests
@@ -369,48 +369,6 @@ fn unwritable_journal_leaves_results_unchanged() {
     let v = on.cli(&["verify", "net"]);
     assert_eq!(v.status, Some(1), "{v:?}");
     assert!(v.stdout.contains("is not a regular file"), "{}", v.stdout);
-}
-
-/// A tmpfs of our own (root only), unmounted on drop.
-struct Mount {
-    path: PathBuf,
-    _dir: tempfile::TempDir,
-}
-
-impl Mount {
-    fn scratch(options: &str) -> Self {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("mnt");
-        std::fs::create_dir_all(&path).unwrap();
-        let st = Command::new("mount")
-            .args(["-t", "tmpfs", "-o", options, "podlease-test"])
-            .arg(&path)
-            .status()
-            .unwrap();
-        assert!(st.success(), "mount -t tmpfs -o {options}");
-        Self { path, _dir: dir }
-    }
-
-    fn remount(&self, options: &str) {
-        let st = Command::new("mount")
-            .args(["-o", &format!("remount,{options}")])
-            .arg(&self.path)
-            .status()
-            .unwrap();
-        assert!(st.success(), "remount {options}");
-    }
-}
-
-impl Drop for Mount {
-    fn drop(&mut self) {
-        let ok = Command::new("umount")
-            .arg(&self.path)
-            .status()
-            .is_ok_and(|s| s.success());
-        if !ok {
-            let _ = Command::new("umount").arg("-l").arg(&self.path).status();
-        }
-    }
 }
 
 /// Fills the file system, then frees `pages` pages.

@@ -390,3 +390,51 @@ impl FakeBoot {
         Reply::from(child.wait_with_output().unwrap())
     }
 }
+
+/// A tmpfs mounted on a fresh temporary directory for one test (root), for
+/// full disks and read-only mounts; unmounted on drop (also when the test
+/// fails), before the directory is removed.
+pub struct Mount {
+    pub path: PathBuf,
+    _dir: tempfile::TempDir,
+}
+
+impl Mount {
+    pub fn scratch(options: &str) -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("mnt");
+        std::fs::create_dir_all(&path).unwrap();
+        let st = Command::new("mount")
+            .args(["-t", "tmpfs", "-o", options, "podlease-test"])
+            .arg(&path)
+            .status()
+            .unwrap();
+        assert!(
+            st.success(),
+            "mount -t tmpfs -o {options} {}",
+            path.display()
+        );
+        Self { path, _dir: dir }
+    }
+
+    pub fn remount(&self, options: &str) {
+        let st = Command::new("mount")
+            .args(["-o", &format!("remount,{options}")])
+            .arg(&self.path)
+            .status()
+            .unwrap();
+        assert!(st.success(), "mount -o remount,{options}");
+    }
+}
+
+impl Drop for Mount {
+    fn drop(&mut self) {
+        let ok = Command::new("umount")
+            .arg(&self.path)
+            .status()
+            .is_ok_and(|s| s.success());
+        if !ok {
+            let _ = Command::new("umount").arg("-l").arg(&self.path).status();
+        }
+    }
+}
