@@ -3,19 +3,14 @@
 use std::collections::BTreeSet;
 use std::net::IpAddr;
 
-use super::{IpEntry, IpamResult, entries_for, history, range_set_of, skips_for};
-use crate::alloc::Candidates;
-use crate::config::IpamConfig;
+use super::{IpEntry, IpamResult, history};
+use crate::alloc::{Addresses, PickError, Picker, entries_for, is_complete, place_held, skips_for};
 use crate::config::resolv::Dns;
+use crate::config::{IpamConfig, Requested};
 use crate::error::Error;
 use crate::ids::{Attachment, NetworkName};
-use crate::range::{Family, RangeSet, to_u128};
-use crate::store::{LockedNetwork, OwnerFile, StoreOptions};
-
-/// How many candidates are tried one `link` at a time before one directory
-/// listing tells us every taken address at once. After a round-robin cursor
-/// the next address is almost always free, so this is the common path.
-const PROBES: usize = 8;
+use crate::range::RangeSet;
+use crate::store::{LockedNetwork, OwnerFile, StoreError, StoreOptions};
 
 /// Allocates for `who`, or returns what it already holds when that still
 /// matches the configuration (a runtime retrying ADD gets the same answer
@@ -68,10 +63,9 @@ fn add_once(
     // holds an address in every range set gets them back; one that holds
     // some (a range set was added to the config since its first ADD, or a
     // DEL was killed half-way) keeps them and gets the missing ones.
-    let mut kept = place_held(cfg, &held).map_err(mismatch)?;
-    kept.sort_by_key(|(set, _)| *set);
+    let kept = place_held(&cfg.range_sets, &cfg.requested, &held).map_err(mismatch)?;
     if !held.is_empty() && kept.len() == cfg.range_sets.len() {
-        let ips = entries_for(cfg, &kept);
+        let ips = entries_for(&cfg.range_sets, &kept);
         net.commit()?;
         ensure_complete(cfg, &ips)?;
         return Ok(IpamResult {
@@ -129,7 +123,7 @@ fn add_once(
             let mut all = picked;
             all.extend(kept.iter().copied());
             all.sort_by_key(|(set, _)| *set);
-            let ips = entries_for(cfg, &all);
+            let ips = entries_for(&cfg.range_sets, &all);
             ensure_complete(cfg, &ips)?;
             Ok(IpamResult {
                 ips,
@@ -157,41 +151,13 @@ fn add_once(
     }
 }
 
-/// The range set of each address `held`: every one inside a configured
-/// range set, at most one per set, and the requested address where a set
-/// has a request.
-fn place_held(cfg: &IpamConfig, held: &[IpAddr]) -> Result<Vec<(usize, IpAddr)>, String> {
-    let mut placed: Vec<(usize, IpAddr)> = Vec::with_capacity(held.len());
-    for ip in held {
-        let idx = range_set_of(cfg, *ip)?;
-        if let Some((_, other)) = placed.iter().find(|(i, _)| *i == idx) {
-            return Err(format!("holds {other} and {ip}, both in range set {idx}"));
-        }
-        if let Some(Some(req)) = cfg.requested.get(idx)
-            && req.ip != *ip
-        {
-            return Err(format!(
-                "holds {ip} in range set {idx} but {} requests {}",
-                req.source, req.ip
-            ));
-        }
-        placed.push((idx, *ip));
-    }
-    Ok(placed)
-}
-
 /// Never a success without one address per range set (of the config the
 /// ADD allocated from: with cluster pools, this node's blocks), each inside
 /// its set: an address that is not, say an IPv4-mapped one turned into IPv4,
 /// would be missing from the result. A failure here is a bug; the attachment
 /// keeps what it holds until DEL.
 fn ensure_complete(cfg: &IpamConfig, ips: &[IpEntry]) -> Result<(), Error> {
-    let complete = ips.len() == cfg.range_sets.len()
-        && ips
-            .iter()
-            .zip(&cfg.range_sets)
-            .all(|(e, set)| set.range_for(e.address.ip()).is_some());
-    if complete {
+    if is_complete(&cfg.range_sets, ips) {
         return Ok(());
     }
     Err(Error::Internal(format!(
@@ -223,18 +189,8 @@ fn record(
     Ok(())
 }
 
-/// Per-ADD context shared by the range sets.
-struct Picker<'a> {
-    cfg: &'a IpamConfig,
-    network: &'a NetworkName,
-    /// Released within the reuse delay: tried only when nothing else is free.
-    recent: BTreeSet<IpAddr>,
-    /// The pod's addresses from last time (sticky), tried first.
-    sticky: Vec<IpAddr>,
-    /// One directory listing per ADD at most, shared by the range sets.
-    listing: Option<BTreeSet<IpAddr>>,
-}
-
+/// One address in every range set not `kept`: the requested one
+/// where one is requested, the picker's choice elsewhere.
 fn reserve_all(
     net: &mut LockedNetwork,
     owner: &mut OwnerFile,
@@ -243,126 +199,84 @@ fn reserve_all(
     pod: Option<&str>,
     kept: &[(usize, IpAddr)],
 ) -> Result<Vec<(usize, IpAddr)>, Error> {
-    let mut picker = Picker {
-        cfg,
-        network,
-        recent: history::recently_released(net, cfg.reuse_delay_secs),
-        sticky: match pod {
-            Some(pod) if cfg.sticky => history::sticky_addresses(net, pod),
-            _ => Vec::new(),
-        },
-        listing: None,
+    let sticky = match pod {
+        Some(pod) if cfg.sticky => history::sticky_addresses(net, pod),
+        _ => Vec::new(),
     };
+    let mut picker = Picker::new(
+        history::recently_released(net, cfg.reuse_delay_secs),
+        sticky,
+    );
+    let mut state = Reserving { net, owner };
     let mut picked = Vec::with_capacity(cfg.range_sets.len());
     for (idx, set) in cfg.range_sets.iter().enumerate() {
         if kept.iter().any(|(i, _)| *i == idx) {
             continue;
         }
-        if let Some(Some(req)) = cfg.requested.get(idx) {
-            if !net.try_reserve(owner, req.ip)? {
-                let holder = net
-                    .owner_of(req.ip)?
-                    .map_or_else(|| "another attachment".to_owned(), |(o, _)| o.to_string());
-                return Err(Error::AddressInUse {
-                    field: req.source.clone(),
-                    ip: req.ip,
-                    holder,
-                });
-            }
-            picked.push((idx, req.ip));
-            continue;
-        }
-        let ip = picker.pick(net, owner, idx, set)?;
+        let ip = match cfg.requested.get(idx) {
+            Some(Some(requested)) => reserve_requested(&mut state, requested)?,
+            _ => pick(&mut state, &mut picker, network, cfg, idx, set)?,
+        };
         picked.push((idx, ip));
     }
     Ok(picked)
 }
 
-impl Picker<'_> {
-    fn pick(
-        &mut self,
-        net: &mut LockedNetwork,
-        owner: &mut OwnerFile,
-        idx: usize,
-        set: &RangeSet,
-    ) -> Result<IpAddr, Error> {
-        let skips = skips_for(self.cfg, set.family());
-        if let Some(ip) = self
-            .sticky
-            .iter()
-            .copied()
-            .find(|ip| set.range_for(*ip).is_some())
-            && !skips.contains(to_u128(ip))
-            && net.try_reserve(owner, ip)?
-        {
-            return Ok(ip);
-        }
-        let cursor = net.cursor(idx);
-        let family = set.family();
-        let recent: BTreeSet<u128> = self
-            .recent
-            .iter()
-            .filter(|ip| Family::of(**ip) == family)
-            .map(|ip| to_u128(*ip))
-            .collect();
+/// The requested address, or who holds it.
+fn reserve_requested(state: &mut Reserving<'_>, req: &Requested) -> Result<IpAddr, Error> {
+    if state.try_take(req.ip)? {
+        return Ok(req.ip);
+    }
+    let holder = state
+        .net
+        .owner_of(req.ip)?
+        .map_or_else(|| "another attachment".to_owned(), |(o, _)| o.to_string());
+    Err(Error::AddressInUse {
+        field: req.source.clone(),
+        ip: req.ip,
+        holder,
+    })
+}
 
-        // Fast path: a few candidates after the cursor, one link each.
-        let mut candidates = Candidates::new(set, cursor, &skips);
-        for _ in 0..PROBES {
-            let Some(ip) = candidates.next_free(&recent) else {
-                break;
-            };
-            if net.try_reserve(owner, ip)? {
-                return Ok(ip);
-            }
-        }
-        // Slow path: one listing tells every taken address.
-        let listing = match self.listing.take() {
-            Some(l) => l,
-            None => net.taken()?,
-        };
-        let mut taken: BTreeSet<u128> = listing
-            .iter()
-            .filter(|ip| Family::of(**ip) == family)
-            .map(|ip| to_u128(*ip))
-            .collect();
-        let in_use = listing
-            .iter()
-            .filter(|ip| set.range_for(**ip).is_some())
-            .count() as u128;
-        self.listing = Some(listing);
-        let mut avoid: BTreeSet<u128> = taken.union(&recent).copied().collect();
-        if let Some(ip) = Self::first_reservable(net, owner, &mut candidates, &mut avoid)? {
-            return Ok(ip);
-        }
-        // Only recently released addresses are left: the delay yields.
-        if !recent.is_empty() {
-            let mut again = Candidates::new(set, cursor, &skips);
-            if let Some(ip) = Self::first_reservable(net, owner, &mut again, &mut taken)? {
-                return Ok(ip);
-            }
-        }
-        Err(Error::Exhausted {
-            network: self.network.to_string(),
-            set: idx,
-            ranges: set.to_string(),
-            in_use,
+/// The picker's view of the state: taking an address links it to this
+/// ADD's owner file.
+struct Reserving<'a> {
+    net: &'a mut LockedNetwork,
+    owner: &'a mut OwnerFile,
+}
+
+impl Addresses for Reserving<'_> {
+    type Error = StoreError;
+
+    fn try_take(&mut self, ip: IpAddr) -> Result<bool, StoreError> {
+        self.net.try_reserve(self.owner, ip)
+    }
+
+    fn taken(&mut self) -> Result<BTreeSet<IpAddr>, StoreError> {
+        self.net.taken()
+    }
+}
+
+/// One address of range set `idx` (`set`), after its cursor.
+fn pick(
+    state: &mut Reserving<'_>,
+    picker: &mut Picker,
+    network: &NetworkName,
+    cfg: &IpamConfig,
+    idx: usize,
+    set: &RangeSet,
+) -> Result<IpAddr, Error> {
+    let skips = skips_for(cfg, set.family());
+    let cursor = state.net.cursor(idx);
+    picker
+        .pick(state, set, cursor, &skips)
+        .map_err(|e| match e {
+            PickError::Store(e) => Error::from(e),
+            PickError::Exhausted { in_use } => Error::Exhausted {
+                network: network.to_string(),
+                set: idx,
+                ranges: set.to_string(),
+                in_use,
+            },
         })
-    }
-
-    fn first_reservable(
-        net: &mut LockedNetwork,
-        owner: &mut OwnerFile,
-        candidates: &mut Candidates<'_>,
-        taken: &mut BTreeSet<u128>,
-    ) -> Result<Option<IpAddr>, Error> {
-        while let Some(ip) = candidates.next_free(taken) {
-            if net.try_reserve(owner, ip)? {
-                return Ok(Some(ip));
-            }
-            // Named in a form the listing did not parse to; never try it again.
-            taken.insert(to_u128(ip));
-        }
-        Ok(None)
-    }
 }

@@ -6,7 +6,7 @@ use std::net::IpAddr;
 
 use serde_json::Value;
 
-use super::entries_matching;
+use crate::alloc::entries_matching;
 use crate::config::IpamConfig;
 use crate::error::Error;
 use crate::ids::{Attachment, NetworkName};
@@ -83,7 +83,7 @@ fn check_once(
             who.container_id, who.ifname
         ))
     };
-    entries_matching(cfg, &held).map_err(mismatch)?;
+    entries_matching(&cfg.range_sets, &cfg.requested, &held).map_err(mismatch)?;
     if let Some(prev) = prev_result {
         let listed = prev_addresses(prev);
         if let Some(missing) = held.iter().find(|ip| !listed.contains(ip)) {

@@ -5,22 +5,32 @@
 use std::collections::BTreeSet;
 use std::net::IpAddr;
 
-use super::skips_for;
-use crate::alloc::Candidates;
+use crate::alloc::{Addresses, PickError, Picker, skips_for};
 use crate::config::IpamConfig;
 use crate::error::Error;
 use crate::ids::NetworkName;
-use crate::range::{Family, to_u128};
-use crate::store::{LockedNetwork, StoreOptions};
+use crate::store::{LockedNetwork, StoreError, StoreOptions};
 
-/// How many candidates after the cursor are looked at, one `lstat` each,
-/// before one directory listing settles whether a range set is full. After a
-/// round-robin cursor the next address is almost always free.
-const PROBES: usize = 8;
+/// The picker's view of the state for STATUS: an address is taken by
+/// looking at it (one `lstat`), never by creating anything.
+struct Looking<'a>(&'a LockedNetwork);
+
+impl Addresses for Looking<'_> {
+    type Error = StoreError;
+
+    fn try_take(&mut self, ip: IpAddr) -> Result<bool, StoreError> {
+        self.0.is_free(ip)
+    }
+
+    fn taken(&mut self) -> Result<BTreeSet<IpAddr>, StoreError> {
+        self.0.taken()
+    }
+}
 
 /// Reports whether every range set has a free address and the state
 /// directory is writable. Creates and removes nothing, and costs a few
-/// `lstat`s unless a range set is (nearly) full.
+/// `lstat`s after each cursor (ADD's fast path, looked at rather than taken)
+/// unless a range set is (nearly) full.
 ///
 /// # Errors
 /// [`Error::NotAvailable`] with the reason.
@@ -29,43 +39,19 @@ pub fn status(network: &NetworkName, cfg: &IpamConfig, opts: &StoreOptions) -> R
         |e: &dyn std::fmt::Display| Error::NotAvailable(format!("state directory unusable: {e}"));
     let mut net = LockedNetwork::open(&cfg.data_dir, network, opts).map_err(|e| unusable(&e))?;
     net.check_writable().map_err(|e| unusable(&e))?;
-    let mut listing: Option<BTreeSet<IpAddr>> = None;
+    // No reuse delay, no sticky address: any free address will do.
+    let mut picker = Picker::default();
     let mut full = None;
     for (idx, set) in cfg.range_sets.iter().enumerate() {
-        let family = set.family();
-        let skips = skips_for(cfg, family);
+        let skips = skips_for(cfg, set.family());
         let cursor = net.cursor(idx);
-        let none = BTreeSet::new();
-        let mut candidates = Candidates::new(set, cursor, &skips);
-        let mut free = false;
-        for _ in 0..PROBES {
-            let Some(ip) = candidates.next_free(&none) else {
-                break;
-            };
-            if net.is_free(ip).map_err(|e| unusable(&e))? {
-                free = true;
+        match picker.pick(&mut Looking(&net), set, cursor, &skips) {
+            Ok(_) => {}
+            Err(PickError::Exhausted { .. }) => {
+                full = Some((idx, set));
                 break;
             }
-        }
-        if free {
-            continue;
-        }
-        let taken = match listing.take() {
-            Some(l) => l,
-            None => net.taken().map_err(|e| unusable(&e))?,
-        };
-        let taken_here: BTreeSet<u128> = taken
-            .iter()
-            .filter(|ip| Family::of(**ip) == family)
-            .map(|ip| to_u128(*ip))
-            .collect();
-        listing = Some(taken);
-        if Candidates::new(set, None, &skips)
-            .next_free(&taken_here)
-            .is_none()
-        {
-            full = Some((idx, set));
-            break;
+            Err(PickError::Store(e)) => return Err(unusable(&e)),
         }
     }
     net.commit().map_err(|e| unusable(&e))?;

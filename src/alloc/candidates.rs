@@ -1,58 +1,11 @@
-//! Choosing addresses: host-local's round-robin order over a range set, with
-//! every address that must never be handed out skipped in O(1) per skipped
-//! block rather than one probe per address.
-//!
-//! Owns: iteration order. Never: files, JSON, configuration parsing.
+//! host-local's round-robin order over a range set: after the cursor,
+//! wrapping around, skipped blocks jumped over in one step.
 
 use std::collections::BTreeSet;
 use std::net::IpAddr;
 
+use super::Skips;
 use crate::range::{Family, RangeSet, from_u128, to_u128};
-
-/// Inclusive integer intervals that are never handed out (gateways, excluded
-/// blocks), kept sorted and merged.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Skips {
-    intervals: Vec<(u128, u128)>,
-}
-
-impl Skips {
-    /// Builds from unsorted, possibly overlapping intervals.
-    pub fn new(mut intervals: Vec<(u128, u128)>) -> Self {
-        intervals.sort_unstable();
-        let mut merged: Vec<(u128, u128)> = Vec::with_capacity(intervals.len());
-        for (lo, hi) in intervals {
-            match merged.last_mut() {
-                Some(last) if lo <= last.1.saturating_add(1) => last.1 = last.1.max(hi),
-                _ => merged.push((lo, hi)),
-            }
-        }
-        Self { intervals: merged }
-    }
-
-    /// The end of the skipped interval holding `v`, if any.
-    fn covering(&self, v: u128) -> Option<u128> {
-        let i = self.intervals.partition_point(|(lo, _)| *lo <= v);
-        let (lo, hi) = *self.intervals.get(i.checked_sub(1)?)?;
-        (lo <= v && v <= hi).then_some(hi)
-    }
-
-    /// Whether `v` is skipped.
-    pub fn contains(&self, v: u128) -> bool {
-        self.covering(v).is_some()
-    }
-
-    /// How many addresses of `lo..=hi` are skipped (saturating).
-    pub fn count_within(&self, lo: u128, hi: u128) -> u128 {
-        self.intervals
-            .iter()
-            .filter(|(a, b)| *a <= hi && *b >= lo)
-            .fold(0u128, |acc, (a, b)| {
-                acc.saturating_add((*b).min(hi) - (*a).max(lo))
-                    .saturating_add(1)
-            })
-    }
-}
 
 /// One stretch of the iteration: range `range` from `lo` to `hi` inclusive.
 #[derive(Debug, Clone, Copy)]
