@@ -14,8 +14,6 @@ mod placement;
 mod skips;
 
 pub use candidates::Candidates;
-pub use picker::{Addresses, PROBES, PickError, Picker};
-pub use placement::{
-    IpEntry, entries_for, entries_matching, is_complete, place_held, range_set_of,
-};
+pub use picker::{Addresses, PickError, Picker};
+pub use placement::{IpEntry, entries_for, entries_matching, is_complete, place_held};
 pub use skips::{Skips, integers_of, skips_for};

@@ -22,7 +22,7 @@ pub struct IpEntry {
 ///
 /// # Errors
 /// A sentence (after "container … interface … ") when no set holds it.
-pub fn range_set_of(sets: &[RangeSet], ip: IpAddr) -> Result<usize, String> {
+fn range_set_of(sets: &[RangeSet], ip: IpAddr) -> Result<usize, String> {
     sets.iter()
         .position(|s| s.range_for(ip).is_some())
         .ok_or_else(|| format!("holds {ip}, which is outside every configured range"))

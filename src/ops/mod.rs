@@ -21,6 +21,7 @@ pub use del::del;
 pub use gc::gc;
 pub use status::status;
 
+// The element of IpamResult; `crate::ops::IpEntry` was its old home.
 pub use crate::alloc::IpEntry;
 // shim: old path, removed after the merge
 pub use crate::alloc::skips_for;

@@ -151,18 +151,6 @@ impl RangeSet {
             .iter()
             .any(|a| other.ranges.iter().any(|b| a.overlaps(b)))
     }
-
-    /// Total number of addresses, saturating.
-    pub fn len(&self) -> u128 {
-        self.ranges
-            .iter()
-            .fold(0u128, |acc, r| acc.saturating_add(r.len()))
-    }
-
-    /// Always false: a validated set holds at least one range.
-    pub fn is_empty(&self) -> bool {
-        false
-    }
 }
 
 impl fmt::Display for RangeSet {
