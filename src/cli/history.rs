@@ -1,9 +1,9 @@
 //! `podlease history ADDRESS | --container ID | --pod NS/NAME`: who held an
 //! address, when, and why it changed, from the address journal.
 
+use podlease::admin::AdminError;
+use podlease::admin::{HistoryTarget, TimeWindow, history};
 use podlease::journal::{Tenure, format_time_ms, parse_time};
-use podlease::ops::admin::AdminError;
-use podlease::ops::tenancy::{self, HistoryTarget, TimeWindow};
 
 use super::render::json;
 use super::{Ctx, Failure, Io, network_arg};
@@ -98,7 +98,7 @@ pub fn run(ctx: &Ctx, args: &Args, io: &mut Io<'_>) -> Result<(), Failure> {
         since: time_arg("since", args.since.as_deref())?,
         until: time_arg("until", args.until.as_deref())?,
     };
-    let report = tenancy::history(&ctx.admin, &target, &window, network.as_ref())?;
+    let report = history(&ctx.admin, &target, &window, network.as_ref())?;
     let notes: Vec<&String> = report.networks.iter().flat_map(|n| &n.notes).collect();
     if report.count() == 0 {
         for n in &notes {

@@ -6,9 +6,9 @@ use std::fs::{self, OpenOptions};
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
+use podlease::admin::{JournalCounts, journal_counts};
+use podlease::admin::{OwnerKind, UsageReport};
 use podlease::journal::Reason;
-use podlease::ops::admin::{OwnerKind, UsageReport};
-use podlease::ops::tenancy::{self, JournalCounts};
 
 use super::{Ctx, Failure, Io};
 
@@ -39,7 +39,7 @@ pub fn run(ctx: &Ctx, args: &Args, io: &mut Io<'_>) -> Result<(), Failure> {
         writeln!(io.err, "podlease: warning: {w}")?;
     }
     let mut text = render(&report);
-    text.push_str(&render_journal(&tenancy::journal_counts(&ctx.admin)?));
+    text.push_str(&render_journal(&journal_counts(&ctx.admin)?));
     match &args.output {
         None => Ok(io.out.write_all(text.as_bytes())?),
         Some(path) => write_atomically(path, &text)

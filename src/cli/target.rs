@@ -6,8 +6,8 @@
 use std::collections::BTreeSet;
 use std::net::IpAddr;
 
+use podlease::admin::{AdminError, AllocationInfo, ShowReport, Target};
 use podlease::ids::{ContainerId, IfName, NetworkName};
-use podlease::ops::admin::{AdminError, AllocationInfo, ShowReport, Target};
 
 use super::{Ctx, Failure, network_arg};
 

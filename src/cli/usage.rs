@@ -1,6 +1,6 @@
 //! `podlease usage [NETWORK]`.
 
-use podlease::ops::admin::{NetworkUsage, OwnerKind, RangeSetUsage};
+use podlease::admin::{NetworkUsage, OwnerKind, RangeSetUsage};
 
 use super::render::{Align, Table, json, percent};
 use super::{Ctx, Failure, Io, network_arg};

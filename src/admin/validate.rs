@@ -1,0 +1,292 @@
+//! `podlease validate`: checks CNI config files before they are rolled out,
+//! the way ADD would read them, plus what ADD accepts but is probably a
+//! mistake: unknown keys (a typo silently turns a setting off), exclusions
+//! outside every range, and ranges that another network on the node also
+//! hands out.
+//!
+//! Owns: the checks and their report. Never: the state directory.
+
+use std::path::{Path, PathBuf};
+
+use serde::Serialize;
+
+use crate::cni::args::CniArgs;
+use crate::cni::version::SpecVersion;
+use crate::config::discovery::{IPAM_TYPES, conf_files, ipam_plugins, read_conf, same_path};
+use crate::config::{ConfigError, IpamConfig, SubnetFileProblem, known_keys};
+use crate::ids::NetworkName;
+use crate::range::{Family, RangeSet, subnet_bounds};
+
+/// One network (a plugin of ours) in a file.
+#[derive(Debug, Clone, Serialize)]
+pub struct NetworkReport {
+    /// The network name.
+    pub network: String,
+    /// The plugin's index in `plugins` (0 for a `.conf`).
+    pub plugin: usize,
+    /// Its range sets, as `start-end` ranges; empty when they did not parse.
+    pub range_sets: Vec<String>,
+    /// What ADD would refuse.
+    pub errors: Vec<String>,
+    /// What ADD accepts but is probably a mistake.
+    pub warnings: Vec<String>,
+    #[serde(skip)]
+    sets: Vec<RangeSet>,
+}
+
+/// One file.
+#[derive(Debug, Clone, Serialize)]
+pub struct FileReport {
+    /// The file.
+    pub file: PathBuf,
+    /// Problems of the file as a whole (unreadable, not JSON, no plugin of ours).
+    pub errors: Vec<String>,
+    /// Its networks.
+    pub networks: Vec<NetworkReport>,
+}
+
+/// `podlease validate`.
+#[derive(Debug, Clone, Serialize)]
+pub struct ValidateReport {
+    /// Per file, in the order given.
+    pub files: Vec<FileReport>,
+    /// Errors over every file.
+    pub errors: usize,
+    /// Warnings over every file.
+    pub warnings: usize,
+}
+
+/// Checks one plugin's config as ADD reads its stdin.
+fn check_network(
+    index: usize,
+    name: &str,
+    version: &str,
+    conf: &serde_json::Value,
+) -> NetworkReport {
+    let mut r = NetworkReport {
+        network: name.to_owned(),
+        plugin: index,
+        range_sets: Vec::new(),
+        errors: Vec::new(),
+        warnings: known_keys::warnings(conf),
+        sets: Vec::new(),
+    };
+    if conf
+        .get("type")
+        .and_then(serde_json::Value::as_str)
+        .is_none_or(str::is_empty)
+    {
+        r.errors.push(format!(
+            "plugins[{index}].type is required (libcni runs the plugin it names)"
+        ));
+    }
+    let Some(spec) = SpecVersion::parse(version) else {
+        r.errors.push(format!(
+            "cniVersion {version:?} is not supported (supported: {})",
+            SpecVersion::supported_list()
+        ));
+        return r;
+    };
+    if name.is_empty() {
+        r.errors.push("name is required".into());
+    } else if name.len() > 255 {
+        r.errors.push(format!(
+            "name is {} bytes long; it names a directory under dataDir, so at most 255",
+            name.len()
+        ));
+    } else if let Err(e) = NetworkName::new(name) {
+        r.errors.push(format!("name {e}"));
+    }
+    match IpamConfig::parse(conf, spec, &CniArgs::default()) {
+        Ok(cfg) => {
+            for (net, field) in &cfg.exclude {
+                let (lo, hi) = subnet_bounds(*net);
+                let family = Family::of(net.ip());
+                let inside = cfg
+                    .range_sets
+                    .iter()
+                    .flat_map(RangeSet::ranges)
+                    .any(|range| {
+                        range.family() == family && lo <= range.end_u() && range.start_u() <= hi
+                    });
+                if !inside {
+                    r.warnings.push(format!(
+                        "{field}: {net} is outside every range, so it excludes nothing"
+                    ));
+                }
+            }
+            r.range_sets = cfg.range_sets.iter().map(ToString::to_string).collect();
+            r.sets = cfg.range_sets;
+        }
+        Err(ConfigError::SubnetFile {
+            kind: SubnetFileProblem::Missing,
+            message,
+        }) => r.warnings.push(format!(
+            "ranges not checked: {message} (ADD fails until the node agent writes it)"
+        )),
+        Err(e) => r.errors.push(e.to_string()),
+    }
+    r
+}
+
+/// Checks the text of one file.
+pub fn check_text(file: &Path, text: &str) -> FileReport {
+    let mut report = FileReport {
+        file: file.to_path_buf(),
+        errors: Vec::new(),
+        networks: Vec::new(),
+    };
+    match ipam_plugins(text) {
+        Err(e) => report.errors.push(e),
+        Ok(plugins) if plugins.is_empty() => report.errors.push(format!(
+            "no plugin with ipam type {}",
+            IPAM_TYPES.map(|t| format!("{t:?}")).join(" or ")
+        )),
+        Ok(plugins) => {
+            for p in plugins {
+                report
+                    .networks
+                    .push(check_network(p.index, &p.name, &p.version, &p.conf));
+            }
+        }
+    }
+    report
+}
+
+/// Checks `files`, and compares their ranges with each other's and with
+/// those of the other networks configured in `conf_dir` (the node's).
+pub fn validate(files: &[PathBuf], conf_dir: Option<&Path>) -> ValidateReport {
+    let mut reports: Vec<FileReport> = files
+        .iter()
+        .map(|f| match read_conf(f) {
+            Ok(text) => check_text(f, &text),
+            Err(e) => FileReport {
+                file: f.clone(),
+                errors: vec![format!("cannot read: {e}")],
+                networks: Vec::new(),
+            },
+        })
+        .collect();
+    // The node's networks: the files checked, then the config directory's others.
+    let mut node: Vec<(String, PathBuf, Vec<RangeSet>)> = reports
+        .iter()
+        .flat_map(|f| {
+            f.networks
+                .iter()
+                .map(|n| (n.network.clone(), f.file.clone(), n.sets.clone()))
+        })
+        .collect();
+    if let Some(dir) = conf_dir
+        && let Ok(paths) = conf_files(dir)
+    {
+        for path in paths {
+            if files.iter().any(|f| same_path(f, &path)) {
+                continue;
+            }
+            let Ok(text) = read_conf(&path) else { continue };
+            let Ok(plugins) = ipam_plugins(&text) else {
+                continue;
+            };
+            for p in plugins {
+                let Some(spec) = SpecVersion::parse(&p.version) else {
+                    continue;
+                };
+                if let Ok(cfg) = IpamConfig::parse(&p.conf, spec, &CniArgs::default()) {
+                    node.push((p.name, path.clone(), cfg.range_sets));
+                }
+            }
+        }
+    }
+    for f in &mut reports {
+        for n in &mut f.networks {
+            // libcni loads a network from the first file (by name) that names it.
+            for (other, file, _) in &node {
+                if *other == n.network && !same_path(file, &f.file) {
+                    n.warnings.push(format!(
+                        "network {other} is also configured in {}: a runtime uses only the file that sorts first",
+                        file.display()
+                    ));
+                }
+            }
+            for (i, set) in n.sets.iter().enumerate() {
+                for (other, file, sets) in &node {
+                    if *other == n.network {
+                        continue;
+                    }
+                    // A network configured twice counts once: by its first file.
+                    let first = node.iter().find(|(name, _, _)| name == other);
+                    if first.is_some_and(|(_, first, _)| first != file) {
+                        continue;
+                    }
+                    if let Some(o) = sets.iter().find(|o| o.overlaps(set)) {
+                        n.warnings.push(format!(
+                            "range set {i} ({set}) overlaps network {other}'s range set ({o}) in {}: both networks would hand out the same addresses on this node",
+                            file.display()
+                        ));
+                    }
+                }
+            }
+        }
+    }
+    let errors = reports
+        .iter()
+        .map(|f| f.errors.len() + f.networks.iter().map(|n| n.errors.len()).sum::<usize>())
+        .sum();
+    let warnings = reports
+        .iter()
+        .flat_map(|f| &f.networks)
+        .map(|n| n.warnings.len())
+        .sum();
+    ValidateReport {
+        files: reports,
+        errors,
+        warnings,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn check(text: &str) -> FileReport {
+        check_text(Path::new("x.conflist"), text)
+    }
+
+    #[test]
+    fn typos_and_errors() {
+        let r = check(
+            r#"{"cniVersion":"1.0.0","name":"n","plugins":[{"type":"bridge","ipam":{"type":"podlease",
+            "ranges":[[{"subnet":"10.0.0.0/24","rangeStrat":"10.0.0.10"}]],"excludes":["10.0.0.5"],
+            "exclude":["10.9.0.0/24"]}}]}"#,
+        );
+        let n = &r.networks[0];
+        assert!(n.errors.is_empty(), "{n:?}");
+        assert_eq!(n.warnings.len(), 3, "{n:?}");
+        assert!(n.warnings[0].contains("did you mean \"exclude\""), "{n:?}");
+        assert!(
+            n.warnings[1].contains("did you mean \"rangeStart\""),
+            "{n:?}"
+        );
+        assert!(
+            n.warnings[2].contains("ipam.exclude[0]: 10.9.0.0/24 is outside every range"),
+            "{n:?}"
+        );
+
+        let r = check(
+            r#"{"cniVersion":"9.9.9","name":"n","type":"bridge","ipam":{"type":"host-local","subnet":"10.0.0.0/24"}}"#,
+        );
+        assert!(r.networks[0].errors[0].contains("not supported"), "{r:?}");
+        let r = check(
+            r#"{"cniVersion":"1.0.0","name":"n","type":"bridge","ipam":{"type":"podlease","subnet":"10.0.0.1/24"}}"#,
+        );
+        assert_eq!(r.networks[0].errors.len(), 1, "{r:?}");
+        let r = check(
+            r#"{"cniVersion":"1.0.0","name":"a/b","type":"bridge","ipam":{"type":"podlease","subnet":"10.0.0.0/24"}}"#,
+        );
+        assert!(r.networks[0].errors[0].starts_with("name"), "{r:?}");
+        let r =
+            check(r#"{"cniVersion":"1.0.0","name":"n","type":"bridge","ipam":{"type":"dhcp"}}"#);
+        assert!(r.errors[0].contains("no plugin with ipam type"), "{r:?}");
+        assert!(check("{").errors[0].starts_with("not JSON"));
+    }
+}
