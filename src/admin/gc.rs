@@ -7,7 +7,7 @@ use serde::Serialize;
 use super::{Admin, AdminError, AllocationInfo, listed};
 use crate::error::Error;
 use crate::ids::NetworkName;
-use crate::ops::gc::{KeepRule, collect};
+use crate::ops::gc::{KeepRule, collect, partition};
 use crate::store::{Allocation, inspect};
 
 /// One network of `podlease gc`.
@@ -89,9 +89,7 @@ impl Admin {
                 self.reclaim_of(network),
             )?
             .ok_or_else(|| self.no_state(network))?;
-            let (kept, doomed): (Vec<&Allocation>, Vec<&Allocation>) =
-                found.allocations.iter().partition(|a| rule.keeps(a));
-            let doomed: Vec<Allocation> = doomed.into_iter().cloned().collect();
+            let (kept, doomed) = partition(rule, found.allocations);
             return Ok(report(&doomed, kept.len()));
         }
         let mut net = self.open(network)?;
