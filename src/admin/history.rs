@@ -14,6 +14,7 @@ use serde::Serialize;
 use super::{Admin, AdminError};
 use crate::ids::NetworkName;
 use crate::journal::{self, Tenure, format_time_ms};
+use crate::store::view;
 
 /// What `history` looks for.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -143,7 +144,7 @@ pub fn history(
 ) -> Result<HistoryReport, AdminError> {
     let mut read = Vec::new();
     for network in admin.state_scope(only)? {
-        let contents = journal::read(&admin.journal_path(&network));
+        let contents = view::read_journal(&admin.data_dir, &network);
         read.push((network, contents));
     }
     let container_id = match target {

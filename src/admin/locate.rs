@@ -3,50 +3,14 @@
 //! not an empty report. (Which data directory the configs name is
 //! [`crate::config::discovery::data_dir_from_configs`]'s.)
 //!
-//! Never: a network's lock or state (only directory listings and file
-//! names are read).
+//! Never: a network's lock or state: what a directory holds is asked of
+//! the store ([`crate::store::view`]).
 
 use std::fs;
 use std::path::{Path, PathBuf};
 
 use super::AdminError;
-use crate::ids::NetworkName;
-use crate::store::layout::parse_ip_name;
-
-/// What in `dir` shows it is one network's state directory, if anything.
-fn network_state_sign(dir: &Path) -> Option<String> {
-    if dir.join("lock").is_file() {
-        return Some("a lock file".into());
-    }
-    if dir.join(".podlease").is_dir() {
-        return Some("podlease's .podlease directory".into());
-    }
-    let entries = fs::read_dir(dir).ok()?;
-    for e in entries.filter_map(Result::ok).take(10_000) {
-        let name = e.file_name();
-        let Some(name) = name.to_str() else { continue };
-        if name.starts_with("last_reserved_ip.") {
-            return Some(format!("the range cursor {name}"));
-        }
-        if parse_ip_name(name).is_some() && e.path().is_file() {
-            return Some(format!("the address file {name}"));
-        }
-    }
-    None
-}
-
-/// Whether `dir` holds at least one network's state directory.
-fn holds_networks(dir: &Path) -> bool {
-    fs::read_dir(dir).is_ok_and(|entries| {
-        entries.filter_map(Result::ok).take(10_000).any(|e| {
-            e.file_name()
-                .to_str()
-                .is_some_and(|n| NetworkName::new(n).is_ok())
-                && e.path().is_dir()
-                && network_state_sign(&e.path()).is_some()
-        })
-    })
-}
+use crate::store::view;
 
 /// A directory next to or under `dir` that holds networks, for a hint.
 fn data_dir_nearby(dir: &Path) -> Option<PathBuf> {
@@ -58,7 +22,7 @@ fn data_dir_nearby(dir: &Path) -> Option<PathBuf> {
         .filter(|p| p.is_dir())
         .collect();
     subdirs.sort();
-    subdirs.into_iter().find(|p| holds_networks(p))
+    subdirs.into_iter().find(|p| view::holds_networks(p))
 }
 
 /// Refuses a data directory that cannot be the one meant: one network's
@@ -72,7 +36,7 @@ fn data_dir_nearby(dir: &Path) -> Option<PathBuf> {
 /// was probably meant.
 pub fn check_data_dir(data_dir: &Path, configured: bool) -> Result<(), AdminError> {
     let shown = data_dir.display();
-    if let Some(sign) = network_state_sign(data_dir) {
+    if let Some(sign) = view::state_sign(data_dir) {
         let network = data_dir
             .file_name()
             .map(|n| n.to_string_lossy().into_owned())
@@ -106,7 +70,7 @@ pub fn check_data_dir(data_dir: &Path, configured: bool) -> Result<(), AdminErro
         Ok(m) if !m.is_dir() => Err(AdminError::NotFound(format!(
             "data directory {shown} is not a directory"
         ))),
-        Ok(_) if holds_networks(data_dir) => Ok(()),
+        Ok(_) if view::holds_networks(data_dir) => Ok(()),
         Ok(_) => {
             let hint = data_dir_nearby(data_dir)
                 .map(|d| format!(": did you mean --data-dir {}?", d.display()))

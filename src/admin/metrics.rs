@@ -5,6 +5,7 @@ use std::collections::BTreeMap;
 
 use super::{Admin, AdminError};
 use crate::journal;
+use crate::store::view;
 
 /// Counts of one network's journal, for `podlease metrics`.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -29,7 +30,7 @@ pub struct JournalCounts {
 pub fn journal_counts(admin: &Admin) -> Result<Vec<JournalCounts>, AdminError> {
     let mut out = Vec::new();
     for network in admin.networks()? {
-        let contents = journal::read(&admin.journal_path(&network)).unwrap_or_default();
+        let contents = view::read_journal(&admin.data_dir, &network).unwrap_or_default();
         let mut c = JournalCounts {
             network: network.to_string(),
             begins: contents.start(),

@@ -26,9 +26,7 @@ mod usage;
 mod validate;
 mod verify;
 
-use std::fs;
-use std::io;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 pub use error::AdminError;
 pub use gc::{GcNetwork, GcReport};
@@ -49,7 +47,7 @@ pub use verify::{NetworkVerify, VerifyReport, verify};
 
 use crate::config::discovery::Configs;
 use crate::ids::NetworkName;
-use crate::store::layout::{Layout, parse_ip_name};
+use crate::store::view;
 use crate::store::{Allocation, LockedNetwork, ReleaseReason, StoreOptions, inspect};
 
 /// The operator's handle on one data directory.
@@ -75,7 +73,7 @@ impl Admin {
     }
 
     fn has_state(&self, network: &NetworkName) -> bool {
-        self.data_dir.join(network.as_str()).is_dir()
+        view::has_state(&self.data_dir, network)
     }
 
     /// The networks with state under the data directory: directories with a
@@ -85,35 +83,11 @@ impl Admin {
     /// # Errors
     /// [`AdminError::Io`] when the data directory cannot be listed.
     pub fn networks(&self) -> Result<Vec<NetworkName>, AdminError> {
-        let io = |source| AdminError::Io {
+        view::networks(&self.data_dir).map_err(|source| AdminError::Io {
             op: "list",
             path: self.data_dir.clone(),
             source,
-        };
-        let entries = match fs::read_dir(&self.data_dir) {
-            Ok(e) => e,
-            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Vec::new()),
-            Err(e) => return Err(io(e)),
-        };
-        let mut out = Vec::new();
-        for entry in entries {
-            let entry = entry.map_err(io)?;
-            let Some(name) = entry
-                .file_name()
-                .to_str()
-                .and_then(|n| NetworkName::new(n).ok())
-            else {
-                continue;
-            };
-            if !entry.path().is_dir() {
-                continue;
-            }
-            if entry.path().join("lock").is_file() || dir_has_address(&entry.path()) {
-                out.push(name);
-            }
-        }
-        out.sort();
-        Ok(out)
+        })
     }
 
     /// The networks with state, for a message: `a, b`, or `none`.
@@ -148,11 +122,6 @@ impl Admin {
             Some(n) => Err(self.no_state(n)),
             None => self.networks(),
         }
-    }
-
-    /// The network's address journal.
-    fn journal_path(&self, network: &NetworkName) -> PathBuf {
-        Layout::new(&self.data_dir, network).journal()
     }
 
     /// The store options for `network`: reclaim as its config says. A
@@ -256,10 +225,4 @@ fn listed(items: &[String], none: &str) -> String {
     } else {
         items.join(", ")
     }
-}
-
-fn dir_has_address(dir: &Path) -> bool {
-    fs::read_dir(dir).is_ok_and(|mut entries| {
-        entries.any(|e| e.is_ok_and(|e| e.file_name().to_str().and_then(parse_ip_name).is_some()))
-    })
 }

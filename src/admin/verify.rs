@@ -15,6 +15,7 @@ use crate::ids::NetworkName;
 use crate::journal::{self, Tenure, format_time_ms};
 use crate::store::disk::consistency::{self, Finding};
 use crate::store::disk::recovery;
+use crate::store::view::{self, JournalFile};
 use crate::store::{Owner, StoreOptions};
 
 /// One network's verification.
@@ -92,23 +93,23 @@ fn check_journal(
     opts: &StoreOptions,
     seen: &mut consistency::Inspection,
 ) -> usize {
-    let path = admin.journal_path(network);
+    let (path, file) = view::journal_file(&admin.data_dir, network);
     let problem = |m: String| Finding::problem("journal", None, m);
-    match std::fs::symlink_metadata(&path) {
-        Ok(m) if !m.is_file() => {
+    match file {
+        JournalFile::NotRegular => {
             seen.findings.push(problem(format!(
                 "{} is not a regular file: nothing can be recorded in the journal",
                 path.display()
             )));
             return 0;
         }
-        Ok(m) if m.permissions().readonly() => seen.findings.push(problem(format!(
+        JournalFile::ReadOnly => seen.findings.push(problem(format!(
             "{} is read-only: records are dropped unless the process may write anyway (root)",
             path.display()
         ))),
-        _ => {}
+        JournalFile::Missing | JournalFile::Writable => {}
     }
-    let contents = match journal::read(&path) {
+    let contents = match view::read_journal(&admin.data_dir, network) {
         Ok(c) => c,
         Err(e) => {
             seen.findings
