@@ -158,53 +158,64 @@ pub fn history(
         }
         _ => None,
     };
-    let mut networks = Vec::new();
-    for (network, contents) in read {
-        let mut notes = Vec::new();
-        let contents = match contents {
-            Ok(c) => c,
-            Err(e) => {
-                notes.push(format!("cannot read the journal of network {network}: {e}"));
-                journal::Contents::default()
-            }
-        };
-        let begins = contents.start();
-        if contents.files.is_empty() {
-            notes.push(format!(
-                "network {network} has no journal (it is off, or nothing was recorded yet)"
-            ));
-        }
-        let tenures: Vec<Tenure> = journal::tenures(&contents.records)
-            .into_iter()
-            .filter(|t| match target {
-                HistoryTarget::Address(ip) => t.address == *ip,
-                HistoryTarget::Container(_) => t.container_id == container_id,
-                HistoryTarget::Pod(p) => t.pod.as_deref() == Some(p.as_str()),
-            })
-            .filter(|t| window.admits(t))
-            .collect();
-        if let (Some(b), Some(asked)) = (begins, window.earliest())
-            && b > asked
-        {
-            notes.push(format!(
-                "the journal of network {network} begins at {}, after {}: it does not reach back that far, so earlier holders are not known",
-                format_time_ms(b),
-                format_time_ms(asked)
-            ));
-        }
-        networks.push(NetworkHistory {
-            network: network.to_string(),
-            journal_begins: begins.map(format_time_ms),
-            journal_files: contents.files.len(),
-            tenures,
-            notes,
-        });
-    }
+    let networks = read
+        .into_iter()
+        .map(|(network, contents)| {
+            network_history(&network, contents, target, container_id.as_deref(), window)
+        })
+        .collect();
     Ok(HistoryReport {
         query: target.to_string(),
         container_id,
         networks,
     })
+}
+
+/// One network's answer from its journal's `contents`; `container_id` is
+/// what a container target resolved to.
+fn network_history(
+    network: &NetworkName,
+    contents: std::io::Result<journal::Contents>,
+    target: &HistoryTarget,
+    container_id: Option<&str>,
+    window: &TimeWindow,
+) -> NetworkHistory {
+    let mut notes = Vec::new();
+    let contents = contents.unwrap_or_else(|e| {
+        notes.push(format!("cannot read the journal of network {network}: {e}"));
+        journal::Contents::default()
+    });
+    let begins = contents.start();
+    if contents.files.is_empty() {
+        notes.push(format!(
+            "network {network} has no journal (it is off, or nothing was recorded yet)"
+        ));
+    }
+    let tenures: Vec<Tenure> = journal::tenures(&contents.records)
+        .into_iter()
+        .filter(|t| match target {
+            HistoryTarget::Address(ip) => t.address == *ip,
+            HistoryTarget::Container(_) => t.container_id.as_deref() == container_id,
+            HistoryTarget::Pod(p) => t.pod.as_deref() == Some(p.as_str()),
+        })
+        .filter(|t| window.admits(t))
+        .collect();
+    if let (Some(b), Some(asked)) = (begins, window.earliest())
+        && b > asked
+    {
+        notes.push(format!(
+            "the journal of network {network} begins at {}, after {}: it does not reach back that far, so earlier holders are not known",
+            format_time_ms(b),
+            format_time_ms(asked)
+        ));
+    }
+    NetworkHistory {
+        network: network.to_string(),
+        journal_begins: begins.map(format_time_ms),
+        journal_files: contents.files.len(),
+        tenures,
+        notes,
+    }
 }
 
 #[cfg(test)]

@@ -87,34 +87,10 @@ fn check_network(
         ));
         return r;
     };
-    if name.is_empty() {
-        r.errors.push("name is required".into());
-    } else if name.len() > 255 {
-        r.errors.push(format!(
-            "name is {} bytes long; it names a directory under dataDir, so at most 255",
-            name.len()
-        ));
-    } else if let Err(e) = NetworkName::new(name) {
-        r.errors.push(format!("name {e}"));
-    }
+    r.errors.extend(name_error(name));
     match IpamConfig::parse(conf, spec, &CniArgs::default()) {
         Ok(cfg) => {
-            for (net, field) in &cfg.exclude {
-                let (lo, hi) = subnet_bounds(*net);
-                let family = Family::of(net.ip());
-                let inside = cfg
-                    .range_sets
-                    .iter()
-                    .flat_map(RangeSet::ranges)
-                    .any(|range| {
-                        range.family() == family && lo <= range.end_u() && range.start_u() <= hi
-                    });
-                if !inside {
-                    r.warnings.push(format!(
-                        "{field}: {net} is outside every range, so it excludes nothing"
-                    ));
-                }
-            }
+            r.warnings.extend(useless_exclusions(&cfg));
             r.range_sets = cfg.range_sets.iter().map(ToString::to_string).collect();
             r.sets = cfg.range_sets;
         }
@@ -127,6 +103,40 @@ fn check_network(
         Err(e) => r.errors.push(e.to_string()),
     }
     r
+}
+
+/// What is wrong with a network name, if anything.
+fn name_error(name: &str) -> Option<String> {
+    if name.is_empty() {
+        Some("name is required".into())
+    } else if name.len() > 255 {
+        Some(format!(
+            "name is {} bytes long; it names a directory under dataDir, so at most 255",
+            name.len()
+        ))
+    } else {
+        NetworkName::new(name).err().map(|e| format!("name {e}"))
+    }
+}
+
+/// A warning for each exclusion outside every range of `cfg`.
+fn useless_exclusions(cfg: &IpamConfig) -> Vec<String> {
+    let mut out = Vec::new();
+    for (net, field) in &cfg.exclude {
+        let (lo, hi) = subnet_bounds(*net);
+        let family = Family::of(net.ip());
+        let inside = cfg
+            .range_sets
+            .iter()
+            .flat_map(RangeSet::ranges)
+            .any(|range| range.family() == family && lo <= range.end_u() && range.start_u() <= hi);
+        if !inside {
+            out.push(format!(
+                "{field}: {net} is outside every range, so it excludes nothing"
+            ));
+        }
+    }
+    out
 }
 
 /// Checks the text of one file.
@@ -153,6 +163,9 @@ pub fn check_text(file: &Path, text: &str) -> FileReport {
     report
 }
 
+/// A network configured on the node: its name, the file, its range sets.
+type NodeNetwork = (String, PathBuf, Vec<RangeSet>);
+
 /// Checks `files`, and compares their ranges with each other's and with
 /// those of the other networks configured in `conf_dir` (the node's).
 pub fn validate(files: &[PathBuf], conf_dir: Option<&Path>) -> ValidateReport {
@@ -168,7 +181,7 @@ pub fn validate(files: &[PathBuf], conf_dir: Option<&Path>) -> ValidateReport {
         })
         .collect();
     // The node's networks: the files checked, then the config directory's others.
-    let mut node: Vec<(String, PathBuf, Vec<RangeSet>)> = reports
+    let mut node: Vec<NodeNetwork> = reports
         .iter()
         .flat_map(|f| {
             f.networks
@@ -176,56 +189,12 @@ pub fn validate(files: &[PathBuf], conf_dir: Option<&Path>) -> ValidateReport {
                 .map(|n| (n.network.clone(), f.file.clone(), n.sets.clone()))
         })
         .collect();
-    if let Some(dir) = conf_dir
-        && let Ok(paths) = conf_files(dir)
-    {
-        for path in paths {
-            if files.iter().any(|f| same_path(f, &path)) {
-                continue;
-            }
-            let Ok(text) = read_conf(&path) else { continue };
-            let Ok(plugins) = ipam_plugins(&text) else {
-                continue;
-            };
-            for p in plugins {
-                let Some(spec) = SpecVersion::parse(&p.version) else {
-                    continue;
-                };
-                if let Ok(cfg) = IpamConfig::parse(&p.conf, spec, &CniArgs::default()) {
-                    node.push((p.name, path.clone(), cfg.range_sets));
-                }
-            }
-        }
+    if let Some(dir) = conf_dir {
+        node.extend(other_networks(dir, files));
     }
     for f in &mut reports {
         for n in &mut f.networks {
-            // libcni loads a network from the first file (by name) that names it.
-            for (other, file, _) in &node {
-                if *other == n.network && !same_path(file, &f.file) {
-                    n.warnings.push(format!(
-                        "network {other} is also configured in {}: a runtime uses only the file that sorts first",
-                        file.display()
-                    ));
-                }
-            }
-            for (i, set) in n.sets.iter().enumerate() {
-                for (other, file, sets) in &node {
-                    if *other == n.network {
-                        continue;
-                    }
-                    // A network configured twice counts once: by its first file.
-                    let first = node.iter().find(|(name, _, _)| name == other);
-                    if first.is_some_and(|(_, first, _)| first != file) {
-                        continue;
-                    }
-                    if let Some(o) = sets.iter().find(|o| o.overlaps(set)) {
-                        n.warnings.push(format!(
-                            "range set {i} ({set}) overlaps network {other}'s range set ({o}) in {}: both networks would hand out the same addresses on this node",
-                            file.display()
-                        ));
-                    }
-                }
-            }
+            n.warnings.extend(node_warnings(n, &f.file, &node));
         }
     }
     let errors = reports
@@ -242,6 +211,67 @@ pub fn validate(files: &[PathBuf], conf_dir: Option<&Path>) -> ValidateReport {
         errors,
         warnings,
     }
+}
+
+/// The networks of `dir`'s config files other than `checked` whose ranges
+/// parse (the others are not this command's to report).
+fn other_networks(dir: &Path, checked: &[PathBuf]) -> Vec<NodeNetwork> {
+    let mut out = Vec::new();
+    let Ok(paths) = conf_files(dir) else {
+        return out;
+    };
+    for path in paths {
+        if checked.iter().any(|f| same_path(f, &path)) {
+            continue;
+        }
+        let Ok(text) = read_conf(&path) else { continue };
+        let Ok(plugins) = ipam_plugins(&text) else {
+            continue;
+        };
+        for p in plugins {
+            let Some(spec) = SpecVersion::parse(&p.version) else {
+                continue;
+            };
+            if let Ok(cfg) = IpamConfig::parse(&p.conf, spec, &CniArgs::default()) {
+                out.push((p.name, path.clone(), cfg.range_sets));
+            }
+        }
+    }
+    out
+}
+
+/// What the node's other configs say about network `n` of `file`: the
+/// same network in another file, ranges another network also hands out.
+fn node_warnings(n: &NetworkReport, file: &Path, node: &[NodeNetwork]) -> Vec<String> {
+    let mut out = Vec::new();
+    // libcni loads a network from the first file (by name) that names it.
+    for (other, other_file, _) in node {
+        if *other == n.network && !same_path(other_file, file) {
+            out.push(format!(
+                "network {other} is also configured in {}: a runtime uses only the file that sorts first",
+                other_file.display()
+            ));
+        }
+    }
+    for (i, set) in n.sets.iter().enumerate() {
+        for (other, other_file, sets) in node {
+            if *other == n.network {
+                continue;
+            }
+            // A network configured twice counts once: by its first file.
+            let first = node.iter().find(|(name, _, _)| name == other);
+            if first.is_some_and(|(_, first, _)| first != other_file) {
+                continue;
+            }
+            if let Some(o) = sets.iter().find(|o| o.overlaps(set)) {
+                out.push(format!(
+                    "range set {i} ({set}) overlaps network {other}'s range set ({o}) in {}: both networks would hand out the same addresses on this node",
+                    other_file.display()
+                ));
+            }
+        }
+    }
+    out
 }
 
 #[cfg(test)]

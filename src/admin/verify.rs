@@ -5,7 +5,7 @@
 //! Never: the lock, or any write: it reads files only, so it works on a
 //! read-only mount and never changes what it looks at.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::net::IpAddr;
 
 use serde::Serialize;
@@ -16,7 +16,7 @@ use crate::journal::{self, Tenure, format_time_ms};
 use crate::store::disk::consistency::{self, Finding};
 use crate::store::disk::recovery;
 use crate::store::view::{self, JournalFile};
-use crate::store::{Owner, StoreOptions};
+use crate::store::{Allocation, Owner, StoreOptions};
 
 /// One network's verification.
 #[derive(Debug, Clone, Serialize)]
@@ -94,7 +94,6 @@ fn check_journal(
     seen: &mut consistency::Inspection,
 ) -> usize {
     let (path, file) = view::journal_file(&admin.data_dir, network);
-    let problem = |m: String| Finding::problem("journal", None, m);
     match file {
         JournalFile::NotRegular => {
             seen.findings.push(problem(format!(
@@ -127,9 +126,29 @@ fn check_journal(
         }
         return contents.records.len();
     }
+    seen.findings.extend(damage(&contents));
+    let Some(begins) = contents.start() else {
+        return 0;
+    };
+    // Until recovery ran, the files and the journal legitimately disagree.
+    if !seen.findings.iter().any(|f| f.check == "recovery") {
+        let found = disagreements(&contents.records, begins, &seen.holders);
+        seen.findings.extend(found);
+    }
+    contents.records.len()
+}
+
+/// A problem of the journal as a whole.
+fn problem(message: String) -> Finding {
+    Finding::problem("journal", None, message)
+}
+
+/// Damaged records and torn ends in the journal's files.
+fn damage(contents: &journal::Contents) -> Vec<Finding> {
+    let mut out = Vec::new();
     for (i, f) in contents.files.iter().enumerate() {
         if let Some(first) = f.bad_lines.first() {
-            seen.findings.push(problem(format!(
+            out.push(problem(format!(
                 "{}: {} line(s) do not parse (the first is line {first}): a record was damaged",
                 f.path.display(),
                 f.bad_lines.len()
@@ -141,25 +160,29 @@ fn check_journal(
                 f.path.display()
             );
             // In the current file it may be a write in progress.
-            seen.findings.push(if i == 0 {
+            out.push(if i == 0 {
                 Finding::notice("journal", None, m)
             } else {
                 problem(m)
             });
         }
     }
-    let Some(begins) = contents.start() else {
-        return 0;
-    };
+    out
+}
+
+/// Where the journal (whose oldest record is at `begins`) and the address
+/// files `holders` disagree: a holder whose allocation was not recorded, an
+/// address the journal thinks held whose release was not recorded.
+fn disagreements(records: &[journal::Record], begins: i64, holders: &[Allocation]) -> Vec<Finding> {
     // The latest holder of each address the journal still thinks is held.
     let mut held: BTreeMap<IpAddr, Tenure> = BTreeMap::new();
-    for t in journal::tenures(&contents.records) {
+    for t in journal::tenures(records) {
         if t.to.is_none() && !t.end_unknown {
             held.entry(t.address).or_insert(t);
         }
     }
-    let recovery_pending = seen.findings.iter().any(|f| f.check == "recovery");
-    for a in &seen.holders {
+    let mut out = Vec::new();
+    for a in holders {
         let id = match &a.owner {
             Owner::Attachment(who) => who.container_id.as_str(),
             Owner::Legacy(id) => id.as_str(),
@@ -169,8 +192,8 @@ fn check_journal(
         let recorded = held
             .get(&a.ip)
             .is_some_and(|t| t.container_id.as_deref() == Some(id));
-        if !recorded && since >= begins && !recovery_pending {
-            seen.findings.push(Finding::problem(
+        if !recorded && since >= begins {
+            out.push(Finding::problem(
                 "journal",
                 Some(a.ip),
                 format!(
@@ -182,22 +205,17 @@ fn check_journal(
             ));
         }
     }
-    if !recovery_pending {
-        let files: BTreeMap<IpAddr, &Owner> =
-            seen.holders.iter().map(|a| (a.ip, &a.owner)).collect();
-        for (ip, t) in &held {
-            if !files.contains_key(ip) {
-                seen.findings.push(Finding::problem(
-                    "journal",
-                    Some(*ip),
-                    format!(
-                        "{ip}: the journal says {} holds it since {}, but it is free: its release was not recorded",
-                        t.container_id.as_deref().unwrap_or("(unknown)"),
-                        t.from.map_or_else(|| "?".into(), format_time_ms)
-                    ),
-                ));
-            }
-        }
+    let files: BTreeSet<IpAddr> = holders.iter().map(|a| a.ip).collect();
+    for (ip, t) in held.iter().filter(|(ip, _)| !files.contains(ip)) {
+        out.push(Finding::problem(
+            "journal",
+            Some(*ip),
+            format!(
+                "{ip}: the journal says {} holds it since {}, but it is free: its release was not recorded",
+                t.container_id.as_deref().unwrap_or("(unknown)"),
+                t.from.map_or_else(|| "?".into(), format_time_ms)
+            ),
+        ));
     }
-    contents.records.len()
+    out
 }
