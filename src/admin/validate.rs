@@ -10,9 +10,10 @@ use std::path::{Path, PathBuf};
 
 use serde::Serialize;
 
-use crate::cni::args::CniArgs;
-use crate::cni::version::SpecVersion;
-use crate::config::discovery::{IPAM_TYPES, conf_files, ipam_plugins, read_conf, same_path};
+use crate::config::discovery::{
+    IPAM_TYPES, IpamPlugin, conf_files, ipam_plugins, parse_ipam_as_add, read_conf, same_path,
+    supported_versions,
+};
 use crate::config::{ConfigError, IpamConfig, SubnetFileProblem, known_keys};
 use crate::ids::NetworkName;
 use crate::range::{Family, RangeSet, subnet_bounds};
@@ -57,12 +58,8 @@ pub struct ValidateReport {
 }
 
 /// Checks one plugin's config as ADD reads its stdin.
-fn check_network(
-    index: usize,
-    name: &str,
-    version: &str,
-    conf: &serde_json::Value,
-) -> NetworkReport {
+fn check_network(plugin: &IpamPlugin) -> NetworkReport {
+    let (index, name, conf) = (plugin.index, plugin.name.as_str(), &plugin.conf);
     let mut r = NetworkReport {
         network: name.to_owned(),
         plugin: index,
@@ -80,15 +77,16 @@ fn check_network(
             "plugins[{index}].type is required (libcni runs the plugin it names)"
         ));
     }
-    let Some(spec) = SpecVersion::parse(version) else {
+    let Some(parsed) = parse_ipam_as_add(plugin) else {
         r.errors.push(format!(
-            "cniVersion {version:?} is not supported (supported: {})",
-            SpecVersion::supported_list()
+            "cniVersion {:?} is not supported (supported: {})",
+            plugin.version,
+            supported_versions()
         ));
         return r;
     };
     r.errors.extend(name_error(name));
-    match IpamConfig::parse(conf, spec, &CniArgs::default()) {
+    match parsed {
         Ok(cfg) => {
             r.warnings.extend(useless_exclusions(&cfg));
             r.range_sets = cfg.range_sets.iter().map(ToString::to_string).collect();
@@ -154,9 +152,7 @@ pub fn check_text(file: &Path, text: &str) -> FileReport {
         )),
         Ok(plugins) => {
             for p in plugins {
-                report
-                    .networks
-                    .push(check_network(p.index, &p.name, &p.version, &p.conf));
+                report.networks.push(check_network(&p));
             }
         }
     }
@@ -229,10 +225,7 @@ fn other_networks(dir: &Path, checked: &[PathBuf]) -> Vec<NodeNetwork> {
             continue;
         };
         for p in plugins {
-            let Some(spec) = SpecVersion::parse(&p.version) else {
-                continue;
-            };
-            if let Ok(cfg) = IpamConfig::parse(&p.conf, spec, &CniArgs::default()) {
+            if let Some(Ok(cfg)) = parse_ipam_as_add(&p) {
                 out.push((p.name, path.clone(), cfg.range_sets));
             }
         }

@@ -15,7 +15,8 @@ use std::path::{Path, PathBuf};
 use serde_json::Value;
 
 use super::{IpamConfig, ReleaseConfig};
-// `IpamConfig::parse` takes the spec version and CNI_ARGS (empty here).
+// `IpamConfig::parse` takes the spec version and CNI_ARGS (empty here): the
+// one place the operator commands name them.
 use crate::cni::args::CniArgs;
 use crate::cni::version::SpecVersion;
 use crate::ids::NetworkName;
@@ -115,6 +116,18 @@ pub fn ipam_plugins(text: &str) -> Result<Vec<IpamPlugin>, String> {
 pub fn parse_ipam(plugin: &IpamPlugin) -> Result<IpamConfig, super::ConfigError> {
     let spec = SpecVersion::parse(&plugin.version).unwrap_or(SpecVersion::NEWEST);
     IpamConfig::parse(&plugin.conf, spec, &CniArgs::default())
+}
+
+/// Parses a plugin's ipam section exactly as ADD would, without CNI_ARGS;
+/// `None` when its `cniVersion` is not one ADD accepts.
+pub fn parse_ipam_as_add(plugin: &IpamPlugin) -> Option<Result<IpamConfig, super::ConfigError>> {
+    let spec = SpecVersion::parse(&plugin.version)?;
+    Some(IpamConfig::parse(&plugin.conf, spec, &CniArgs::default()))
+}
+
+/// The `cniVersion`s ADD accepts, for a message.
+pub fn supported_versions() -> String {
+    SpecVersion::supported_list()
 }
 
 /// Reads a config file (at most 1 MiB).
