@@ -1,7 +1,7 @@
 //! The operator commands (`podlease list`, `show`, `usage`, `release`, `gc`,
-//! `metrics`, `history`, `verify`, `validate`) over every network under a
-//! data directory, one file per command, each returning a report that the
-//! command line renders as a table or as JSON.
+//! `metrics`, `history`, `verify` over the networks under a data directory;
+//! `validate` over config files), one file per command, each returning a
+//! report that the command line renders as a table or as JSON.
 //!
 //! Owns: [`Admin`], the operator's handle on a data directory (which
 //! networks have state, which config each has, the store options for each);
@@ -56,7 +56,7 @@ pub struct Admin {
     /// Where state lives.
     pub data_dir: PathBuf,
     /// Lock timeout and boot source (`reclaim_on_reboot` is taken from each
-    /// network's config when found, else this value).
+    /// network's config when found, else off: see `opts_for`).
     pub opts: StoreOptions,
     /// The networks' configs.
     pub configs: Configs,
