@@ -15,6 +15,7 @@
 //!    the config's version.
 #![forbid(unsafe_code)]
 
+pub mod admin;
 pub mod alloc;
 pub mod cni;
 pub mod config;

@@ -5,7 +5,7 @@ use std::path::PathBuf;
 
 use std::time::Duration;
 
-use podlease::ops::admin::parse_keep;
+use podlease::admin::parse_keep;
 use podlease::ops::gc::KeepRule;
 
 use super::render::{holder, json};

@@ -1,11 +1,12 @@
 //! `podlease history ADDRESS | --container ID | --pod NS/NAME`: who held an
 //! address, when, and why it changed, from the address journal.
 
+use podlease::admin::AdminError;
+use podlease::admin::{HistoryTarget, TimeWindow, history};
 use podlease::journal::{Tenure, format_time_ms, parse_time};
-use podlease::ops::admin::AdminError;
-use podlease::ops::tenancy::{self, HistoryTarget, TimeWindow};
 
 use super::render::json;
+use super::target::is_pod;
 use super::{Ctx, Failure, Io, network_arg};
 
 /// Show who held an address, a container's or a pod's addresses, over time
@@ -75,13 +76,9 @@ fn target(args: &Args) -> Result<HistoryTarget, Failure> {
         }
         return Ok(HistoryTarget::Container(id.clone()));
     }
-    match args.pod.as_deref().map(|p| (p, p.split_once('/'))) {
-        Some((p, Some((ns, name))))
-            if !ns.is_empty() && !name.is_empty() && !name.contains('/') =>
-        {
-            Ok(HistoryTarget::Pod(p.to_owned()))
-        }
-        Some((p, _)) => Err(Failure::Usage(format!(
+    match args.pod.as_deref() {
+        Some(p) if is_pod(p) => Ok(HistoryTarget::Pod(p.to_owned())),
+        Some(p) => Err(Failure::Usage(format!(
             "--pod {p:?}: give NAMESPACE/NAME, e.g. default/web-1"
         ))),
         None => Err(Failure::Usage(
@@ -98,7 +95,7 @@ pub fn run(ctx: &Ctx, args: &Args, io: &mut Io<'_>) -> Result<(), Failure> {
         since: time_arg("since", args.since.as_deref())?,
         until: time_arg("until", args.until.as_deref())?,
     };
-    let report = tenancy::history(&ctx.admin, &target, &window, network.as_ref())?;
+    let report = history(&ctx.admin, &target, &window, network.as_ref())?;
     let notes: Vec<&String> = report.networks.iter().flat_map(|n| &n.notes).collect();
     if report.count() == 0 {
         for n in &notes {

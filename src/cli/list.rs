@@ -3,7 +3,7 @@
 use super::render::{Align, Table, container_cell, ifname_cell, json, or_dash, state_cell};
 use super::target::short_id;
 use super::{Ctx, Failure, Io, network_arg};
-use podlease::ops::admin::OwnerKind;
+use podlease::admin::OwnerKind;
 
 /// List the allocated addresses of every network, or of one
 #[derive(Debug, clap::Args)]

@@ -4,7 +4,7 @@
 //!
 //! Owns: argument parsing (clap), exit statuses, rendering reports as
 //! tables, JSON or Prometheus text. Never: the store (everything goes through
-//! [`podlease::ops::admin`]), `std::env` (the environment comes from `main`).
+//! [`podlease::admin`]), `std::env` (the environment comes from `main`).
 
 mod gc;
 mod history;
@@ -28,11 +28,11 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use clap::{Parser, Subcommand};
+use podlease::admin::{Admin, AdminError, check_data_dir};
 use podlease::cni::version::SpecVersion;
 use podlease::config::DEFAULT_DATA_DIR;
+use podlease::config::discovery::{Configs, DiscoveryError, data_dir_from_configs};
 use podlease::ids::NetworkName;
-use podlease::ops::admin::{Admin, AdminError, Configs};
-use podlease::ops::locate;
 use podlease::store::StoreOptions;
 use podlease::store::disk::parse_lock_timeout;
 
@@ -167,6 +167,12 @@ impl From<AdminError> for Failure {
     }
 }
 
+impl From<DiscoveryError> for Failure {
+    fn from(e: DiscoveryError) -> Self {
+        Self::Admin(e.into())
+    }
+}
+
 impl From<io::Error> for Failure {
     fn from(e: io::Error) -> Self {
         Self::Output(e)
@@ -281,11 +287,11 @@ fn dispatch(cli: Cli, env: &BTreeMap<String, String>, io: &mut Io<'_>) -> Result
     // Without --data-dir, the configs say where their state is.
     let data_dir = match explicit_data_dir {
         Some(d) => d,
-        None => locate::data_dir_from_configs(conf_dir.as_deref(), &cli.config)?
+        None => data_dir_from_configs(conf_dir.as_deref(), &cli.config)?
             .unwrap_or_else(|| PathBuf::from(DEFAULT_DATA_DIR)),
     };
     let configs = Configs::discover(conf_dir.as_deref(), &cli.config, &data_dir)?;
-    locate::check_data_dir(&data_dir, configs.names().next().is_some())?;
+    check_data_dir(&data_dir, configs.names().next().is_some())?;
     let admin = Admin::new(data_dir, store_options(cli.lock_timeout, env)?, configs);
     let ctx = Ctx {
         json: cli.json,

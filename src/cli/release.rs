@@ -2,7 +2,7 @@
 
 use std::collections::BTreeSet;
 
-use podlease::ops::admin::{AdminError, AllocationInfo};
+use podlease::admin::{AdminError, AllocationInfo};
 use serde::Serialize;
 
 use super::render::{holder, json};

@@ -2,7 +2,7 @@
 
 use std::io::{self, Write};
 
-use podlease::ops::admin::{AllocationInfo, OwnerKind};
+use podlease::admin::{AllocationInfo, OwnerKind};
 use serde::Serialize;
 
 /// Column alignment.

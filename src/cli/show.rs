@@ -2,7 +2,7 @@
 
 use std::io::Write;
 
-use podlease::ops::admin::{AllocationInfo, OwnerKind};
+use podlease::admin::{AllocationInfo, OwnerKind};
 
 use super::render::{json, or_dash};
 use super::target::{Query, TargetArgs, pod_report, resolve_prefix};

@@ -6,8 +6,8 @@
 use std::collections::BTreeSet;
 use std::net::IpAddr;
 
+use podlease::admin::{AdminError, AllocationInfo, ShowReport, Target};
 use podlease::ids::{ContainerId, IfName, NetworkName};
-use podlease::ops::admin::{AdminError, AllocationInfo, ShowReport, Target};
 
 use super::{Ctx, Failure, network_arg};
 
@@ -63,15 +63,20 @@ impl TargetArgs {
     }
 }
 
+/// Whether `s` is `NAMESPACE/NAME`, both parts non-empty.
+pub fn is_pod(s: &str) -> bool {
+    s.split_once('/')
+        .is_some_and(|(ns, name)| !ns.is_empty() && !name.is_empty() && !name.contains('/'))
+}
+
 /// `NAMESPACE/NAME`, both parts non-empty.
 fn pod_arg(s: &str) -> Result<String, Failure> {
-    match s.split_once('/') {
-        Some((ns, name)) if !ns.is_empty() && !name.is_empty() && !name.contains('/') => {
-            Ok(s.to_owned())
-        }
-        _ => Err(Failure::Usage(format!(
+    if is_pod(s) {
+        Ok(s.to_owned())
+    } else {
+        Err(Failure::Usage(format!(
             "--pod {s:?}: expected NAMESPACE/NAME, as in default/web-0"
-        ))),
+        )))
     }
 }
 
@@ -110,7 +115,7 @@ pub fn target_arg(
             )));
         }
     }
-    if !force_container && pod_arg(s).is_ok() {
+    if !force_container && is_pod(s) {
         return Err(Failure::Usage(format!(
             "{s:?} is not an address or a container id; for a pod, use --pod {s}"
         )));

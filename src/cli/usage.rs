@@ -1,6 +1,6 @@
 //! `podlease usage [NETWORK]`.
 
-use podlease::ops::admin::{NetworkUsage, OwnerKind, RangeSetUsage};
+use podlease::admin::{NetworkUsage, OwnerKind, RangeSetUsage};
 
 use super::render::{Align, Table, json, percent};
 use super::{Ctx, Failure, Io, network_arg};
@@ -44,36 +44,7 @@ pub fn run(ctx: &Ctx, args: &Args, io: &mut Io<'_>) -> Result<(), Failure> {
     ]);
     let mut notes = Vec::new();
     for n in &report.networks {
-        for s in &n.range_sets {
-            t.row(set_row(&n.network, s));
-        }
-        let dash = || "-".to_owned();
-        if n.config.is_none() || n.range_sets.is_empty() {
-            let why = if n.config.is_some() {
-                "(ranges not parsed)"
-            } else {
-                "(no config found)"
-            };
-            t.row(vec![
-                n.network.clone(),
-                dash(),
-                why.into(),
-                dash(),
-                n.allocated.to_string(),
-                dash(),
-                dash(),
-            ]);
-        } else if n.outside_ranges > 0 {
-            t.row(vec![
-                n.network.clone(),
-                dash(),
-                "(outside configured ranges)".into(),
-                dash(),
-                n.outside_ranges.to_string(),
-                dash(),
-                dash(),
-            ]);
-        }
+        network_rows(&mut t, n);
         notes.extend(kind_notes(n));
     }
     t.write(io.out)?;
@@ -81,6 +52,36 @@ pub fn run(ctx: &Ctx, args: &Args, io: &mut Io<'_>) -> Result<(), Failure> {
         writeln!(io.out, "{note}")?;
     }
     Ok(())
+}
+
+/// The rows of one network: a row per range set, and one for what is
+/// outside them (or for everything, when the ranges are unknown).
+fn network_rows(t: &mut Table, n: &NetworkUsage) {
+    for s in &n.range_sets {
+        t.row(set_row(&n.network, s));
+    }
+    let (why, count) = if n.config.is_none() || n.range_sets.is_empty() {
+        let why = if n.config.is_some() {
+            "(ranges not parsed)"
+        } else {
+            "(no config found)"
+        };
+        (why, n.allocated)
+    } else if n.outside_ranges > 0 {
+        ("(outside configured ranges)", n.outside_ranges)
+    } else {
+        return;
+    };
+    let dash = || "-".to_owned();
+    t.row(vec![
+        n.network.clone(),
+        dash(),
+        why.into(),
+        dash(),
+        count.to_string(),
+        dash(),
+        dash(),
+    ]);
 }
 
 fn set_row(network: &str, s: &RangeSetUsage) -> Vec<String> {

@@ -2,7 +2,7 @@
 
 use std::path::{Path, PathBuf};
 
-use podlease::ops::validate::validate;
+use podlease::admin::validate;
 
 use super::render::json;
 use super::{Failure, Io};

@@ -1,7 +1,7 @@
 //! `podlease verify [NETWORK]`: a read-only consistency check.
 
-use podlease::ops::admin::AdminError;
-use podlease::ops::tenancy;
+use podlease::admin::AdminError;
+use podlease::admin::verify;
 
 use super::render::json;
 use super::{Ctx, Failure, Io, network_arg};
@@ -24,7 +24,7 @@ pub struct Args {
 
 pub fn run(ctx: &Ctx, args: &Args, io: &mut Io<'_>) -> Result<(), Failure> {
     let network = network_arg(args.network.as_deref())?;
-    let report = tenancy::verify(&ctx.admin, network.as_ref())?;
+    let report = verify(&ctx.admin, network.as_ref())?;
     if ctx.json {
         json(io.out, &report)?;
     } else {

@@ -5,6 +5,7 @@
 //! Never: files other than the resolv.conf and subnet file named in the
 //! config, the store, or the choice of addresses.
 
+pub mod discovery;
 mod json;
 pub mod known_keys;
 mod pools;

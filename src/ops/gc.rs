@@ -70,6 +70,13 @@ impl KeepRule {
     }
 }
 
+/// Splits `all` into what `rule` keeps and what GC releases, each in the
+/// order given: the one decision shared by CNI GC ([`collect`]) and the
+/// operator's `podlease gc`, dry run included.
+pub fn partition(rule: &KeepRule, all: Vec<Allocation>) -> (Vec<Allocation>, Vec<Allocation>) {
+    all.into_iter().partition(|a| rule.keeps(a))
+}
+
 /// What one GC did under the lock.
 #[derive(Debug, Default)]
 pub struct Collected {
@@ -87,13 +94,10 @@ pub struct Collected {
 /// address and were last written more than a week ago.
 pub fn collect(net: &mut LockedNetwork, rule: &KeepRule) -> Result<Collected, Error> {
     let mut out = Collected::default();
-    let mut live_pods = BTreeSet::new();
-    for a in net.list()? {
-        if rule.keeps(&a) {
-            out.kept += 1;
-            live_pods.extend(a.pod);
-            continue;
-        }
+    let (kept, doomed) = partition(rule, net.list()?);
+    out.kept = kept.len();
+    let live_pods: BTreeSet<String> = kept.into_iter().filter_map(|a| a.pod).collect();
+    for a in doomed {
         match net.release_ip(a.ip, crate::journal::Reason::Gc) {
             Ok(_) => out.released.push(a),
             Err(e) => out.failures.push(Error::from(e)),

@@ -126,11 +126,10 @@ pub(crate) fn remember_sticky(
 
 /// Most sticky records kept per network: pods with generated names would
 /// otherwise add one each, forever. The least recently written go first.
-pub(crate) const MAX_STICKY: usize = 1024;
+const MAX_STICKY: usize = 1024;
 
 /// How long the sticky record of a pod that no longer runs is kept.
-pub(crate) const STICKY_RETENTION: std::time::Duration =
-    std::time::Duration::from_secs(7 * 24 * 3600);
+const STICKY_RETENTION: std::time::Duration = std::time::Duration::from_secs(7 * 24 * 3600);
 
 /// Drops sticky records of pods not in `live` that are older than
 /// [`STICKY_RETENTION`], so pods with generated names do not accumulate.

@@ -10,6 +10,7 @@ pub mod index;
 pub mod layout;
 pub mod lock;
 pub mod spare;
+pub mod view;
 
 pub use boot::BootSource;
 pub use disk::recovery::{Inspection, ReleaseEvent, ReleaseReason, inspect, report_release};
