@@ -3,9 +3,9 @@
 use std::net::IpAddr;
 use std::path::PathBuf;
 
-use crate::cni::args::ArgsError;
 use crate::config::{ConfigError, SubnetFileProblem};
 use crate::ids::NameError;
+use crate::plugin::args::ArgsError;
 use crate::store::StoreError;
 use crate::store::lock::LockError;
 

@@ -279,6 +279,16 @@ struct ErrorOut<'a> {
     details: Option<&'a str>,
 }
 
+/// The error object of a failed invocation, in `version`.
+pub fn encode_failure(version: SpecVersion, e: &crate::error::Error) -> Vec<u8> {
+    encode_error(
+        version.as_str(),
+        e.code().as_u32(),
+        &e.to_string(),
+        e.details().as_deref(),
+    )
+}
+
 /// The error object bytes.
 pub fn encode_error(version: &str, code: u32, msg: &str, details: Option<&str>) -> Vec<u8> {
     pretty(&ErrorOut {

@@ -1,0 +1,88 @@
+//! The store's options for one invocation, built once: the request's policy
+//! (from its config), the environment's tuning (`PODLEASE_LOCK_TIMEOUT_MS`),
+//! the debug log's tap, and the hook that ends the process on a lock timeout.
+
+use std::sync::Arc;
+
+use super::RawInvocation;
+use super::version::SpecVersion;
+use crate::config::{IpamConfig, ReleaseConfig};
+use crate::error::Error;
+use crate::journal::{JournalOptions, Tap};
+use crate::store::lock::{LockError, TimeoutHook};
+use crate::store::{StoreError, StoreOptions};
+
+/// What the store's options take from the config; the same fields in
+/// [`IpamConfig`] and [`ReleaseConfig`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StorePolicy {
+    /// `reclaimOnReboot`.
+    pub reclaim_on_reboot: bool,
+    /// `reclaimClockSlackSeconds`.
+    pub reclaim_clock_slack_secs: u64,
+    /// `journal`.
+    pub journal: JournalOptions,
+}
+
+impl Default for StorePolicy {
+    fn default() -> Self {
+        let store = StoreOptions::default();
+        Self {
+            reclaim_on_reboot: store.reclaim_on_reboot,
+            reclaim_clock_slack_secs: store.foreign_clock_slack_secs,
+            journal: store.journal,
+        }
+    }
+}
+
+impl StorePolicy {
+    /// The policy of a full config.
+    pub fn of_ipam(cfg: &IpamConfig) -> Self {
+        Self {
+            reclaim_on_reboot: cfg.reclaim_on_reboot,
+            reclaim_clock_slack_secs: cfg.reclaim_clock_slack_secs,
+            journal: cfg.journal,
+        }
+    }
+
+    /// The policy of DEL's and GC's tolerant config.
+    pub fn of_release(cfg: &ReleaseConfig) -> Self {
+        Self {
+            reclaim_on_reboot: cfg.reclaim_on_reboot,
+            reclaim_clock_slack_secs: cfg.reclaim_clock_slack_secs,
+            journal: cfg.journal,
+        }
+    }
+}
+
+/// The options of one invocation. `version` is the one a lock-timeout error
+/// is written in.
+pub fn build(
+    raw: &RawInvocation,
+    version: SpecVersion,
+    policy: &StorePolicy,
+    tap: Option<&Tap>,
+) -> StoreOptions {
+    StoreOptions {
+        reclaim_on_reboot: policy.reclaim_on_reboot,
+        foreign_clock_slack_secs: policy.reclaim_clock_slack_secs,
+        journal: policy.journal,
+        journal_tap: tap.cloned(),
+        on_lock_timeout: raw.exit.map(|exit| lock_timeout_exit(exit, version)),
+        ..StoreOptions::from_env(&raw.env)
+    }
+}
+
+/// A lock timeout ends the process with the same error `run` would return.
+fn lock_timeout_exit(exit: fn(&[u8]) -> !, version: SpecVersion) -> TimeoutHook {
+    TimeoutHook(Arc::new(move |e: &LockError| {
+        let LockError::Timeout { path, secs } = e else {
+            return;
+        };
+        let err = Error::Store(StoreError::Lock(LockError::Timeout {
+            path: path.clone(),
+            secs: *secs,
+        }));
+        exit(&super::result::encode_failure(version, &err))
+    }))
+}
