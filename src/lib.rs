@@ -27,6 +27,7 @@ pub mod pool;
 pub mod range;
 pub mod store;
 
+// shim: old path, removed after the merge
 pub use error::{Error, ErrorCode};
 
 // shim: old path, removed after the merge

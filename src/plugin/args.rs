@@ -21,8 +21,6 @@ pub struct CniArgs {
     pub pod_namespace: Option<String>,
     /// `K8S_POD_NAME`.
     pub pod_name: Option<String>,
-    /// `K8S_POD_UID`.
-    pub pod_uid: Option<String>,
 }
 
 /// Why `CNI_ARGS` could not be read.
@@ -82,7 +80,8 @@ impl CniArgs {
                     ignore_unknown = crate::gonet::parse_args_bool(v)
                         .ok_or_else(|| ArgsError::BadBool(v.to_owned()))?;
                 }
-                "K8S_POD_INFRA_CONTAINER_ID" => {}
+                // Known (the runtime sends them), not used.
+                "K8S_POD_INFRA_CONTAINER_ID" | "K8S_POD_UID" => {}
                 "IP" => {
                     // The last IP= wins, as in host-local (an empty one cancels).
                     args.ips.clear();
@@ -96,7 +95,6 @@ impl CniArgs {
                     args.pod_namespace = Some(v.to_owned()).filter(|s| !s.is_empty())
                 }
                 "K8S_POD_NAME" => args.pod_name = Some(v.to_owned()).filter(|s| !s.is_empty()),
-                "K8S_POD_UID" => args.pod_uid = Some(v.to_owned()).filter(|s| !s.is_empty()),
                 other => unknown.push(format!("{other}={v}")),
             }
         }

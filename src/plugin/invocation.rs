@@ -4,8 +4,8 @@
 //! or not UTF-8 is an error.
 
 use super::RawInvocation;
-use crate::error::Error;
-use crate::ids::{Attachment, ContainerId, IfName, NameError};
+use super::error::InvocationError;
+use crate::ids::{Attachment, ContainerId, IfName};
 
 /// The command a runtime asked for (`CNI_COMMAND`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -42,12 +42,10 @@ impl Command {
     ///
     /// # Errors
     /// An unknown or absent `CNI_COMMAND`.
-    pub fn from_env(raw: &RawInvocation) -> Result<Self, Error> {
+    pub fn from_env(raw: &RawInvocation) -> Result<Self, InvocationError> {
         let command = raw.var("CNI_COMMAND").unwrap_or_default();
-        Self::parse(command).ok_or_else(|| {
-            Error::Environment(format!(
-                "unknown CNI_COMMAND: {command:?} (expected ADD, DEL, CHECK, GC, STATUS or VERSION)"
-            ))
+        Self::parse(command).ok_or_else(|| InvocationError::UnknownCommand {
+            found: command.to_owned(),
         })
     }
 
@@ -84,7 +82,7 @@ impl Invocation {
     /// # Errors
     /// A variable that is not UTF-8, a required one missing, or a container
     /// id or interface name that cannot be used.
-    pub fn from_env(raw: &RawInvocation, command: Command) -> Result<Self, Error> {
+    pub fn from_env(raw: &RawInvocation, command: Command) -> Result<Self, InvocationError> {
         refuse_non_utf8(raw)?;
         refuse_missing(raw, command)?;
         let attachment = if command.has_attachment() {
@@ -101,38 +99,35 @@ impl Invocation {
 }
 
 /// Names, arguments and our own overrides (paths) are never guessed.
-fn refuse_non_utf8(raw: &RawInvocation) -> Result<(), Error> {
+fn refuse_non_utf8(raw: &RawInvocation) -> Result<(), InvocationError> {
     if let Some(key) = raw.non_utf8.iter().find(|k| {
         ["CNI_CONTAINERID", "CNI_IFNAME", "CNI_ARGS"].contains(&k.as_str())
             || k.starts_with("PODLEASE_")
     }) {
-        return Err(Error::Environment(format!("{key} is not valid UTF-8")));
+        return Err(InvocationError::NotUtf8 { var: key.clone() });
     }
     Ok(())
 }
 
-fn refuse_missing(raw: &RawInvocation, command: Command) -> Result<(), Error> {
-    let missing: Vec<&str> = command
+fn refuse_missing(raw: &RawInvocation, command: Command) -> Result<(), InvocationError> {
+    let missing: Vec<&'static str> = command
         .required()
         .iter()
         .copied()
         .filter(|k| raw.var(k).is_none_or(str::is_empty))
         .collect();
     if !missing.is_empty() {
-        return Err(Error::Environment(format!(
-            "required env variables [{}] missing",
-            missing.join(",")
-        )));
+        return Err(InvocationError::Missing { vars: missing });
     }
     Ok(())
 }
 
-fn attachment(raw: &RawInvocation) -> Result<Attachment, Error> {
-    let name_err = |var: &str, e: &NameError| Error::Environment(format!("invalid {var}: {e}"));
+fn attachment(raw: &RawInvocation) -> Result<Attachment, InvocationError> {
+    let name_err = |var, source| InvocationError::InvalidName { var, source };
     let id = raw.var("CNI_CONTAINERID").unwrap_or_default();
     let ifname = raw.var("CNI_IFNAME").unwrap_or_default();
     Ok(Attachment {
-        container_id: ContainerId::new(id).map_err(|e| name_err("CNI_CONTAINERID", &e))?,
-        ifname: IfName::new(ifname).map_err(|e| name_err("CNI_IFNAME", &e))?,
+        container_id: ContainerId::new(id).map_err(|e| name_err("CNI_CONTAINERID", e))?,
+        ifname: IfName::new(ifname).map_err(|e| name_err("CNI_IFNAME", e))?,
     })
 }

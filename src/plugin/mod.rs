@@ -18,6 +18,8 @@
 
 pub mod args;
 pub mod debug_log;
+pub mod error;
+pub mod error_code;
 pub mod invocation;
 pub mod network;
 pub mod request;
@@ -27,8 +29,8 @@ pub mod version;
 
 use std::collections::BTreeMap;
 
-use crate::error::Error;
 use crate::journal::Tap;
+use error::PluginError;
 use invocation::{Command, Invocation};
 use network::NetworkConfig;
 use request::Request;
@@ -115,7 +117,11 @@ fn run_logged(raw: &RawInvocation, tap: Option<&Tap>) -> Outcome {
 }
 
 /// The steps of one invocation, in the order the reference plugins check.
-fn dispatch(raw: &RawInvocation, reply: &mut Reply, tap: Option<&Tap>) -> Result<Vec<u8>, Error> {
+fn dispatch(
+    raw: &RawInvocation,
+    reply: &mut Reply,
+    tap: Option<&Tap>,
+) -> Result<Vec<u8>, PluginError> {
     let command = Command::from_env(raw)?;
     let request = match command {
         Command::Version => Request::Version,
@@ -131,7 +137,7 @@ fn read_request(
     raw: &RawInvocation,
     command: Command,
     reply: &mut Reply,
-) -> Result<Request, Error> {
+) -> Result<Request, PluginError> {
     let invocation = Invocation::from_env(raw, command)?;
     let network = NetworkConfig::decode(&raw.stdin)?;
     reply.version = network.version;

@@ -6,9 +6,9 @@
 use serde_json::{Map, Value};
 
 use super::MAX_STDIN;
+use super::error::{InvocationError, PluginError};
 use super::version::SpecVersion;
 use crate::config::{ConfigError, go_get};
-use crate::error::Error;
 use crate::ids::NetworkName;
 
 /// stdin, decoded, with the fields every command needs.
@@ -27,19 +27,17 @@ impl NetworkConfig {
     ///
     /// # Errors
     /// Too large, not a JSON object, a version we do not speak, or a bad name.
-    pub fn decode(stdin: &[u8]) -> Result<Self, Error> {
+    pub fn decode(stdin: &[u8]) -> Result<Self, PluginError> {
         if stdin.len() > MAX_STDIN {
-            return Err(Error::Decode(format!(
-                "stdin is {} bytes, more than the {MAX_STDIN} a network config may have",
-                stdin.len()
-            )));
+            return Err(InvocationError::StdinTooLarge {
+                len: stdin.len(),
+                max: MAX_STDIN,
+            }
+            .into());
         }
-        let root: Value =
-            crate::config::decode_go_json(stdin).map_err(|e| Error::Decode(e.to_string()))?;
+        let root: Value = crate::config::decode_go_json(stdin).map_err(InvocationError::NotJson)?;
         let Value::Object(top) = &root else {
-            return Err(Error::Decode(
-                "the network configuration must be a JSON object".into(),
-            ));
+            return Err(InvocationError::NotAnObject.into());
         };
         let version = spec_version(top)?;
         let name = network_name(top)?;
@@ -63,23 +61,23 @@ impl NetworkConfig {
     }
 }
 
-fn spec_version(top: &Map<String, Value>) -> Result<SpecVersion, Error> {
+fn spec_version(top: &Map<String, Value>) -> Result<SpecVersion, InvocationError> {
     let version = match go_get(top, "cniVersion") {
         None | Some(Value::Null) => "",
         Some(Value::String(s)) => s.as_str(),
         Some(other) => {
-            return Err(Error::Decode(format!(
-                "cniVersion must be a string, found {other}"
-            )));
+            return Err(InvocationError::VersionNotString {
+                found: other.to_string(),
+            });
         }
     };
-    SpecVersion::parse(version).ok_or_else(|| Error::IncompatibleVersion {
+    SpecVersion::parse(version).ok_or_else(|| InvocationError::IncompatibleVersion {
         found: version.to_owned(),
         supported: SpecVersion::supported_list(),
     })
 }
 
-fn network_name(top: &Map<String, Value>) -> Result<NetworkName, Error> {
+fn network_name(top: &Map<String, Value>) -> Result<NetworkName, PluginError> {
     match go_get(top, "name") {
         // The name becomes a directory name: at most 255 bytes.
         Some(Value::String(s)) if s.len() > 255 => Err(ConfigError::Invalid {
@@ -90,7 +88,9 @@ fn network_name(top: &Map<String, Value>) -> Result<NetworkName, Error> {
             ),
         }
         .into()),
-        Some(Value::String(s)) if !s.is_empty() => NetworkName::new(s).map_err(Error::NetworkName),
+        Some(Value::String(s)) if !s.is_empty() => {
+            NetworkName::new(s).map_err(|e| InvocationError::NetworkName(e).into())
+        }
         Some(Value::String(_)) | None | Some(Value::Null) => Err(ConfigError::Missing {
             field: "name".into(),
         }

@@ -10,15 +10,16 @@
 use serde_json::Value;
 
 use super::args::CniArgs;
+use super::error::{InvocationError, PluginError};
 use super::invocation::{Command, Invocation};
 use super::network::NetworkConfig;
 use super::result;
 use super::store_options::StorePolicy;
 use super::version::SpecVersion;
 use crate::config::{ConfigError, IpamConfig, ReleaseConfig, go_get};
-use crate::error::Error;
 use crate::ids::{Attachment, NetworkName};
 use crate::ops;
+use crate::ops::error::Error as OpError;
 use crate::ops::gc::ValidAttachment;
 use crate::store::StoreOptions;
 
@@ -84,7 +85,7 @@ impl Request {
     /// # Errors
     /// The command's config section or `CNI_ARGS` is invalid, or a pool's
     /// local state cannot be read.
-    pub fn read(invocation: Invocation, net: &NetworkConfig) -> Result<Self, Error> {
+    pub fn read(invocation: Invocation, net: &NetworkConfig) -> Result<Self, PluginError> {
         let network = net.name.clone();
         match (invocation.command, invocation.attachment) {
             (Command::Add, Some(who)) => read_add(network, who, net, &invocation.cni_args),
@@ -97,9 +98,9 @@ impl Request {
             (Command::Gc, _) => read_gc(network, &net.root),
             (Command::Status, _) => read_status(network, net),
             (Command::Version, _) => Ok(Self::Version),
-            (Command::Add | Command::Del | Command::Check, None) => Err(Error::Environment(
-                "internal: command without attachment".into(),
-            )),
+            (Command::Add | Command::Del | Command::Check, None) => {
+                Err(InvocationError::NoAttachment.into())
+            }
         }
     }
 
@@ -118,7 +119,7 @@ impl Request {
     ///
     /// # Errors
     /// What the operation returns.
-    pub fn execute(self, opts: &StoreOptions) -> Result<Vec<u8>, Error> {
+    pub fn execute(self, opts: &StoreOptions) -> Result<Vec<u8>, PluginError> {
         match self {
             Self::Add {
                 network,
@@ -152,7 +153,7 @@ fn read_add(
     who: Attachment,
     net: &NetworkConfig,
     cni_args: &str,
-) -> Result<Request, Error> {
+) -> Result<Request, PluginError> {
     let args = CniArgs::parse(cni_args)?;
     let cfg = IpamConfig::parse(&net.root, net.version, &args)?;
     let pod = match (&args.pod_namespace, &args.pod_name) {
@@ -173,7 +174,7 @@ fn read_check(
     who: Attachment,
     net: &NetworkConfig,
     cni_args: &str,
-) -> Result<Request, Error> {
+) -> Result<Request, PluginError> {
     let args = CniArgs::parse(cni_args)?;
     let cfg = IpamConfig::parse(&net.root, net.version, &args)?;
     let cfg = crate::pool::for_check(&cfg, &network)?.unwrap_or(cfg);
@@ -186,7 +187,7 @@ fn read_check(
     })
 }
 
-fn read_gc(network: NetworkName, root: &Value) -> Result<Request, Error> {
+fn read_gc(network: NetworkName, root: &Value) -> Result<Request, PluginError> {
     Ok(Request::Gc {
         network,
         cfg: ReleaseConfig::parse(root)?,
@@ -194,12 +195,12 @@ fn read_gc(network: NetworkName, root: &Value) -> Result<Request, Error> {
     })
 }
 
-fn read_status(network: NetworkName, net: &NetworkConfig) -> Result<Request, Error> {
+fn read_status(network: NetworkName, net: &NetworkConfig) -> Result<Request, PluginError> {
     // A node range that is not there yet means "not available", not a bad config.
     let cfg =
         IpamConfig::parse(&net.root, net.version, &CniArgs::default()).map_err(|e| match e {
-            ConfigError::SubnetFile { message, .. } => Error::NotAvailable(message),
-            other => Error::Config(other),
+            ConfigError::SubnetFile { message, .. } => OpError::NotAvailable(message),
+            other => OpError::Config(other),
         })?;
     let cfg = crate::pool::for_status(&cfg, &network)?.unwrap_or(cfg);
     Ok(Request::Status { network, cfg })

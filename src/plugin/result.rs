@@ -280,7 +280,7 @@ struct ErrorOut<'a> {
 }
 
 /// The error object of a failed invocation, in `version`.
-pub fn encode_failure(version: SpecVersion, e: &crate::error::Error) -> Vec<u8> {
+pub fn encode_failure(version: SpecVersion, e: &super::error::PluginError) -> Vec<u8> {
     encode_error(
         version.as_str(),
         e.code().as_u32(),

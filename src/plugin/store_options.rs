@@ -7,10 +7,9 @@ use std::sync::Arc;
 use super::RawInvocation;
 use super::version::SpecVersion;
 use crate::config::{IpamConfig, ReleaseConfig};
-use crate::error::Error;
 use crate::journal::{JournalOptions, Tap};
+use crate::store::StoreOptions;
 use crate::store::lock::{LockError, TimeoutHook};
-use crate::store::{StoreError, StoreOptions};
 
 /// What the store's options take from the config; the same fields in
 /// [`IpamConfig`] and [`ReleaseConfig`].
@@ -73,16 +72,17 @@ pub fn build(
     }
 }
 
-/// A lock timeout ends the process with the same error `run` would return.
+/// A lock timeout ends the process with the same error `run` would return:
+/// the store's error, its code from the one table.
 fn lock_timeout_exit(exit: fn(&[u8]) -> !, version: SpecVersion) -> TimeoutHook {
     TimeoutHook(Arc::new(move |e: &LockError| {
-        let LockError::Timeout { path, secs } = e else {
-            return;
-        };
-        let err = Error::Store(StoreError::Lock(LockError::Timeout {
-            path: path.clone(),
-            secs: *secs,
-        }));
-        exit(&super::result::encode_failure(version, &err))
+        if matches!(e, LockError::Timeout { .. }) {
+            exit(&super::result::encode_error(
+                version.as_str(),
+                super::error_code::lock(e).as_u32(),
+                &e.to_string(),
+                None,
+            ))
+        }
     }))
 }

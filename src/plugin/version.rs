@@ -2,8 +2,8 @@
 
 use std::fmt;
 
+use super::error::InvocationError;
 use super::invocation::Command;
-use crate::error::Error;
 
 /// A CNI specification version this plugin supports.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -100,15 +100,15 @@ impl SpecVersion {
     /// from 0.4.0, GC and STATUS from 1.1.0.
     ///
     /// # Errors
-    /// [`Error::CommandNotAllowed`] naming the first version with it.
-    pub fn allows(self, command: Command) -> Result<(), Error> {
+    /// [`InvocationError::CommandNotAllowed`] naming the first version with it.
+    pub fn allows(self, command: Command) -> Result<(), InvocationError> {
         let (name, needs) = match command {
             Command::Check if !self.has_check() => ("CHECK", Self::V0_4_0),
             Command::Gc if !self.has_gc_and_status() => ("GC", Self::V1_1_0),
             Command::Status if !self.has_gc_and_status() => ("STATUS", Self::V1_1_0),
             _ => return Ok(()),
         };
-        Err(Error::CommandNotAllowed {
+        Err(InvocationError::CommandNotAllowed {
             command: name,
             version: self.as_str(),
             needs: needs.as_str(),
