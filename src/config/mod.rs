@@ -8,8 +8,10 @@
 mod json;
 pub mod known_keys;
 mod pools;
+pub mod requested;
 pub mod resolv;
 pub mod subnet_file;
+pub mod version;
 
 use std::net::IpAddr;
 use std::path::PathBuf;
@@ -17,17 +19,21 @@ use std::path::PathBuf;
 use ipnetwork::IpNetwork;
 use serde_json::Value;
 
-use crate::cni::args::{CniArgs, parse_requested_ip};
-use crate::cni::version::SpecVersion;
 use crate::journal::JournalOptions;
 use crate::range::{
     Family, Range, RangeError, RangeSet, RangeSetError, canonical, subnet_bounds, to_u128,
 };
 use json::{Field, Obj};
 pub use json::{decode as decode_go_json, get as go_get};
+use requested::parse_requested_ip;
+pub use version::SpecVersion;
 
 /// host-local's default state directory.
 pub const DEFAULT_DATA_DIR: &str = "/var/lib/cni/networks";
+
+/// Default of `reclaimClockSlackSeconds`: one hour. The store receives the
+/// configured value through its options.
+pub const DEFAULT_RECLAIM_CLOCK_SLACK_SECS: u64 = 3600;
 
 /// At most this many range sets: each gives every pod one address, and a
 /// config with more is a mistake (or an attack that would make each ADD
@@ -616,11 +622,16 @@ fn journal_options(ipam: &Obj<'_>) -> Result<JournalOptions, ConfigError> {
 }
 
 impl IpamConfig {
-    /// Parses and validates the whole config for ADD, CHECK, GC and STATUS.
+    /// Parses and validates the whole config for ADD, CHECK, GC and STATUS;
+    /// `args_ips` are the addresses `CNI_ARGS` requests (`IP=`).
     ///
     /// # Errors
     /// [`ConfigError`] naming the first field that is wrong.
-    pub fn parse(root: &Value, version: SpecVersion, args: &CniArgs) -> Result<Self, ConfigError> {
+    pub fn parse(
+        root: &Value,
+        version: SpecVersion,
+        args_ips: &[IpAddr],
+    ) -> Result<Self, ConfigError> {
         let root = Obj::of(root, "")?;
         let Some(ipam_field) = root.get("ipam") else {
             return Err(ConfigError::Missing {
@@ -722,8 +733,7 @@ impl IpamConfig {
             }
         }
 
-        let mut requests: Vec<Requested> = args
-            .ips
+        let mut requests: Vec<Requested> = args_ips
             .iter()
             .map(|&ip| Requested {
                 ip,
@@ -780,7 +790,7 @@ impl IpamConfig {
             reuse_delay_secs: ipam.u64("reuseDelaySeconds")?.unwrap_or(0),
             reclaim_clock_slack_secs: ipam
                 .u64("reclaimClockSlackSeconds")?
-                .unwrap_or(crate::store::disk::DEFAULT_FOREIGN_CLOCK_SLACK_SECS),
+                .unwrap_or(DEFAULT_RECLAIM_CLOCK_SLACK_SECS),
             sticky: ipam.bool("sticky")?.unwrap_or(false),
             pools,
             journal: journal_options(&ipam)?,
@@ -815,7 +825,7 @@ impl ReleaseConfig {
             reclaim_clock_slack_secs: ipam
                 .as_ref()
                 .and_then(|o| o.u64("reclaimClockSlackSeconds").ok().flatten())
-                .unwrap_or(crate::store::disk::DEFAULT_FOREIGN_CLOCK_SLACK_SECS),
+                .unwrap_or(DEFAULT_RECLAIM_CLOCK_SLACK_SECS),
             range_sets: ipam.as_ref().map_or(1, |o| {
                 let ranges = o
                     .get("ranges")

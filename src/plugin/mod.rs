@@ -142,6 +142,6 @@ fn read_request(
     let network = NetworkConfig::decode(&raw.stdin)?;
     reply.version = network.version;
     reply.warnings.extend(network.unknown_key_warnings());
-    network.version.allows(command)?;
+    version::allows(network.version, command)?;
     Request::read(invocation, &network)
 }

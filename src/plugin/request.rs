@@ -142,7 +142,7 @@ impl Request {
                 ops::gc(&network, &keep, &cfg, opts)?;
             }
             Self::Status { network, cfg } => ops::status(&network, &cfg, opts)?,
-            Self::Version => return Ok(SpecVersion::version_info().into_bytes()),
+            Self::Version => return Ok(super::version::version_info().into_bytes()),
         }
         Ok(Vec::new())
     }
@@ -155,7 +155,7 @@ fn read_add(
     cni_args: &str,
 ) -> Result<Request, PluginError> {
     let args = CniArgs::parse(cni_args)?;
-    let cfg = IpamConfig::parse(&net.root, net.version, &args)?;
+    let cfg = IpamConfig::parse(&net.root, net.version, &args.ips)?;
     let pod = match (&args.pod_namespace, &args.pod_name) {
         (Some(ns), Some(n)) => Some(format!("{ns}/{n}")),
         _ => None,
@@ -176,7 +176,7 @@ fn read_check(
     cni_args: &str,
 ) -> Result<Request, PluginError> {
     let args = CniArgs::parse(cni_args)?;
-    let cfg = IpamConfig::parse(&net.root, net.version, &args)?;
+    let cfg = IpamConfig::parse(&net.root, net.version, &args.ips)?;
     let cfg = crate::pool::for_check(&cfg, &network)?.unwrap_or(cfg);
     let prev_result = net.top().and_then(|t| go_get(t, "prevResult")).cloned();
     Ok(Request::Check {
@@ -197,11 +197,10 @@ fn read_gc(network: NetworkName, root: &Value) -> Result<Request, PluginError> {
 
 fn read_status(network: NetworkName, net: &NetworkConfig) -> Result<Request, PluginError> {
     // A node range that is not there yet means "not available", not a bad config.
-    let cfg =
-        IpamConfig::parse(&net.root, net.version, &CniArgs::default()).map_err(|e| match e {
-            ConfigError::SubnetFile { message, .. } => OpError::NotAvailable(message),
-            other => OpError::Config(other),
-        })?;
+    let cfg = IpamConfig::parse(&net.root, net.version, &[]).map_err(|e| match e {
+        ConfigError::SubnetFile { message, .. } => OpError::NotAvailable(message),
+        other => OpError::Config(other),
+    })?;
     let cfg = crate::pool::for_status(&cfg, &network)?.unwrap_or(cfg);
     Ok(Request::Status { network, cfg })
 }

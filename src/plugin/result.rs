@@ -219,7 +219,7 @@ fn current(result: &IpamResult, version: SpecVersion) -> Value {
 
 /// The ADD result bytes for `version`.
 pub fn encode(result: &IpamResult, version: SpecVersion) -> Vec<u8> {
-    match version.result_style() {
+    match super::version::result_style(version) {
         ResultStyle::Current => pretty(&current(result, version)),
         ResultStyle::Versioned => pretty(&Result040 {
             cni_version: version.as_str(),

@@ -23,13 +23,13 @@ pub struct StorePolicy {
     pub journal: JournalOptions,
 }
 
+/// The config's defaults (VERSION reads no config).
 impl Default for StorePolicy {
     fn default() -> Self {
-        let store = StoreOptions::default();
         Self {
-            reclaim_on_reboot: store.reclaim_on_reboot,
-            reclaim_clock_slack_secs: store.foreign_clock_slack_secs,
-            journal: store.journal,
+            reclaim_on_reboot: true,
+            reclaim_clock_slack_secs: crate::config::DEFAULT_RECLAIM_CLOCK_SLACK_SECS,
+            journal: JournalOptions::default(),
         }
     }
 }
@@ -85,4 +85,22 @@ fn lock_timeout_exit(exit: fn(&[u8]) -> !, version: SpecVersion) -> TimeoutHook 
             ))
         }
     }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// config's default of `reclaimClockSlackSeconds` is the store's own
+    /// default (the store does not read config; it gets the value here).
+    #[test]
+    fn slack_defaults_agree() {
+        assert_eq!(
+            crate::config::DEFAULT_RECLAIM_CLOCK_SLACK_SECS,
+            StoreOptions::default().foreign_clock_slack_secs
+        );
+        let (policy, store) = (StorePolicy::default(), StoreOptions::default());
+        assert_eq!(policy.reclaim_on_reboot, store.reclaim_on_reboot);
+        assert_eq!(policy.journal, store.journal);
+    }
 }
