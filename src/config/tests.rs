@@ -8,7 +8,9 @@ use proptest::prelude::*;
 use serde_json::json;
 
 use super::*;
-use crate::range::RangeError;
+use ipnetwork::IpNetwork;
+
+use crate::range::{RangeError, RangeSetError};
 
 fn ip(s: &str) -> IpAddr {
     s.parse().unwrap()
