@@ -10,7 +10,7 @@
 //! `json` (Go's decoding rules, typed field access), `fields` (addresses,
 //! CIDRs, bounded lists), `ranges` (range sets and their rules),
 //! [`requested`] (specific addresses), `routes`, `policy` (data directory,
-//! reclaim, reuse delay, sticky, journal), [`version`], [`subnet_file`],
+//! reclaim, reuse delay, sticky, journal, debug log), [`version`], [`subnet_file`],
 //! [`resolv`], [`known_keys`], `pools` (cluster pools).
 
 pub mod error;
@@ -38,8 +38,8 @@ use fields::cidr_list;
 use fields::parse_ip;
 use json::Obj;
 pub use json::{decode as decode_go_json, get as go_get};
-pub use policy::DEFAULT_RECLAIM_CLOCK_SLACK_SECS;
 use policy::Policy;
+pub use policy::{DEFAULT_RECLAIM_CLOCK_SLACK_SECS, LogLevel, LogOptions};
 use ranges::Sources;
 pub use types::{
     DEFAULT_DATA_DIR, IpamConfig, MAX_LIST, MAX_RANGE_SETS, MAX_RANGES, ReleaseConfig, Requested,

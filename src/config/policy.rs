@@ -1,10 +1,12 @@
 //! Policy options of the `ipam` section: where state lives (`dataDir`),
 //! reclaim after a reboot (`reclaimOnReboot`, `reclaimClockSlackSeconds`),
 //! the reuse delay (`reuseDelaySeconds`), sticky addresses (`sticky`) and the
-//! journal (`journal`). Read strictly for ADD and the others, leniently for
+//! journal (`journal`), and the debug log (`logFile`, `logLevel`). Read strictly for ADD and the others, leniently for
 //! DEL and GC (a bad value means the default there).
 
 use std::path::PathBuf;
+
+use serde_json::Value;
 
 use super::ConfigError;
 use super::json::Obj;
@@ -14,6 +16,56 @@ use crate::journal::JournalOptions;
 /// Default of `reclaimClockSlackSeconds`: one hour. The store receives the
 /// configured value through its options.
 pub const DEFAULT_RECLAIM_CLOCK_SLACK_SECS: u64 = 3600;
+
+/// How much the debug log (`ipam.logFile`) records.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum LogLevel {
+    /// Failed calls only.
+    Error,
+    /// Every call.
+    Info,
+    /// Every call, with its arguments and config.
+    Debug,
+}
+
+/// `ipam.logFile` and `ipam.logLevel`. Read apart from the real parsing and
+/// leniently: the debug log never fails or changes a call.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LogOptions {
+    /// The file lines are appended to.
+    pub path: PathBuf,
+    /// How much is logged.
+    pub level: LogLevel,
+    /// A `logLevel` that is not one: said in the log itself.
+    pub warning: Option<String>,
+}
+
+impl LogOptions {
+    /// The options in `stdin`'s `ipam` section, if `logFile` is set. Costs a
+    /// substring search when it is not.
+    pub fn read(stdin: &[u8]) -> Option<Self> {
+        memchr::memmem::find(stdin, b"logFile")?;
+        let root: Value = serde_json::from_slice(stdin).ok()?;
+        let ipam = root.get("ipam")?;
+        let path = ipam.get("logFile")?.as_str().filter(|s| !s.is_empty())?;
+        let (level, warning) = match ipam.get("logLevel").and_then(Value::as_str) {
+            None | Some("info") => (LogLevel::Info, None),
+            Some("error") => (LogLevel::Error, None),
+            Some("debug") => (LogLevel::Debug, None),
+            Some(other) => (
+                LogLevel::Info,
+                Some(format!(
+                    "unknown logLevel {other:?} (error, info or debug): using info"
+                )),
+            ),
+        };
+        Some(Self {
+            path: path.into(),
+            level,
+            warning,
+        })
+    }
+}
 
 /// The policy options, defaults applied.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -113,4 +165,28 @@ fn journal_options(ipam: &Obj<'_>) -> Result<JournalOptions, ConfigError> {
         opts.max_bytes = n;
     }
     Ok(opts)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn log_options_are_read_leniently() {
+        let read = |s: &str| LogOptions::read(s.as_bytes());
+        assert_eq!(read(r#"{"ipam":{}}"#), None);
+        assert_eq!(read(r#"{"ipam":{"logFile":""}}"#), None);
+        assert_eq!(read(r#"{"ipam":{"logFile":7}}"#), None);
+        assert_eq!(read(r#"not json logFile"#), None);
+        let on = read(r#"{"ipam":{"logFile":"/x.log"}}"#).unwrap();
+        assert_eq!(
+            (on.path, on.level, on.warning),
+            ("/x.log".into(), LogLevel::Info, None)
+        );
+        let debug = read(r#"{"ipam":{"logFile":"/x","logLevel":"debug"}}"#).unwrap();
+        assert_eq!(debug.level, LogLevel::Debug);
+        let bad = read(r#"{"ipam":{"logFile":"/x","logLevel":"loud"}}"#).unwrap();
+        assert_eq!(bad.level, LogLevel::Info);
+        assert!(bad.warning.unwrap().contains("loud"));
+    }
 }
