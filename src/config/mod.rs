@@ -18,7 +18,7 @@ mod fields;
 mod json;
 pub mod known_keys;
 mod policy;
-mod pools;
+pub mod pools;
 mod ranges;
 pub mod requested;
 pub mod resolv;

@@ -1,7 +1,7 @@
 //! The error of an operation (ADD, DEL, CHECK, GC, STATUS, and the operator
 //! commands built on them): the per-module errors it meets on the way, and
 //! what the operation itself finds wrong. Which CNI code each one gets is
-//! decided in one place, [`crate::plugin::error_code`].
+//! decided in one place, the CNI face's code table (`plugin::error_code`).
 
 use std::net::IpAddr;
 use std::path::PathBuf;
