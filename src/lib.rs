@@ -1,31 +1,53 @@
 //! podlease: a CNI IPAM plugin that replaces host-local.
 //!
-//! The data path of an ADD, one module per step:
-//! 1. [`cni::run`] reads the environment and stdin, checks the `CNI_*` rules
-//!    ([`ids`]) and the version ([`cni::version`]).
-//! 2. [`config::IpamConfig::parse`] validates the `ipam` section into range
-//!    sets ([`range`]) and requested addresses.
-//! 3. [`ops::add`] takes the network's lock ([`store::LockedNetwork::open`],
-//!    which changes nothing), then runs recovery explicitly
-//!    ([`store::LockedNetwork::recover`]: undo of a killed ADD, reclaim of
-//!    earlier boots, index rebuild).
-//! 4. [`alloc::Candidates`] proposes addresses in host-local's round-robin
-//!    order; [`store::LockedNetwork::try_reserve`] links each atomically.
-//! 5. The lock is released and [`cni::result::encode`] writes the result in
-//!    the config's version.
+//! # The path of an ADD, file by file
+//! 1. `main.rs` reads the environment and stdin into a
+//!    [`plugin::RawInvocation`] and calls [`plugin::run`] (a panic becomes
+//!    error 110); whatever `run` returns is written to stdout.
+//! 2. `plugin/invocation.rs`: `CNI_COMMAND`, the variables ADD requires and
+//!    the attachment (`CNI_CONTAINERID`, `CNI_IFNAME`, checked by [`ids`]).
+//! 3. `plugin/network.rs`: stdin decoded as Go decodes it
+//!    (`config/json.rs`), its `cniVersion` ([`config::version`]) and `name`;
+//!    `plugin/version.rs` says whether that version has the command.
+//! 4. `plugin/request.rs`: the typed [`plugin::request::Request`]`::Add`:
+//!    `CNI_ARGS` (`plugin/args.rs`) and [`config::IpamConfig::parse`]
+//!    (`config/mod.rs`, which reads `config/ranges.rs`, `requested.rs`,
+//!    `routes.rs`, `policy.rs`, `pools.rs`).
+//! 5. `plugin/store_options.rs`: the store's options, built once.
+//! 6. `ops/add.rs`: lock ([`store::LockedNetwork::open`], `store/network.rs`
+//!    over `store/lock.rs`), recover (`store/recovery.rs`: undo of a killed
+//!    ADD, reclaim of earlier boots, index rebuild, all explicit and
+//!    journalled), what the attachment holds already (`store/lookup.rs`,
+//!    `alloc/placement.rs`), allocate (`alloc/candidates.rs` and
+//!    `alloc/picker.rs` choose, `store/reserve.rs` links each address
+//!    atomically; cluster pools grow through [`pool`]), record ([`journal`]),
+//!    commit.
+//! 7. `plugin/result.rs` writes the result in the config's version; a
+//!    failure is written there too, its code from `plugin/error_code.rs`,
+//!    the one table from error to CNI code.
+//!
+//! # Layers (a module imports only from those below it)
+//! [`gonet`], [`range`], [`ids`] → [`journal`] → [`config`] → [`alloc`] →
+//! [`store`] → [`pool`] → [`ops`] (errors: [`ops::error`]) → `admin` →
+//! [`plugin`] → `main.rs`, `cli/`.
 #![forbid(unsafe_code)]
 
 pub mod admin;
 pub mod alloc;
-pub mod cni;
 pub mod config;
+// shim: old path (`error::{Error, ErrorCode}`), removed after the merge
 pub mod error;
 pub mod gonet;
 pub mod ids;
 pub mod journal;
 pub mod ops;
+pub mod plugin;
 pub mod pool;
 pub mod range;
 pub mod store;
 
+// shim: old path, removed after the merge
 pub use error::{Error, ErrorCode};
+
+// shim: old path, removed after the merge
+pub use plugin as cni;

@@ -8,7 +8,9 @@ use proptest::prelude::*;
 use serde_json::json;
 
 use super::*;
-use crate::range::RangeError;
+use ipnetwork::IpNetwork;
+
+use crate::range::{RangeError, RangeSetError};
 
 fn ip(s: &str) -> IpAddr {
     s.parse().unwrap()
@@ -28,11 +30,7 @@ fn root(ipam: Value, top: Value) -> Value {
 }
 
 fn parse(ipam: Value) -> Result<IpamConfig, ConfigError> {
-    IpamConfig::parse(
-        &root(ipam, json!({})),
-        SpecVersion::V1_0_0,
-        &CniArgs::default(),
-    )
+    IpamConfig::parse(&root(ipam, json!({})), SpecVersion::V1_0_0, &[])
 }
 
 fn parse_full(
@@ -41,7 +39,18 @@ fn parse_full(
     version: SpecVersion,
     args: &str,
 ) -> Result<IpamConfig, ConfigError> {
-    IpamConfig::parse(&root(ipam, top), version, &CniArgs::parse(args).unwrap())
+    IpamConfig::parse(&root(ipam, top), version, &args_ips(args))
+}
+
+/// The addresses of a `CNI_ARGS` value that is empty or one `IP=a[,b]`.
+fn args_ips(args: &str) -> Vec<IpAddr> {
+    args.strip_prefix("IP=")
+        .map(|v| {
+            v.split(',')
+                .map(|s| requested::parse_requested_ip(s).unwrap())
+                .collect()
+        })
+        .unwrap_or_default()
 }
 
 /// (subnet, start, end, gateway) of every range of every set, as text.
@@ -198,7 +207,7 @@ fn keys_are_case_insensitive_and_exact_wins() {
     assert_eq!(shape(&both)[0][0].0, "10.1.2.0/24");
     // The root's keys too.
     let r = json!({ "cniVersion": "1.0.0", "name": "n", "IPAM": { "subnet": "10.1.2.0/24" } });
-    assert!(IpamConfig::parse(&r, SpecVersion::V1_0_0, &CniArgs::default()).is_ok());
+    assert!(IpamConfig::parse(&r, SpecVersion::V1_0_0, &[]).is_ok());
 }
 
 #[test]
@@ -582,7 +591,7 @@ fn error_variants_name_their_field() {
                 }
             }
         }
-        let e = IpamConfig::parse(&r, SpecVersion::V1_1_0, &CniArgs::default()).unwrap_err();
+        let e = IpamConfig::parse(&r, SpecVersion::V1_1_0, &[]).unwrap_err();
         assert!(check(&e), "case {i} ({ipam} {top}): unexpected {e:?}");
         assert!(!e.to_string().is_empty());
     }
@@ -796,13 +805,13 @@ proptest! {
                 }
             }
         }
-        let _ = IpamConfig::parse(&r, version, &CniArgs::default());
+        let _ = IpamConfig::parse(&r, version, &[]);
         let _ = ReleaseConfig::parse(&r);
     }
 
     #[test]
     fn arbitrary_root_never_panics(root in json_value(), version in versions()) {
-        let _ = IpamConfig::parse(&root, version, &CniArgs::default());
+        let _ = IpamConfig::parse(&root, version, &[]);
         let _ = ReleaseConfig::parse(&root);
     }
 
@@ -814,7 +823,7 @@ proptest! {
     ) {
         let ips: Vec<Value> = requests.iter().map(|s| json!(s)).collect();
         let r = root(json!({ "ranges": sets }), json!({ "runtimeConfig": { "ips": ips } }));
-        let args = CniArgs::parse(&requests.first().map(|s| format!("IP={s}")).unwrap_or_default()).unwrap_or_default();
+        let args: Vec<IpAddr> = requests.first().and_then(|s| requested::parse_requested_ip(s)).into_iter().collect();
         if let Ok(cfg) = IpamConfig::parse(&r, version, &args) {
             // What parses is consistent: one slot per set, each request inside its set.
             prop_assert_eq!(cfg.requested.len(), cfg.range_sets.len());
@@ -902,7 +911,7 @@ fn keys_as_go_decodes_them() {
         IpamConfig::parse(
             &decode_go_json(text.as_bytes()).unwrap(),
             SpecVersion::V1_0_0,
-            &CniArgs::default(),
+            &[],
         )
     };
     let c = cfg(

@@ -8,6 +8,7 @@ mod add;
 pub mod admin;
 mod check;
 mod del;
+pub mod error;
 pub mod gc;
 mod history;
 pub mod locate;

@@ -219,7 +219,7 @@ fn current(result: &IpamResult, version: SpecVersion) -> Value {
 
 /// The ADD result bytes for `version`.
 pub fn encode(result: &IpamResult, version: SpecVersion) -> Vec<u8> {
-    match version.result_style() {
+    match super::version::result_style(version) {
         ResultStyle::Current => pretty(&current(result, version)),
         ResultStyle::Versioned => pretty(&Result040 {
             cni_version: version.as_str(),
@@ -277,6 +277,16 @@ struct ErrorOut<'a> {
     msg: &'a str,
     #[serde(skip_serializing_if = "Option::is_none")]
     details: Option<&'a str>,
+}
+
+/// The error object of a failed invocation, in `version`.
+pub fn encode_failure(version: SpecVersion, e: &super::error::PluginError) -> Vec<u8> {
+    encode_error(
+        version.as_str(),
+        e.code().as_u32(),
+        &e.to_string(),
+        e.details().as_deref(),
+    )
 }
 
 /// The error object bytes.

@@ -11,31 +11,20 @@
 
 use std::io::Write as _;
 use std::os::unix::fs::OpenOptionsExt;
+use std::path::Path;
 use std::time::Duration;
 
 use serde::Serialize;
 use serde_json::Value;
 
 use super::{Outcome, RawInvocation};
+use crate::config::{LogLevel as Level, LogOptions};
 use crate::journal::{Record, Tap, TapContents, format_time_ms, now_ms};
-
-/// How much is logged.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
-pub enum Level {
-    /// Failed calls only.
-    Error,
-    /// Every call.
-    Info,
-    /// Every call, with its arguments and config.
-    Debug,
-}
 
 /// The debug log's settings for one call, if it is on.
 #[derive(Debug, Clone)]
 pub struct Settings {
-    path: std::path::PathBuf,
-    level: Level,
-    warning: Option<String>,
+    options: LogOptions,
     /// Collects the journal records the call made.
     pub tap: Tap,
 }
@@ -43,25 +32,8 @@ pub struct Settings {
 /// The settings in `stdin`'s `ipam` section, if `logFile` is set. Costs a
 /// substring search when it is not.
 pub fn settings(stdin: &[u8]) -> Option<Settings> {
-    memchr::memmem::find(stdin, b"logFile")?;
-    let root: Value = serde_json::from_slice(stdin).ok()?;
-    let ipam = root.get("ipam")?;
-    let path = ipam.get("logFile")?.as_str().filter(|s| !s.is_empty())?;
-    let (level, warning) = match ipam.get("logLevel").and_then(Value::as_str) {
-        None | Some("info") => (Level::Info, None),
-        Some("error") => (Level::Error, None),
-        Some("debug") => (Level::Debug, None),
-        Some(other) => (
-            Level::Info,
-            Some(format!(
-                "unknown logLevel {other:?} (error, info or debug): using info"
-            )),
-        ),
-    };
     Some(Settings {
-        path: path.into(),
-        level,
-        warning,
+        options: LogOptions::read(stdin)?,
         tap: Tap::default(),
     })
 }
@@ -99,32 +71,16 @@ struct Line<'a> {
 /// Appends the call's line, if the level asks for it. Every failure is
 /// swallowed: the log must never change the call.
 pub fn write(settings: &Settings, raw: &RawInvocation, outcome: &Outcome, took: Duration) {
+    let opts = &settings.options;
     let result: Option<Value> = serde_json::from_slice(&outcome.stdout).ok();
-    let code = if outcome.status == 0 {
-        0
-    } else {
-        result
-            .as_ref()
-            .and_then(|r| r.get("code"))
-            .and_then(Value::as_u64)
-            .unwrap_or(u64::from(outcome.status))
-    };
-    if code == 0 && settings.level == Level::Error {
+    let code = result_code(outcome, result.as_ref());
+    if code == 0 && opts.level == Level::Error {
         return;
     }
     let TapContents { records, failure } = settings.tap.take();
-    let addresses: Vec<&str> = result
-        .as_ref()
-        .and_then(|r| r.get("ips"))
-        .and_then(Value::as_array)
-        .map(|ips| {
-            ips.iter()
-                .filter_map(|ip| ip.get("address").and_then(Value::as_str))
-                .collect()
-        })
-        .unwrap_or_default();
     let root: Option<Value> = serde_json::from_slice(&raw.stdin).ok();
     let var = |k: &str| raw.env.get(k).map(String::as_str).filter(|v| !v.is_empty());
+    let debug = opts.level == Level::Debug;
     let line = Line {
         time: format_time_ms(now_ms()),
         command: var("CNI_COMMAND").unwrap_or_default(),
@@ -138,19 +94,44 @@ pub fn write(settings: &Settings, raw: &RawInvocation, outcome: &Outcome, took: 
         error: (code != 0)
             .then(|| result.as_ref()?.get("msg")?.as_str())
             .flatten(),
-        addresses,
+        addresses: addresses(result.as_ref()),
         duration_ms: took.as_secs_f64() * 1000.0,
         changes: &records,
         journal_error: failure.as_deref(),
-        warning: settings.warning.as_deref(),
-        cni_args: (settings.level == Level::Debug)
-            .then(|| var("CNI_ARGS"))
-            .flatten(),
-        config: (settings.level == Level::Debug)
-            .then(|| root.clone())
-            .flatten(),
+        warning: opts.warning.as_deref(),
+        cni_args: debug.then(|| var("CNI_ARGS")).flatten(),
+        config: debug.then(|| root.clone()).flatten(),
     };
-    let Ok(mut text) = serde_json::to_vec(&line) else {
+    append(&opts.path, &line);
+}
+
+/// 0 on success, else the error object's `code` (the exit status if none).
+fn result_code(outcome: &Outcome, result: Option<&Value>) -> u64 {
+    if outcome.status == 0 {
+        return 0;
+    }
+    result
+        .and_then(|r| r.get("code"))
+        .and_then(Value::as_u64)
+        .unwrap_or(u64::from(outcome.status))
+}
+
+/// The addresses of an ADD's result (none for the others).
+fn addresses(result: Option<&Value>) -> Vec<&str> {
+    result
+        .and_then(|r| r.get("ips"))
+        .and_then(Value::as_array)
+        .map(|ips| {
+            ips.iter()
+                .filter_map(|ip| ip.get("address").and_then(Value::as_str))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// One `O_APPEND` write of the line; a file that cannot be written is skipped.
+fn append(path: &Path, line: &Line<'_>) {
+    let Ok(mut text) = serde_json::to_vec(line) else {
         return;
     };
     text.push(b'\n');
@@ -158,7 +139,7 @@ pub fn write(settings: &Settings, raw: &RawInvocation, outcome: &Outcome, took: 
         .append(true)
         .create(true)
         .mode(0o600)
-        .open(&settings.path);
+        .open(path);
     if let Ok(mut f) = file {
         let _ = f.write_all(&text);
     }

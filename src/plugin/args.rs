@@ -10,7 +10,8 @@
 
 use std::net::IpAddr;
 
-use crate::range::canonical;
+// shim: old path (`cni::args::parse_requested_ip`), removed after the merge
+pub use crate::config::requested::parse_requested_ip;
 
 /// What we understand of `CNI_ARGS`.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -21,8 +22,6 @@ pub struct CniArgs {
     pub pod_namespace: Option<String>,
     /// `K8S_POD_NAME`.
     pub pod_name: Option<String>,
-    /// `K8S_POD_UID`.
-    pub pod_uid: Option<String>,
 }
 
 /// Why `CNI_ARGS` could not be read.
@@ -42,18 +41,6 @@ pub enum ArgsError {
         "CNI_ARGS: IgnoreUnknown={0:?} is not a boolean (1, true, 0 or false, as the CNI library reads it)"
     )]
     BadBool(String),
-}
-
-/// Parses an address with an optional `/prefix`, which is discarded as
-/// host-local does (`ip.IP.UnmarshalText`: with a `/`, the whole text must be
-/// a CIDR by Go's `net.ParseCIDR`; without, an address by `net.ParseIP`).
-pub fn parse_requested_ip(s: &str) -> Option<IpAddr> {
-    let ip = if s.contains('/') {
-        crate::gonet::parse_cidr(s)?.ip()
-    } else {
-        crate::gonet::parse_ip(s)?
-    };
-    Some(canonical(ip))
 }
 
 impl CniArgs {
@@ -82,7 +69,8 @@ impl CniArgs {
                     ignore_unknown = crate::gonet::parse_args_bool(v)
                         .ok_or_else(|| ArgsError::BadBool(v.to_owned()))?;
                 }
-                "K8S_POD_INFRA_CONTAINER_ID" => {}
+                // Known (the runtime sends them), not used.
+                "K8S_POD_INFRA_CONTAINER_ID" | "K8S_POD_UID" => {}
                 "IP" => {
                     // The last IP= wins, as in host-local (an empty one cancels).
                     args.ips.clear();
@@ -96,7 +84,6 @@ impl CniArgs {
                     args.pod_namespace = Some(v.to_owned()).filter(|s| !s.is_empty())
                 }
                 "K8S_POD_NAME" => args.pod_name = Some(v.to_owned()).filter(|s| !s.is_empty()),
-                "K8S_POD_UID" => args.pod_uid = Some(v.to_owned()).filter(|s| !s.is_empty()),
                 other => unknown.push(format!("{other}={v}")),
             }
         }
@@ -104,6 +91,16 @@ impl CniArgs {
             return Err(ArgsError::Unknown(unknown));
         }
         Ok(args)
+    }
+}
+
+/// shim: lets `IpamConfig::parse(.., &CniArgs::default())` in the operator
+/// commands compile now that it takes the requested addresses (`&[IpAddr]`);
+/// removed after the merge, when they pass `&[]`.
+impl std::ops::Deref for CniArgs {
+    type Target = [IpAddr];
+    fn deref(&self) -> &[IpAddr] {
+        &self.ips
     }
 }
 

@@ -1,4 +1,6 @@
-//! CNI specification versions: which exist, which we speak, what each allows.
+//! CNI specification versions: which exist, which we speak, which commands
+//! each has. A config's `cniVersion` decides what it may ask for and how
+//! results are laid out (that part is the CNI face's, `plugin::version`).
 
 use std::fmt;
 
@@ -19,17 +21,6 @@ pub enum SpecVersion {
     V1_0_0,
     /// 1.1.0: adds GC and STATUS.
     V1_1_0,
-}
-
-/// How a result is laid out for a version.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ResultStyle {
-    /// 0.1.0 / 0.2.0: `ip4` / `ip6` objects.
-    Legacy,
-    /// 0.3.x / 0.4.0: `ips` with a `version` per entry.
-    Versioned,
-    /// 1.x: `ips` without `version`.
-    Current,
 }
 
 impl SpecVersion {
@@ -74,15 +65,6 @@ impl SpecVersion {
         }
     }
 
-    /// The result layout of this version.
-    pub fn result_style(self) -> ResultStyle {
-        match self {
-            Self::V0_1_0 | Self::V0_2_0 => ResultStyle::Legacy,
-            Self::V0_3_0 | Self::V0_3_1 | Self::V0_4_0 => ResultStyle::Versioned,
-            Self::V1_0_0 | Self::V1_1_0 => ResultStyle::Current,
-        }
-    }
-
     /// CHECK exists from 0.4.0.
     pub fn has_check(self) -> bool {
         self >= Self::V0_4_0
@@ -91,13 +73,6 @@ impl SpecVersion {
     /// GC and STATUS exist from 1.1.0.
     pub fn has_gc_and_status(self) -> bool {
         self >= Self::V1_1_0
-    }
-
-    /// The VERSION command's answer.
-    pub fn version_info() -> String {
-        let list: Vec<&str> = Self::ALL.iter().map(|v| v.as_str()).collect();
-        serde_json::json!({ "cniVersion": Self::NEWEST.as_str(), "supportedVersions": list })
-            .to_string()
     }
 
     /// `"0.1.0" "0.2.0" ...` as the reference plugins list them in errors.
@@ -131,14 +106,6 @@ mod tests {
         assert!(!SpecVersion::V0_3_1.has_check() && SpecVersion::V0_4_0.has_check());
         assert!(
             !SpecVersion::V1_0_0.has_gc_and_status() && SpecVersion::V1_1_0.has_gc_and_status()
-        );
-    }
-
-    #[test]
-    fn version_json() {
-        assert_eq!(
-            SpecVersion::version_info(),
-            r#"{"cniVersion":"1.1.0","supportedVersions":["0.1.0","0.2.0","0.3.0","0.3.1","0.4.0","1.0.0","1.1.0"]}"#
         );
     }
 }
