@@ -31,7 +31,6 @@ use super::boot::BootSource;
 use super::index::{self, Index, IndexEntry};
 use super::layout::{Layout, parse_ip_name};
 use super::lock::{LockError, NetworkLock, TimeoutHook};
-use super::spare::SparePool;
 use crate::ids::{Attachment, ContainerId, IfName, NetworkName};
 use crate::journal::{Event, Journal, JournalOptions, Reason, Record, Tap};
 
@@ -291,8 +290,6 @@ pub struct LockedNetwork {
     index_failed: bool,
     /// Which addresses each attachment holds.
     index: Index,
-    /// Inodes of released addresses, for the next reservations.
-    spares: SparePool,
     /// The address journal: every allocation and release is recorded through
     /// [`Self::journal_allocated`] and [`Self::journal_released`], and written
     /// in one append when this value is dropped (with the lock still held).
@@ -497,7 +494,7 @@ pub(super) fn remove_if_exists(path: &Path) -> Result<bool, StoreError> {
 
 /// Makes one of our directories. A symlink found in its place (planted, or a
 /// restore's) is replaced by a directory: what we list in it and delete
-/// (spares, sticky records) must never be files elsewhere.
+/// (sticky records) must never be files elsewhere.
 pub(super) fn create_dir(path: &Path) -> Result<(), StoreError> {
     match fs::create_dir(path) {
         Ok(()) => Ok(()),
@@ -739,12 +736,6 @@ impl LockedNetwork {
             None => (None, None),
         };
         let index_dir = layout.index_dir();
-        let spares = clean
-            .as_deref()
-            .and_then(|t| t.lines().find_map(|l| l.strip_prefix("spare ")))
-            .and_then(|n| n.trim().parse().ok())
-            .unwrap_or(0);
-        let spare_dir = layout.spare_dir();
         let journal_path = layout.journal();
         // Which index buckets exist: one that has vanished since is damage.
         let buckets = clean
@@ -754,7 +745,7 @@ impl LockedNetwork {
             .unwrap_or(0);
         let mut index = Index::new(index_dir);
         index.expect_buckets(buckets);
-        let mut net = Self {
+        Ok(Self {
             layout,
             _lock: lock,
             clean_on_disk: clean.is_some(),
@@ -770,15 +761,9 @@ impl LockedNetwork {
             index_failed: false,
             complete: false,
             index,
-            spares: SparePool::new(spare_dir, spares),
             journal: Journal::new(journal_path, opts.journal).with_tap(opts.journal_tap.clone()),
             released_here: BTreeSet::new(),
-        };
-        // A marker that is not clean says nothing about the spares.
-        if clean.is_none() {
-            net.spares = SparePool::new(net.layout.spare_dir(), 0);
-        }
-        Ok(net)
+        })
     }
 
     /// The paths of this network.
@@ -1109,35 +1094,26 @@ impl LockedNetwork {
             remove_if_exists(&tmp)?;
         }
         let content = format!("{}\r\n{}", who.container_id, who.ifname);
-        let f = match self.spares.take(&tmp)? {
-            Some((f, len)) => {
-                write_over(&f, content.as_bytes(), Some(len), &tmp)?;
-                f
-            }
-            None => {
-                // 0644 like host-local's files (less the umask): non-root
-                // readers of the state directory depend on it.
-                let create = || {
-                    OpenOptions::new()
-                        .write(true)
-                        .create_new(true)
-                        .mode(0o644)
-                        .open(&tmp)
-                };
-                let mut f = match create() {
-                    // Not ours to explain (an operator's copy?): unlink, never truncate.
-                    Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {
-                        remove_if_exists(&tmp)?;
-                        create()
-                    }
-                    other => other,
-                }
-                .map_err(io_err("create", &tmp))?;
-                f.write_all(content.as_bytes())
-                    .map_err(io_err("write", &tmp))?;
-                f
-            }
+        // 0644 like host-local's files (less the umask): non-root readers of
+        // the state directory depend on it.
+        let create = || {
+            OpenOptions::new()
+                .write(true)
+                .create_new(true)
+                .mode(0o644)
+                .open(&tmp)
         };
+        let mut f = match create() {
+            // Not ours to explain (an operator's copy?): unlink, never truncate.
+            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {
+                remove_if_exists(&tmp)?;
+                create()
+            }
+            other => other,
+        }
+        .map_err(io_err("create", &tmp))?;
+        f.write_all(content.as_bytes())
+            .map_err(io_err("write", &tmp))?;
         let meta = f.metadata().map_err(io_err("stat", &tmp))?;
         Ok(OwnerFile {
             who: who.clone(),
@@ -1307,21 +1283,11 @@ impl LockedNetwork {
     fn retire(&mut self, ips: &[IpAddr], key: &str) -> Result<Vec<IpAddr>, StoreError> {
         // Verified just now, under the lock: nobody else can change them.
         let mut released = Vec::new();
-        // The inode of each address, as indexed (and just verified): only the
-        // last name of an inode may become a spare.
-        let indexed = self.index.get(key)?;
-        let pod = indexed.as_ref().and_then(|e| e.pod.clone());
-        let inodes: Vec<(IpAddr, u64)> = indexed
-            .map(|e| e.ips.iter().map(|(ip, st)| (*ip, st.ino)).collect())
-            .unwrap_or_default();
+        let pod = self.index.get(key)?.and_then(|e| e.pod);
         let owner = owner_of_key(key);
-        let ino_of = |ip: IpAddr| inodes.iter().find(|(i, _)| *i == ip).map(|(_, n)| *n);
-        for (n, ip) in ips.iter().enumerate() {
-            let ino = ino_of(*ip);
-            let last_link =
-                ino.is_some() && !ips.iter().skip(n + 1).any(|later| ino_of(*later) == ino);
+        for ip in ips {
             self.begin_change()?;
-            if self.spares.retire(&self.layout.ip_file(*ip), last_link)? {
+            if remove_if_exists(&self.layout.ip_file(*ip))? {
                 self.journal_released(*ip, &owner, pod.as_deref(), Reason::Del, None);
                 released.push(*ip);
             }
@@ -1620,10 +1586,9 @@ impl LockedNetwork {
         } else {
             ""
         };
-        let spares = self.spares.count();
         let buckets = self.index.present();
         let record = clean_record(&format!(
-            "{stamp}\n{MARKER_FORMAT}\n{boot}{legacy}spare {spares}\nbuckets {buckets:x}\n"
+            "{stamp}\n{MARKER_FORMAT}\n{boot}{legacy}buckets {buckets:x}\n"
         ));
         let written = write_over(&file, &record, len, &path);
         self.clean_file = Some((file, record.len() as u64));

@@ -9,7 +9,6 @@ pub mod disk;
 pub mod index;
 pub mod layout;
 pub mod lock;
-pub mod spare;
 
 pub use boot::BootSource;
 pub use disk::recovery::{Inspection, ReleaseEvent, ReleaseReason, inspect, report_release};

@@ -163,6 +163,28 @@ fn reboot_releases(
     out
 }
 
+/// Removes `.podlease/spare/`, the inode pool of podlease before issue 13
+/// (blanked files of released addresses, never an allocation: host-local's
+/// scans and ours never match one). Nothing in it is read. Best effort, and
+/// only at a rebuild (after a crash, a reboot, or a change behind our back),
+/// so the usual operation pays nothing: a spare left meanwhile costs an
+/// inode, never an address. Never through a symlink: its target's files
+/// are not ours.
+fn remove_leftover_spares(layout: &Layout) {
+    let dir = layout.legacy_spare_dir();
+    if !is_real_dir(&dir) {
+        return;
+    }
+    if let Ok(list) = fs::read_dir(&dir) {
+        for entry in list.flatten() {
+            // Unlinks the name only: a spare hard-linked elsewhere (an
+            // address, an operator's copy) keeps its other names.
+            let _ = fs::remove_file(entry.path());
+        }
+    }
+    let _ = fs::remove_dir(&dir);
+}
+
 /// The index entries that rule 2 may trust: only those of a boot we know.
 fn known_files(index: &Index, recorded: Option<&str>) -> BTreeMap<IpAddr, FileStamp> {
     if recorded.is_none_or(|r| r == UNKNOWN_BOOT) {
@@ -192,7 +214,6 @@ impl LockedNetwork {
             create_dir(&self.layout.tmp_dir())?;
             Index::remove_old_layout(&self.layout.meta);
             self.undo_killed_add()?;
-            self.spares.reset()?;
         }
         let current = boot_label(self.boot_id.as_deref()).to_owned();
         // The marker carries the boot it was written in: a match proves no
@@ -210,6 +231,7 @@ impl LockedNetwork {
             self.rebuild_index()?;
             // The marker must be (re)written with the current stamp.
             self.needs_commit = true;
+            remove_leftover_spares(&self.layout);
         }
         Ok(())
     }
