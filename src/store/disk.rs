@@ -179,16 +179,6 @@ impl Owner {
         }
         Self::Unknown(content.chars().take(200).collect())
     }
-
-    /// Whether DEL of `who` releases this: the exact attachment, or a legacy
-    /// file of the same container.
-    pub fn belongs_to(&self, who: &Attachment) -> bool {
-        match self {
-            Self::Attachment(a) => a == who,
-            Self::Legacy(id) => *id == who.container_id,
-            Self::Empty | Self::Unknown(_) => false,
-        }
-    }
 }
 
 impl std::fmt::Display for Owner {
@@ -242,13 +232,6 @@ pub struct OwnerFile {
     who: Attachment,
     stamp: FileStamp,
     linked: Vec<IpAddr>,
-}
-
-impl OwnerFile {
-    /// Addresses linked so far.
-    pub fn linked(&self) -> &[IpAddr] {
-        &self.linked
-    }
 }
 
 /// A network's state with its lock held. Every read and write of state goes

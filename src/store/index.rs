@@ -23,7 +23,7 @@
 //! callers' verification against the address files.
 
 use std::collections::BTreeMap;
-use std::fs::{self, File, OpenOptions};
+use std::fs::{File, OpenOptions};
 use std::io::{self, Read};
 use std::net::IpAddr;
 use std::os::unix::fs::OpenOptionsExt;
@@ -644,24 +644,6 @@ impl Index {
             super::disk::write_over(&file, &content, None, &path)?;
         }
         Ok(())
-    }
-
-    /// Removes the index of podlease 0.1 (one file per attachment under
-    /// `.podlease/att/`), replaced by the buckets.
-    /// Best effort: what is left is never read again.
-    pub fn remove_old_layout(meta: &Path) {
-        let old = meta.join("att");
-        // Never through a symlink: its target's files are not ours.
-        if !super::disk::is_real_dir(&old) {
-            return;
-        }
-        let Ok(list) = fs::read_dir(&old) else {
-            return;
-        };
-        for entry in list.flatten() {
-            let _ = fs::remove_file(entry.path());
-        }
-        let _ = fs::remove_dir(&old);
     }
 }
 

@@ -212,7 +212,6 @@ impl LockedNetwork {
         if !was_clean {
             create_dir(&self.layout.meta)?;
             create_dir(&self.layout.tmp_dir())?;
-            Index::remove_old_layout(&self.layout.meta);
             self.undo_killed_add()?;
         }
         let current = boot_label(self.boot_id.as_deref()).to_owned();
