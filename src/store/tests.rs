@@ -1,6 +1,18 @@
-use super::*;
+//! The locked-network transaction against a real directory: index
+//! rebuilds, settled stamps, legacy files, leftovers of older versions.
 
+use std::fs::{self, File};
+use std::net::IpAddr;
+use std::os::unix::fs::MetadataExt;
+use std::path::PathBuf;
 use std::time::{Duration, SystemTime};
+
+use super::index::{self, Index, IndexEntry};
+use super::layout::Layout;
+use super::marker::{DirStamp, clean_record};
+use super::*;
+use crate::ids::{Attachment, ContainerId, IfName, NetworkName};
+use crate::journal::JournalOptions;
 
 fn opts() -> StoreOptions {
     // No boot id: no reclaim, so these tests are about the index alone.
@@ -392,55 +404,6 @@ fn find_verifies_a_stale_index() {
     assert_eq!(net.release(&a, 1).unwrap(), [ip("10.0.0.2")]);
     net.commit().unwrap();
     assert!(l.ip_file(ip("fd00::2")).exists() && l.ip_file(ip("10.0.0.3")).exists());
-}
-
-#[test]
-fn owner_parsing() {
-    let att = |id, ifname| Owner::Attachment(who(id, ifname));
-    assert_eq!(Owner::parse("abc\r\neth0"), att("abc", "eth0"));
-    assert_eq!(
-        Owner::parse("  abc\r\neth0\n"),
-        att("abc", "eth0"),
-        "host-local trims the whole content"
-    );
-    assert_eq!(Owner::parse("abc\r\nné1"), att("abc", "né1"));
-    assert_eq!(
-        Owner::parse("abc"),
-        Owner::Legacy(ContainerId::new("abc").unwrap())
-    );
-    assert_eq!(
-        Owner::parse("abc\n"),
-        Owner::Legacy(ContainerId::new("abc").unwrap())
-    );
-    assert_eq!(
-        Owner::parse("abc\r\n"),
-        Owner::Legacy(ContainerId::new("abc").unwrap()),
-        "trimmed first, as host-local does"
-    );
-    assert_eq!(Owner::parse(""), Owner::Empty);
-    assert_eq!(Owner::parse(" \r\n\t"), Owner::Empty);
-    for garbage in [
-        "abc\neth0",
-        "\r\neth0 x",
-        "x\r\n\r\neth0",
-        "a/b\r\neth0",
-        "abc\r\neth0\r\nx",
-        "abc\r\neth 0",
-        "-x",
-        "a b",
-        "abc\r\n1234567890123456",
-    ] {
-        assert!(
-            matches!(Owner::parse(garbage), Owner::Unknown(_)),
-            "{garbage:?}: {:?}",
-            Owner::parse(garbage)
-        );
-    }
-    let long = "x".repeat(1000);
-    let Owner::Unknown(shown) = Owner::parse(&format!("{long} {long}")) else {
-        panic!("not unknown")
-    };
-    assert!(shown.chars().count() <= 200, "shown content is bounded");
 }
 
 #[test]

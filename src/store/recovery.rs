@@ -14,7 +14,7 @@
 //!    and mtime existed before this boot began and is released. A file we
 //!    never recorded (host-local's) is released only if it names an
 //!    attachment and its mtime is before the boot by the rule of
-//!    [`BootSource::foreign_reference`]. Empty, unrecognised or unreadable
+//!    [`super::BootSource::foreign_reference`]. Empty, unrecognised or unreadable
 //!    files we never recorded are never released here. With
 //!    `reclaimOnReboot: false` nothing is released, but the boot is recorded
 //!    all the same, so that turning reclaim on later in this boot cannot
@@ -24,17 +24,24 @@
 //!
 //! Every release is reported by [`report_release`], one line on stderr.
 
-use super::*;
-use crate::store::lock::NetworkLock;
+use std::collections::BTreeMap;
+use std::fs;
+use std::io::{self, Write};
+use std::net::IpAddr;
+use std::os::unix::fs::MetadataExt;
+use std::path::Path;
 
-/// What the boot record holds when the boot id could not be read: no boot
-/// matches it, and a record saying it proves nothing about the index.
-const UNKNOWN_BOOT: &str = "unknown";
-
-/// The boot id as recorded: the id, or [`UNKNOWN_BOOT`].
-pub(super) fn boot_label(id: Option<&str>) -> &str {
-    id.unwrap_or(UNKNOWN_BOOT)
-}
+use super::error::{StoreError, io_err};
+use super::files::{create_dir, is_real_dir, read_optional, remove_if_exists};
+use super::index::Index;
+use super::layout::{Layout, parse_ip_name};
+use super::lock::{LockError, NetworkLock};
+use super::marker::{DirStamp, Marker, UNKNOWN_BOOT, boot_label};
+use super::network::LockedNetwork;
+use super::options::StoreOptions;
+use super::owner::{Allocation, FileStamp, Owner, read_address_file, scan_dir};
+use crate::ids::NetworkName;
+use crate::journal::Reason;
 
 /// Why recovery released (or would release) an address.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -365,64 +372,86 @@ pub fn inspect(
     let marker = read_optional(&layout.clean_marker(), 4096)
         .ok()
         .flatten()
-        .filter(|t| t.starts_with("dir ") && t.lines().any(|l| l == MARKER_FORMAT));
-    let clean = marker.is_some();
-    let marker_boot = marker
-        .as_deref()
-        .and_then(|t| t.lines().find_map(|l| l.strip_prefix("boot ")))
-        .map(str::to_owned);
-
+        .and_then(|t| Marker::parse(&t));
     let mut allocations = scan_dir(&layout.dir)?;
     let index = Index::new(layout.index_dir());
-    let mut pending = BTreeMap::new();
-    if !clean {
-        for ip in killed_add_files(&layout).unwrap_or_default() {
-            pending.insert(ip, ReleaseReason::KilledAdd);
-        }
-    }
-    let boot_id = opts.boot.boot_id();
-    let current = boot_label(boot_id.as_deref());
-    let mut new_boot = false;
-    if marker_boot.as_deref() != Some(current) {
-        let recorded = read_optional(&layout.boot_record(), 256).ok().flatten();
-        let recorded = recorded.as_deref().map(str::trim);
-        if recorded != Some(current) {
-            new_boot = true;
-            if current != UNKNOWN_BOOT && reclaim != Some(false) {
-                let known = known_files(&index, recorded);
-                let reference = opts.boot.foreign_reference(opts.foreign_clock_slack_secs);
-                let survivors: Vec<Allocation> = allocations
-                    .iter()
-                    .filter(|a| !pending.contains_key(&a.ip))
-                    .cloned()
-                    .collect();
-                for (a, reason) in reboot_releases(&survivors, &known, recorded, current, reference)
-                {
-                    pending.insert(a.ip, reason);
-                }
-            }
-        }
-    }
-    // Pods, from whatever of the index can be read.
-    if let Ok((entries, _)) = index.read_all() {
-        let mut pods = BTreeMap::new();
-        for entry in entries.values() {
-            if let Some(pod) = &entry.pod {
-                for (ip, stamp) in &entry.ips {
-                    pods.insert(*ip, (pod.clone(), *stamp));
-                }
-            }
-        }
-        for a in &mut allocations {
-            a.pod = pods
-                .get(&a.ip)
-                .filter(|(_, st)| st.ino == a.stamp.ino)
-                .map(|(p, _)| p.clone());
-        }
-    }
+    let (pending, new_boot) = pending_releases(
+        &layout,
+        &index,
+        marker.as_ref(),
+        &allocations,
+        opts,
+        reclaim,
+    );
+    add_indexed_pods(&index, &mut allocations);
     Ok(Some(Inspection {
         allocations,
         pending,
         new_boot,
     }))
+}
+
+/// What the next operation's recovery would release among `allocations`,
+/// and whether it would record a new boot (see [`LockedNetwork::recover`]).
+fn pending_releases(
+    layout: &Layout,
+    index: &Index,
+    marker: Option<&Marker>,
+    allocations: &[Allocation],
+    opts: &StoreOptions,
+    reclaim: Option<bool>,
+) -> (BTreeMap<IpAddr, ReleaseReason>, bool) {
+    let mut pending = BTreeMap::new();
+    if marker.is_none() {
+        for ip in killed_add_files(layout).unwrap_or_default() {
+            pending.insert(ip, ReleaseReason::KilledAdd);
+        }
+    }
+    let boot_id = opts.boot.boot_id();
+    let current = boot_label(boot_id.as_deref());
+    // The marker carries the boot it was written in: a match proves no
+    // reboot happened since, without reading the record.
+    if marker.and_then(|m| m.boot.as_deref()) == Some(current) {
+        return (pending, false);
+    }
+    let recorded = read_optional(&layout.boot_record(), 256).ok().flatten();
+    let recorded = recorded.as_deref().map(str::trim);
+    if recorded == Some(current) {
+        return (pending, false);
+    }
+    if current != UNKNOWN_BOOT && reclaim != Some(false) {
+        let known = known_files(index, recorded);
+        let reference = opts.boot.foreign_reference(opts.foreign_clock_slack_secs);
+        let survivors: Vec<Allocation> = allocations
+            .iter()
+            .filter(|a| !pending.contains_key(&a.ip))
+            .cloned()
+            .collect();
+        for (a, reason) in reboot_releases(&survivors, &known, recorded, current, reference) {
+            pending.insert(a.ip, reason);
+        }
+    }
+    (pending, true)
+}
+
+/// Gives each allocation the pod the index recorded for its very file, from
+/// whatever of the index can be read.
+fn add_indexed_pods(index: &Index, allocations: &mut [Allocation]) {
+    let Ok((entries, _)) = index.read_all() else {
+        return;
+    };
+    let mut pods = BTreeMap::new();
+    for entry in entries.values() {
+        if let Some(pod) = &entry.pod {
+            for (ip, stamp) in &entry.ips {
+                pods.insert(*ip, (pod.clone(), *stamp));
+            }
+        }
+    }
+    for a in allocations {
+        a.pod = pods
+            .get(&a.ip)
+            .filter(|(_, st)| st.ino == a.stamp.ino)
+            .map(|(p, _)| p.clone());
+    }
 }
