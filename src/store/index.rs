@@ -36,10 +36,7 @@ use crate::ids::{Attachment, ContainerId, IfName};
 mod bucket;
 
 pub use bucket::IndexEntry;
-use bucket::{
-    Entries, HEADER, blank_bytes, find_record, is_bucket, parse, parse_record, render,
-    render_record,
-};
+use bucket::{Edited, Entries, find_record, is_bucket, parse, parse_record, render, render_record};
 
 /// Number of bucket files: each costs an inode, made by its first entry.
 /// With 3,000 attachments a bucket holds about 50 entries
@@ -305,94 +302,57 @@ impl Index {
     /// # Errors
     /// [`StoreError`] on I/O failure.
     pub fn put(&mut self, key: &str, entry: Option<IndexEntry>) -> Result<(), StoreError> {
-        use std::os::unix::fs::FileExt;
-        let path = self.path(bucket_of(key));
         let n = bucket_of(key);
-        let dir = self.dir.clone();
-        let bucket = self.load(bucket_of(key))?;
-        if bucket.text.is_none() {
-            self.corrupt = true;
-            return Ok(());
-        }
         let mut record = String::new();
         if let Some(e) = entry.filter(|e| !e.ips.is_empty() || e.pod.is_some()) {
             render_record(key, &e, &mut record);
         }
-        // (offset, bytes) to write; `None` for a whole rewrite.
-        let mut edits: Option<Vec<(usize, String)>> = Some(Vec::new());
-        let mut text = bucket.text.take().unwrap_or_default();
-        if let Some(range) = find_record(&text, key) {
-            // Byte for byte, so every offset after it stays put.
-            let blank: String = text
-                .get(range.clone())
-                .unwrap_or_default()
-                .bytes()
-                .map(|b| if b == b'\n' { '\n' } else { ' ' })
-                .collect();
-            text.replace_range(range.clone(), &blank);
-            if let Some(e) = edits.as_mut() {
-                e.push((range.start, blank));
-            }
-        }
-        if !record.is_empty() {
-            if text.is_empty() {
-                text = format!("{HEADER}\n");
-                if let Some(e) = edits.as_mut() {
-                    e.push((0, text.clone()));
-                }
-            }
-            if let Some(e) = edits.as_mut() {
-                e.push((text.len(), record.clone()));
-            }
-            text.push_str(&record);
-        }
-        if edits.as_ref().is_some_and(Vec::is_empty) && bucket.file.is_some() {
-            bucket.text = Some(text);
+        let bucket = self.load(n)?;
+        let Some(text) = bucket.text.take() else {
+            self.corrupt = true;
+            return Ok(());
+        };
+        let mut edited = Edited::new(text, key, &record);
+        if edited.writes.as_ref().is_some_and(Vec::is_empty) && bucket.file.is_some() {
+            bucket.text = Some(edited.text);
             return Ok(());
         }
-        // Compact once blank filler outweighs the records (and a page). Only
-        // an append grows the file, so only an append checks.
-        // A bucket with a line that does not parse (only the record asked for
-        // is ever checked) is not compacted, which would drop what it cannot
-        // read; it is flagged for a rebuild instead.
-        let mut damaged = false;
-        if !record.is_empty() && text.len() > 4096 && 2 * blank_bytes(&text) > text.len() {
-            match parse(text.as_bytes()) {
-                Some(entries) => {
-                    text = render(&entries);
-                    edits = None;
-                }
-                None => damaged = true,
-            }
-        }
-        let mut created = false;
-        let file = match bucket.file.take() {
-            Some(f) => f,
-            None => {
-                // The bucket's first entry (or an operator removed the index,
-                // or all of `.podlease/`).
-                if let Some(meta) = dir.parent() {
-                    create_dir(meta)?;
-                }
-                create_dir(&dir)?;
-                created = true;
-                open_for_rewrite(&path)?
-            }
-        };
-        let written = match &edits {
-            Some(edits) => edits.iter().try_for_each(|(offset, bytes)| {
-                file.write_all_at(bytes.as_bytes(), *offset as u64)
-                    .map_err(io_err("write", &path))
-            }),
-            None => write_over(&file, text.as_bytes(), None, &path),
-        };
-        bucket.file = Some(file);
-        bucket.text = written.is_ok().then_some(text);
+        // Only an append grows the file, so only an append compacts.
+        let damaged = !record.is_empty() && edited.compact_if_sparse();
+        let written = self.store(n, edited);
         if damaged {
             self.corrupt = true;
         }
-        if created {
-            self.present |= bit(n);
+        written
+    }
+
+    /// Writes an edited bucket in place, creating its file for its first
+    /// entry (or after an operator removed the index, or all of `.podlease/`).
+    fn store(&mut self, n: usize, edited: Edited) -> Result<(), StoreError> {
+        use std::os::unix::fs::FileExt;
+        let path = self.path(n);
+        let file = match self.open.get_mut(&n).and_then(|b| b.file.take()) {
+            Some(f) => f,
+            None => {
+                if let Some(meta) = self.dir.parent() {
+                    create_dir(meta)?;
+                }
+                create_dir(&self.dir)?;
+                let f = open_for_rewrite(&path)?;
+                self.present |= bit(n);
+                f
+            }
+        };
+        let written = match &edited.writes {
+            Some(writes) => writes.iter().try_for_each(|(offset, bytes)| {
+                file.write_all_at(bytes.as_bytes(), *offset as u64)
+                    .map_err(io_err("write", &path))
+            }),
+            None => write_over(&file, edited.text.as_bytes(), None, &path),
+        };
+        if let Some(bucket) = self.open.get_mut(&n) {
+            bucket.file = Some(file);
+            bucket.text = written.is_ok().then_some(edited.text);
         }
         written
     }

@@ -196,3 +196,59 @@ pub(super) fn parse(bytes: &[u8]) -> Option<Entries> {
     finish(current, &mut out)?;
     Some(out)
 }
+
+/// A bucket's text after one record's edit, and the writes that make it so.
+#[derive(Debug)]
+pub(super) struct Edited {
+    pub text: String,
+    /// (offset, bytes) to write in place; `None` for a whole rewrite.
+    pub writes: Option<Vec<(usize, String)>>,
+}
+
+impl Edited {
+    /// Replaces `key`'s record in `text` by `record` (empty: removes it).
+    pub fn new(mut text: String, key: &str, record: &str) -> Self {
+        let mut writes = Vec::new();
+        if let Some(range) = find_record(&text, key) {
+            // Byte for byte, so every offset after it stays put.
+            let blank: String = text
+                .get(range.clone())
+                .unwrap_or_default()
+                .bytes()
+                .map(|b| if b == b'\n' { '\n' } else { ' ' })
+                .collect();
+            text.replace_range(range.clone(), &blank);
+            writes.push((range.start, blank));
+        }
+        if !record.is_empty() {
+            if text.is_empty() {
+                text = format!("{HEADER}\n");
+                writes.push((0, text.clone()));
+            }
+            writes.push((text.len(), record.to_owned()));
+            text.push_str(record);
+        }
+        Self {
+            text,
+            writes: Some(writes),
+        }
+    }
+
+    /// Compacts the bucket once blank filler outweighs the records (and a
+    /// page). A bucket with a line that does not parse (only the record
+    /// asked for is ever checked) is not compacted, which would drop what
+    /// it cannot read; returns `true` then, to flag it for a rebuild.
+    pub fn compact_if_sparse(&mut self) -> bool {
+        if self.text.len() <= 4096 || 2 * blank_bytes(&self.text) <= self.text.len() {
+            return false;
+        }
+        match parse(self.text.as_bytes()) {
+            Some(entries) => {
+                self.text = render(&entries);
+                self.writes = None;
+                false
+            }
+            None => true,
+        }
+    }
+}
