@@ -53,7 +53,7 @@ pub struct LockedNetwork {
     /// Proven: the index lists every address file of the directory, so an
     /// attachment it does not list holds nothing. Set by a rebuild in this
     /// operation, or by a clean marker whose settled directory stamp still
-    /// matches (see [`DirStamp`]); a missing or damaged bucket is caught by
+    /// matches (see `marker::DirStamp`); a missing or damaged bucket is caught by
     /// the lookup itself.
     pub(super) complete: bool,
     /// The current boot id, when it could be read.
