@@ -174,14 +174,10 @@ fn examine(ip: IpAddr, path: &Path, findings: &mut Vec<Finding>) -> Option<Alloc
 
 /// Gives each holder that names an attachment the pod its index entry records.
 fn add_pods(entries: &BTreeMap<String, index::IndexEntry>, holders: &mut [Allocation]) {
-    let pods: BTreeMap<IpAddr, String> = entries
-        .values()
-        .filter_map(|e| e.pod.as_ref().map(|p| (e, p)))
-        .flat_map(|(e, p)| e.ips.iter().map(move |(ip, _)| (*ip, p.clone())))
-        .collect();
+    let pods = index::pods_by_address(entries.values());
     for h in holders {
         if key_of(&h.owner).is_some() {
-            h.pod = pods.get(&h.ip).cloned();
+            h.pod = pods.get(&h.ip).map(|(pod, _)| pod.clone());
         }
     }
 }

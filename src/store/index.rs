@@ -25,12 +25,13 @@
 use std::collections::BTreeMap;
 use std::fs::{File, OpenOptions};
 use std::io::{self, Read};
+use std::net::IpAddr;
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 
 use super::error::{StoreError, io_err};
 use super::files::{ELOOP, O_NOFOLLOW, create_dir, open_for_rewrite, write_over};
-use super::owner::Owner;
+use super::owner::{FileStamp, Owner};
 use crate::ids::{Attachment, ContainerId, IfName};
 
 mod bucket;
@@ -79,6 +80,22 @@ pub fn owner_of_key(key: &str) -> Owner {
         },
         (Err(_), _) => Owner::Unknown(key.to_owned()),
     }
+}
+
+/// The pod each address was recorded for, with the identity its file had
+/// then (a later entry naming the same address wins, as a rebuild would).
+pub fn pods_by_address<'a>(
+    entries: impl IntoIterator<Item = &'a IndexEntry>,
+) -> BTreeMap<IpAddr, (String, FileStamp)> {
+    let mut pods = BTreeMap::new();
+    for e in entries {
+        if let Some(pod) = &e.pod {
+            for (ip, stamp) in &e.ips {
+                pods.insert(*ip, (pod.clone(), *stamp));
+            }
+        }
+    }
+    pods
 }
 
 /// The bucket a key lives in: FNV-1a of the container id (the part before

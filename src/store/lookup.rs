@@ -1,7 +1,6 @@
 //! Who holds what: the attachment lookups of ADD, DEL and CHECK through
 //! the index, verified against the address files, and the listing.
 
-use std::collections::BTreeMap;
 use std::net::IpAddr;
 
 use super::error::StoreError;
@@ -85,16 +84,9 @@ impl LockedNetwork {
     pub fn list(&self) -> Result<Vec<Allocation>, StoreError> {
         let mut all = self.scan()?;
         let (index, _) = self.index.read_all()?;
-        let mut pods = BTreeMap::new();
-        for entry in index.values() {
-            if let Some(pod) = &entry.pod {
-                for (ip, _) in &entry.ips {
-                    pods.insert(*ip, pod.clone());
-                }
-            }
-        }
+        let pods = index::pods_by_address(index.values());
         for a in &mut all {
-            a.pod = pods.get(&a.ip).cloned();
+            a.pod = pods.get(&a.ip).map(|(pod, _)| pod.clone());
         }
         Ok(all)
     }

@@ -58,10 +58,9 @@ pub struct LockedNetwork {
     pub(super) complete: bool,
     /// The current boot id, when it could be read.
     pub(super) boot_id: Option<String>,
-    /// The directory stamp the `clean` marker vouched for at open, if any.
-    pub(super) clean_stamp: Option<String>,
-    /// The boot the `clean` marker was written in, if it says.
-    pub(super) clean_boot: Option<String>,
+    /// What the `clean` marker vouched for at open (its directory stamp,
+    /// the boot it was written in), if it was clean.
+    pub(super) opened_clean: Option<Marker>,
     /// Reclaim on reboot, its clock slack and the boot signals.
     pub(super) recovery_opts: StoreOptions,
     /// Whether [`Self::recover`] ran: nothing changes before it, and no
@@ -198,8 +197,7 @@ impl LockedNetwork {
             legacy_absent: marker.as_ref().is_some_and(|m| m.legacy_none),
             needs_commit: false,
             boot_id,
-            clean_stamp: marker.as_ref().map(|m| m.stamp.clone()),
-            clean_boot: marker.and_then(|m| m.boot),
+            opened_clean: marker,
             recovery_opts: opts.clone(),
             recovered: false,
             index_failed: false,

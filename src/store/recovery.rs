@@ -33,7 +33,7 @@ use std::path::Path;
 
 use super::error::{StoreError, io_err};
 use super::files::{create_dir, is_real_dir, read_optional, remove_if_exists};
-use super::index::Index;
+use super::index::{self, Index};
 use super::layout::{Layout, parse_ip_name};
 use super::lock::{LockError, NetworkLock};
 use super::marker::{DirStamp, Marker, UNKNOWN_BOOT, boot_label};
@@ -224,12 +224,14 @@ impl LockedNetwork {
         let current = boot_label(self.boot_id.as_deref()).to_owned();
         // The marker carries the boot it was written in: a match proves no
         // reboot happened since, without reading the record.
-        if self.clean_boot.as_deref() != Some(current.as_str()) && self.settle_boot(&current)? {
+        let marker_boot = self.opened_clean.as_ref().and_then(|m| m.boot.as_deref());
+        if marker_boot != Some(current.as_str()) && self.settle_boot(&current)? {
             must_rebuild = true;
         }
         let dir = &self.layout.dir;
         let stamp = DirStamp::of(&fs::metadata(dir).map_err(io_err("stat", dir))?);
-        if !must_rebuild && self.clean_stamp.as_deref() == Some(stamp.text.as_str()) {
+        let vouched = self.opened_clean.as_ref().map(|m| m.stamp.as_str());
+        if !must_rebuild && vouched == Some(stamp.text.as_str()) {
             // The index is current; complete (no scan needed to answer
             // "holds nothing") only if no entry changed since it was settled.
             self.complete = stamp.settled;
@@ -280,53 +282,54 @@ impl LockedNetwork {
         if recorded == Some(current) {
             return Ok(false);
         }
-        let mut released = false;
-        if current != UNKNOWN_BOOT && self.recovery_opts.reclaim_on_reboot {
-            let known = known_files(&self.index, recorded);
-            let reference = self
-                .recovery_opts
-                .boot
-                .foreign_reference(self.recovery_opts.foreign_clock_slack_secs);
-            let allocs = self.scan()?;
-            // The pods, for the journal.
-            let pods: BTreeMap<IpAddr, String> = self
-                .index
-                .read_all()
-                .map(|(entries, _)| {
-                    entries
-                        .into_values()
-                        .filter_map(|e| Some((e.pod?, e.ips)))
-                        .flat_map(|(pod, ips)| {
-                            ips.into_iter().map(move |(ip, _)| (ip, pod.clone()))
-                        })
-                        .collect()
-                })
-                .unwrap_or_default();
-            for (a, reason) in reboot_releases(&allocs, &known, recorded, current, reference) {
-                let path = self.layout.ip_file(a.ip);
-                // Still the very file judged (we hold the lock, an operator
-                // does not).
-                let same = fs::symlink_metadata(&path).is_ok_and(|m| FileStamp::of(&m) == a.stamp);
-                if !same {
-                    continue;
-                }
-                self.begin_change()?;
-                if remove_if_exists(&path)? {
-                    released = true;
-                    report_release(&ReleaseEvent {
-                        dir: &self.layout.dir,
-                        ip: a.ip,
-                        owner: &a.owner,
-                        reason: &reason,
-                    });
-                    let pod = pods.get(&a.ip).map(String::as_str);
-                    self.journal_released(a.ip, &a.owner, pod, Reason::Reclaim, None);
-                }
-            }
-        }
+        let released = if current != UNKNOWN_BOOT && self.recovery_opts.reclaim_on_reboot {
+            self.reclaim(recorded, current)?
+        } else {
+            false
+        };
         self.replace_file(&record_path, &format!("{current}\n"))?;
         // The clean marker must now carry this boot: force it to be rewritten.
         self.needs_commit = true;
+        Ok(released)
+    }
+
+    /// Reboot reclaim: releases what the module's rule 2 releases, for a
+    /// boot that follows `recorded`. Returns whether anything was released.
+    fn reclaim(&mut self, recorded: Option<&str>, current: &str) -> Result<bool, StoreError> {
+        let known = known_files(&self.index, recorded);
+        let reference = self
+            .recovery_opts
+            .boot
+            .foreign_reference(self.recovery_opts.foreign_clock_slack_secs);
+        let allocs = self.scan()?;
+        // The pods, for the journal.
+        let pods = self
+            .index
+            .read_all()
+            .map(|(entries, _)| index::pods_by_address(entries.values()))
+            .unwrap_or_default();
+        let mut released = false;
+        for (a, reason) in reboot_releases(&allocs, &known, recorded, current, reference) {
+            let path = self.layout.ip_file(a.ip);
+            // Still the very file judged (we hold the lock, an operator
+            // does not).
+            let same = fs::symlink_metadata(&path).is_ok_and(|m| FileStamp::of(&m) == a.stamp);
+            if !same {
+                continue;
+            }
+            self.begin_change()?;
+            if remove_if_exists(&path)? {
+                released = true;
+                report_release(&ReleaseEvent {
+                    dir: &self.layout.dir,
+                    ip: a.ip,
+                    owner: &a.owner,
+                    reason: &reason,
+                });
+                let pod = pods.get(&a.ip).map(|(pod, _)| pod.as_str());
+                self.journal_released(a.ip, &a.owner, pod, Reason::Reclaim, None);
+            }
+        }
         Ok(released)
     }
 }
@@ -440,14 +443,7 @@ fn add_indexed_pods(index: &Index, allocations: &mut [Allocation]) {
     let Ok((entries, _)) = index.read_all() else {
         return;
     };
-    let mut pods = BTreeMap::new();
-    for entry in entries.values() {
-        if let Some(pod) = &entry.pod {
-            for (ip, stamp) in &entry.ips {
-                pods.insert(*ip, (pod.clone(), *stamp));
-            }
-        }
-    }
+    let pods = index::pods_by_address(entries.values());
     for a in allocations {
         a.pod = pods
             .get(&a.ip)
