@@ -9,7 +9,8 @@
 //! never followed through a symlink), `layout` (every path), `boot` (which
 //! boot this is), `lock` (the `flock`), `options`; `owner` (what an address
 //! file says, scans), `marker` (the `clean` marker and the settled directory
-//! stamp), `index` (attachment → addresses, in buckets); `network` (the
+//! stamp), `index` (attachment → addresses, in 64 bucket files whose text
+//! `index/bucket` reads and edits); `network` (the
 //! locked-network transaction: open, change, commit), and the steps of an
 //! operation on it: `rebuild`, `lookup`, `reserve`, `release`, `hints`,
 //! `recovery` (the only automatic releases; also the read-only

@@ -252,3 +252,112 @@ impl Edited {
         }
     }
 }
+
+#[cfg(test)]
+pub(super) mod tests {
+    use super::*;
+
+    fn st(ino: u64) -> FileStamp {
+        FileStamp {
+            ino,
+            mtime: 1_700_000_000,
+            mtime_nsec: 5,
+        }
+    }
+
+    pub(in crate::store::index) fn sample() -> Entries {
+        let mut m = Entries::new();
+        m.insert(
+            "a:eth0".into(),
+            IndexEntry {
+                ips: vec![
+                    ("10.0.0.2".parse().unwrap(), st(1)),
+                    ("fd00::2".parse().unwrap(), st(1)),
+                ],
+                pod: Some("ns/pod".into()),
+            },
+        );
+        m.insert(
+            "b:".into(),
+            IndexEntry {
+                ips: vec![("10.0.0.3".parse().unwrap(), st(2))],
+                pod: None,
+            },
+        );
+        m
+    }
+
+    #[test]
+    fn bucket_round_trip() {
+        for entries in [Entries::new(), sample()] {
+            let text = render(&entries);
+            assert!(text.starts_with("podlease-index 1\n"));
+            assert_eq!(parse(text.as_bytes()), Some(entries));
+        }
+    }
+
+    #[test]
+    fn foreign_or_damaged_buckets_do_not_parse() {
+        assert_eq!(parse(b""), Some(Entries::new()));
+        for junk in [
+            &b"a\r\neth0"[..],
+            b"podlease-attachment 1\nip 10.0.0.2 1 2 3\n",
+            b"podlease-index 1\nip 10.0.0.2 1 2 3\n",
+            b"podlease-index 1\nkey a:eth0\nip 10.0.0.2 1 2 3\nkey a:eth0\n",
+            b"podlease-index 1\nbogus\n",
+            b"podlease-index 1\nkey a:eth0\nip 10.0.0.2 1 2\n",
+            b"podlease-index 1\nkey a:eth0\nip nonsense 1 2 3\n",
+            b"podlease-index 1\nkey a:eth0\nip 10.0.0.2 x 2 3\n",
+            b"podlease-index 1\nkey a:eth0\nip 10.0.0.2 1 2 3 4\n",
+            b"podlease-index 1\nkey a:eth0\n    \nip 10.0.0.2 1 2 3\n",
+            b"\xff\xfe",
+        ] {
+            assert_eq!(parse(junk), None, "{}", String::from_utf8_lossy(junk));
+        }
+        // A write cut short in the middle of a line.
+        let good = render(&sample());
+        let cut = good.get(..good.len() - 3).unwrap();
+        assert_eq!(parse(cut.as_bytes()), None);
+    }
+
+    /// A pod name is whatever `K8S_POD_NAME` says; a newline in it must not
+    /// inject index lines (an `ip` line would be read back as an address).
+    #[test]
+    fn pod_with_newline_is_not_kept() {
+        let mut m = Entries::new();
+        m.insert(
+            "a:eth0".into(),
+            IndexEntry {
+                ips: vec![("10.0.0.2".parse().unwrap(), st(1))],
+                pod: Some("ns/x\nip 10.0.0.9 1 2 3".into()),
+            },
+        );
+        let back = parse(render(&m).as_bytes()).unwrap();
+        let e = back.get("a:eth0").unwrap();
+        assert_eq!(e.ips.len(), 1);
+        assert_eq!(e.pod, None);
+    }
+
+    #[test]
+    fn records_are_found_without_parsing_the_rest() {
+        let mut m = sample();
+        m.insert("a:eth01".into(), IndexEntry::default());
+        m.insert(
+            "a:eth1".into(),
+            IndexEntry {
+                ips: vec![],
+                pod: Some("ns/only-a-pod".into()),
+            },
+        );
+        let text = render(&m);
+        for (k, e) in &m {
+            let r = find_record(&text, k).unwrap();
+            let record = text.get(r).unwrap();
+            let lines = record.split_once('\n').unwrap().1;
+            assert_eq!(parse_record(lines).as_ref(), Some(e), "{k}: {record:?}");
+        }
+        assert!(find_record(&text, "a:").is_none());
+        assert!(find_record(&text, "a:eth").is_none());
+        assert_eq!(parse(text.as_bytes()), Some(m));
+    }
+}
