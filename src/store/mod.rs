@@ -4,17 +4,17 @@
 //! Owns: every file under `<dataDir>/<network>/`.
 //! Never: configuration, ranges, or the choice of addresses.
 //!
-//! Files, bottom to top (each uses only those before it): `error` (the
-//! store's error), `files` (small-file reads, in-place writes, directories
-//! never followed through a symlink), `layout` (every path), `boot` (which
-//! boot this is), `lock` (the `flock`), `options`; `owner` (what an address
+//! Files, bottom to top (each uses only those before it): `lock` (the
+//! `flock`), `error` (the store's error), `files` (small-file reads, in-place
+//! writes, directories never followed through a symlink), `layout` (every
+//! path), `boot` (which boot this is), `options`; `owner` (what an address
 //! file says, scans), `marker` (the `clean` marker and the settled directory
 //! stamp), `index` (attachment → addresses, in 64 bucket files whose text
-//! `index/bucket` reads and edits); `network` (the
-//! locked-network transaction: open, change, commit), and the steps of an
-//! operation on it: `rebuild`, `lookup`, `reserve`, `release`, `hints`,
-//! `recovery` (the only automatic releases; also the read-only
-//! [`inspect`]); `consistency` (`podlease verify`'s read-only look).
+//! `index/bucket` reads and edits); `network` (the locked-network
+//! transaction: open, change, commit), then the steps of an operation on it:
+//! `rebuild`, `lookup`, `reserve`, `release`, `hints`, `recovery` (the only
+//! automatic releases; also the read-only [`inspect`]); `consistency`
+//! (`podlease verify`'s read-only look).
 
 pub mod boot;
 pub mod consistency;
