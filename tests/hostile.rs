@@ -1142,8 +1142,8 @@ fn boot_identity_cannot_be_changed_from_the_environment() {
 /// Issue 11, item 10 (symlinks): a symlink planted among our files is never
 /// followed. In the spare pool an older version left (issue 13 removed it)
 /// it would have made the next ADD write its container id wherever it
-/// points; among the sticky records, overwrite that file. Each ADD still succeeds, with a regular address file, and the
-/// target is untouched.
+/// points; among the sticky records, overwrite that file. Each ADD still
+/// succeeds, with a regular address file, and the target is untouched.
 #[test]
 fn symlinks_in_the_spare_pool_and_hints_are_never_followed() {
     let tmp = tempfile::tempdir().unwrap();
