@@ -26,7 +26,7 @@ pub enum StoreError {
     Lock(#[from] LockError),
 }
 
-pub(crate) fn io_err<'a>(
+pub(super) fn io_err<'a>(
     op: &'static str,
     path: &'a Path,
 ) -> impl FnOnce(io::Error) -> StoreError + 'a {

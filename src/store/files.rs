@@ -11,10 +11,10 @@ use super::error::{StoreError, io_err};
 
 /// `O_NOFOLLOW`: an open of a name that is a symlink fails. Its value
 /// differs between architectures (0o400000 on x86, 0o100000 on arm64).
-pub(crate) const O_NOFOLLOW: i32 = libc::O_NOFOLLOW;
+pub(super) const O_NOFOLLOW: i32 = libc::O_NOFOLLOW;
 
 /// `ELOOP`: the name opened with `O_NOFOLLOW` is a symlink.
-pub(crate) const ELOOP: i32 = libc::ELOOP;
+pub(super) const ELOOP: i32 = libc::ELOOP;
 
 /// `O_NONBLOCK`: opening a FIFO does not wait for a writer.
 pub(super) const O_NONBLOCK: i32 = libc::O_NONBLOCK;
