@@ -23,14 +23,21 @@
 //! callers' verification against the address files.
 
 use std::collections::BTreeMap;
-use std::fs::{self, File, OpenOptions};
+use std::fs::{File, OpenOptions};
 use std::io::{self, Read};
 use std::net::IpAddr;
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 
-use super::disk::{FileStamp, StoreError, io_err};
-use crate::ids::{Attachment, ContainerId};
+use super::error::{StoreError, io_err};
+use super::files::{ELOOP, O_NOFOLLOW, create_dir, open_for_rewrite, write_over};
+use super::owner::{FileStamp, Owner};
+use crate::ids::{Attachment, ContainerId, IfName};
+
+mod bucket;
+
+pub use bucket::IndexEntry;
+use bucket::{Edited, Entries, find_record, is_bucket, parse, parse_record, render, render_record};
 
 /// Number of bucket files: each costs an inode, made by its first entry.
 /// With 3,000 attachments a bucket holds about 50 entries
@@ -38,8 +45,6 @@ use crate::ids::{Attachment, ContainerId};
 /// the larger buckets made DEL with 3,000 held measurably slower than DEL
 /// with none.
 pub const BUCKETS: usize = 64;
-
-const HEADER: &str = "podlease-index 1";
 
 /// The key of an attachment's entry.
 pub fn key(who: &Attachment) -> String {
@@ -49,6 +54,48 @@ pub fn key(who: &Attachment) -> String {
 /// The key of a container's legacy (id-only) reservations.
 pub fn legacy_key(id: &ContainerId) -> String {
     format!("{id}:")
+}
+
+/// The key of whatever holds an address, as its file says; `None` for a
+/// file that names nobody (empty, unrecognised).
+pub fn key_of(owner: &Owner) -> Option<String> {
+    match owner {
+        Owner::Attachment(who) => Some(key(who)),
+        Owner::Legacy(id) => Some(legacy_key(id)),
+        Owner::Empty | Owner::Unknown(_) => None,
+    }
+}
+
+/// The holder an index key names (`id:ifname`, or `id:` for a legacy file).
+pub fn owner_of_key(key: &str) -> Owner {
+    let (id, ifname) = key.split_once(':').unwrap_or((key, ""));
+    match (ContainerId::new(id), ifname) {
+        (Ok(id), "") => Owner::Legacy(id),
+        (Ok(container_id), ifname) => match IfName::new(ifname) {
+            Ok(ifname) => Owner::Attachment(Attachment {
+                container_id,
+                ifname,
+            }),
+            Err(_) => Owner::Unknown(key.to_owned()),
+        },
+        (Err(_), _) => Owner::Unknown(key.to_owned()),
+    }
+}
+
+/// The pod each address was recorded for, with the identity its file had
+/// then (a later entry naming the same address wins, as a rebuild would).
+pub fn pods_by_address<'a>(
+    entries: impl IntoIterator<Item = &'a IndexEntry>,
+) -> BTreeMap<IpAddr, (String, FileStamp)> {
+    let mut pods = BTreeMap::new();
+    for e in entries {
+        if let Some(pod) = &e.pod {
+            for (ip, stamp) in &e.ips {
+                pods.insert(*ip, (pod.clone(), *stamp));
+            }
+        }
+    }
+    pods
 }
 
 /// The bucket a key lives in: FNV-1a of the container id (the part before
@@ -63,194 +110,6 @@ fn bucket_of(key: &str) -> usize {
     usize::try_from(h % BUCKETS as u64).unwrap_or(0)
 }
 
-/// The addresses of one attachment.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct IndexEntry {
-    /// Each address with the identity its file had when recorded.
-    pub ips: Vec<(IpAddr, FileStamp)>,
-    /// The pod, when the runtime passed it.
-    pub pod: Option<String>,
-}
-
-type Entries = BTreeMap<String, IndexEntry>;
-
-/// Appends one entry's record: its `key` line, then its `ip` and `pod` lines.
-fn render_record(key: &str, e: &IndexEntry, out: &mut String) {
-    use std::fmt::Write as _;
-    let _ = writeln!(out, "key {key}");
-    for (ip, st) in &e.ips {
-        let _ = writeln!(out, "ip {ip} {} {} {}", st.ino, st.mtime, st.mtime_nsec);
-    }
-    // Kubernetes names are short (namespace 63, pod 253 bytes): anything
-    // longer, or spanning lines, is not a pod name and is not kept.
-    if let Some(pod) = e
-        .pod
-        .as_deref()
-        .filter(|p| p.len() <= 320 && !p.contains(['\n', '\r']))
-    {
-        let _ = writeln!(out, "pod {pod}");
-    }
-}
-
-fn render(entries: &Entries) -> String {
-    let mut text = format!("{HEADER}\n");
-    for (key, e) in entries {
-        render_record(key, e, &mut text);
-    }
-    text
-}
-
-/// Whether a line is filler left by a removed record.
-fn is_blank(line: &str) -> bool {
-    line.bytes().all(|b| b == b' ')
-}
-
-/// Bytes in blank lines. Our own lines start with a letter, so a blank line
-/// is a newline followed by a space.
-fn blank_bytes(text: &str) -> usize {
-    let bytes = text.as_bytes();
-    let mut blank = 0;
-    let mut at = 0;
-    while let Some(i) = bytes.get(at..).and_then(|rest| search::byte(b'\n', rest)) {
-        let line = bytes.get(at + i + 1..).unwrap_or_default();
-        let len = search::byte(b'\n', line).unwrap_or(line.len());
-        if line.first() == Some(&b' ') {
-            blank += len;
-        }
-        at += i + 1 + len;
-    }
-    blank
-}
-
-/// Byte and substring search without run-time CPU feature detection.
-///
-/// memchr's top-level functions pick AVX2 or SSE2 at their first call by
-/// executing `cpuid`, which traps to the hypervisor in a virtual machine:
-/// measured at about 60 µs per process on this project's VMs, more than a
-/// whole index lookup, paid by every ADD, DEL and CHECK. SSE2 is part of
-/// x86_64, so memchr's SSE2 routines need no detection; other architectures
-/// (aarch64 has NEON as baseline) use memchr's own entry points.
-mod search {
-    /// The first `needle` in `haystack`.
-    pub fn byte(needle: u8, haystack: &[u8]) -> Option<usize> {
-        #[cfg(target_arch = "x86_64")]
-        {
-            match memchr::arch::x86_64::sse2::memchr::One::new(needle) {
-                Some(one) => one.find(haystack),
-                None => haystack.iter().position(|b| *b == needle),
-            }
-        }
-        #[cfg(not(target_arch = "x86_64"))]
-        {
-            memchr::memchr(needle, haystack)
-        }
-    }
-
-    /// The first occurrence of `needle` in `haystack`.
-    pub fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
-        #[cfg(target_arch = "x86_64")]
-        {
-            use memchr::arch::x86_64::sse2::packedpair::Finder;
-            match Finder::new(needle) {
-                Some(f) if haystack.len() >= f.min_haystack_len() => f.find(haystack, needle),
-                _ => haystack
-                    .windows(needle.len().max(1))
-                    .position(|w| w == needle),
-            }
-        }
-        #[cfg(not(target_arch = "x86_64"))]
-        {
-            memchr::memmem::find(haystack, needle)
-        }
-    }
-}
-
-/// Whether `text` looks like a bucket we wrote: empty (created ahead of its
-/// first entry), or our header line first.
-fn is_bucket(text: &str) -> bool {
-    text.is_empty()
-        || text
-            .strip_prefix(HEADER)
-            .is_some_and(|r| r.starts_with('\n'))
-}
-
-/// Parses the lines of one record after its `key` line.
-fn parse_record(lines: &str) -> Option<IndexEntry> {
-    let mut e = IndexEntry::default();
-    for line in lines.lines() {
-        if let Some(rest) = line.strip_prefix("ip ") {
-            let mut f = rest.split(' ');
-            let ip = f.next()?.parse().ok()?;
-            let stamp = FileStamp {
-                ino: f.next()?.parse().ok()?,
-                mtime: f.next()?.parse().ok()?,
-                mtime_nsec: f.next()?.parse().ok()?,
-            };
-            if f.next().is_some() {
-                return None;
-            }
-            e.ips.push((ip, stamp));
-        } else if let Some(pod) = line.strip_prefix("pod ") {
-            e.pod = Some(pod.to_owned());
-        } else {
-            return None;
-        }
-    }
-    Some(e)
-}
-
-/// The byte range of `key`'s record in a bucket's text: its `key` line and
-/// the `ip` and `pod` lines after it.
-fn find_record(text: &str, key: &str) -> Option<std::ops::Range<usize>> {
-    // SIMD search: std's `str::find` was a tenth of a DEL's time in a
-    // bucket of 190 entries.
-    let needle = format!("\nkey {key}\n");
-    let start = search::find(text.as_bytes(), needle.as_bytes())? + 1;
-    let mut end = start + "key ".len() + key.len() + 1;
-    while let Some(rest) = text.get(end..) {
-        if !(rest.starts_with("ip ") || rest.starts_with("pod ")) {
-            break;
-        }
-        end += search::byte(b'\n', rest.as_bytes()).map_or(rest.len(), |i| i + 1);
-    }
-    Some(start..end)
-}
-
-/// Parses a whole bucket; `None` if it is not one we wrote, a line does not
-/// parse, or a key repeats.
-fn parse(bytes: &[u8]) -> Option<Entries> {
-    let text = std::str::from_utf8(bytes).ok()?;
-    if !is_bucket(text) {
-        return None;
-    }
-    let mut out = Entries::new();
-    let mut current: Option<(&str, String)> = None;
-    let finish = |current: Option<(&str, String)>, out: &mut Entries| -> Option<()> {
-        if let Some((key, lines)) = current {
-            let entry = parse_record(&lines)?;
-            if out.insert(key.to_owned(), entry).is_some() {
-                return None;
-            }
-        }
-        Some(())
-    };
-    for line in text.lines().skip(1) {
-        if let Some(key) = line.strip_prefix("key ") {
-            finish(current.take(), &mut out)?;
-            current = Some((key, String::new()));
-        } else if is_blank(line) {
-            finish(current.take(), &mut out)?;
-        } else {
-            let (_, lines) = current.as_mut()?;
-            lines.push_str(line);
-            lines.push('\n');
-        }
-    }
-    finish(current, &mut out)?;
-    Some(out)
-}
-
-/// Bucket `n`'s bit in [`Index::present`].
 fn bit(n: usize) -> u64 {
     1u64.checked_shl(u32::try_from(n).unwrap_or(u32::MAX))
         .unwrap_or(0)
@@ -398,7 +257,7 @@ impl Index {
         let bucket = match OpenOptions::new()
             .read(true)
             .write(true)
-            .custom_flags(super::disk::O_NOFOLLOW)
+            .custom_flags(O_NOFOLLOW)
             .open(&path)
         {
             Ok(mut file) => {
@@ -414,10 +273,7 @@ impl Index {
             }
             // A symlink is not a bucket of ours: as if absent (the write
             // that creates the bucket replaces it).
-            Err(e)
-                if e.kind() == io::ErrorKind::NotFound
-                    || e.raw_os_error() == Some(super::disk::ELOOP) =>
-            {
+            Err(e) if e.kind() == io::ErrorKind::NotFound || e.raw_os_error() == Some(ELOOP) => {
                 if self.present & bit(n) != 0 {
                     self.corrupt = true;
                 }
@@ -463,94 +319,57 @@ impl Index {
     /// # Errors
     /// [`StoreError`] on I/O failure.
     pub fn put(&mut self, key: &str, entry: Option<IndexEntry>) -> Result<(), StoreError> {
-        use std::os::unix::fs::FileExt;
-        let path = self.path(bucket_of(key));
         let n = bucket_of(key);
-        let dir = self.dir.clone();
-        let bucket = self.load(bucket_of(key))?;
-        if bucket.text.is_none() {
-            self.corrupt = true;
-            return Ok(());
-        }
         let mut record = String::new();
         if let Some(e) = entry.filter(|e| !e.ips.is_empty() || e.pod.is_some()) {
             render_record(key, &e, &mut record);
         }
-        // (offset, bytes) to write; `None` for a whole rewrite.
-        let mut edits: Option<Vec<(usize, String)>> = Some(Vec::new());
-        let mut text = bucket.text.take().unwrap_or_default();
-        if let Some(range) = find_record(&text, key) {
-            // Byte for byte, so every offset after it stays put.
-            let blank: String = text
-                .get(range.clone())
-                .unwrap_or_default()
-                .bytes()
-                .map(|b| if b == b'\n' { '\n' } else { ' ' })
-                .collect();
-            text.replace_range(range.clone(), &blank);
-            if let Some(e) = edits.as_mut() {
-                e.push((range.start, blank));
-            }
-        }
-        if !record.is_empty() {
-            if text.is_empty() {
-                text = format!("{HEADER}\n");
-                if let Some(e) = edits.as_mut() {
-                    e.push((0, text.clone()));
-                }
-            }
-            if let Some(e) = edits.as_mut() {
-                e.push((text.len(), record.clone()));
-            }
-            text.push_str(&record);
-        }
-        if edits.as_ref().is_some_and(Vec::is_empty) && bucket.file.is_some() {
-            bucket.text = Some(text);
+        let bucket = self.load(n)?;
+        let Some(text) = bucket.text.take() else {
+            self.corrupt = true;
+            return Ok(());
+        };
+        let mut edited = Edited::new(text, key, &record);
+        if edited.writes.as_ref().is_some_and(Vec::is_empty) && bucket.file.is_some() {
+            bucket.text = Some(edited.text);
             return Ok(());
         }
-        // Compact once blank filler outweighs the records (and a page). Only
-        // an append grows the file, so only an append checks.
-        // A bucket with a line that does not parse (only the record asked for
-        // is ever checked) is not compacted, which would drop what it cannot
-        // read; it is flagged for a rebuild instead.
-        let mut damaged = false;
-        if !record.is_empty() && text.len() > 4096 && 2 * blank_bytes(&text) > text.len() {
-            match parse(text.as_bytes()) {
-                Some(entries) => {
-                    text = render(&entries);
-                    edits = None;
-                }
-                None => damaged = true,
-            }
-        }
-        let mut created = false;
-        let file = match bucket.file.take() {
-            Some(f) => f,
-            None => {
-                // The bucket's first entry (or an operator removed the index,
-                // or all of `.podlease/`).
-                if let Some(meta) = dir.parent() {
-                    super::disk::create_dir(meta)?;
-                }
-                super::disk::create_dir(&dir)?;
-                created = true;
-                super::disk::open_for_rewrite(&path)?
-            }
-        };
-        let written = match &edits {
-            Some(edits) => edits.iter().try_for_each(|(offset, bytes)| {
-                file.write_all_at(bytes.as_bytes(), *offset as u64)
-                    .map_err(io_err("write", &path))
-            }),
-            None => super::disk::write_over(&file, text.as_bytes(), None, &path),
-        };
-        bucket.file = Some(file);
-        bucket.text = written.is_ok().then_some(text);
+        // Only an append grows the file, so only an append compacts.
+        let damaged = !record.is_empty() && edited.compact_if_sparse();
+        let written = self.store(n, edited);
         if damaged {
             self.corrupt = true;
         }
-        if created {
-            self.present |= bit(n);
+        written
+    }
+
+    /// Writes an edited bucket in place, creating its file for its first
+    /// entry (or after an operator removed the index, or all of `.podlease/`).
+    fn store(&mut self, n: usize, edited: Edited) -> Result<(), StoreError> {
+        use std::os::unix::fs::FileExt;
+        let path = self.path(n);
+        let file = match self.open.get_mut(&n).and_then(|b| b.file.take()) {
+            Some(f) => f,
+            None => {
+                if let Some(meta) = self.dir.parent() {
+                    create_dir(meta)?;
+                }
+                create_dir(&self.dir)?;
+                let f = open_for_rewrite(&path)?;
+                self.present |= bit(n);
+                f
+            }
+        };
+        let written = match &edited.writes {
+            Some(writes) => writes.iter().try_for_each(|(offset, bytes)| {
+                file.write_all_at(bytes.as_bytes(), *offset as u64)
+                    .map_err(io_err("write", &path))
+            }),
+            None => write_over(&file, edited.text.as_bytes(), None, &path),
+        };
+        if let Some(bucket) = self.open.get_mut(&n) {
+            bucket.file = Some(file);
+            bucket.text = written.is_ok().then_some(edited.text);
         }
         written
     }
@@ -582,17 +401,14 @@ impl Index {
         let path = self.path(n);
         match OpenOptions::new()
             .read(true)
-            .custom_flags(super::disk::O_NOFOLLOW)
+            .custom_flags(O_NOFOLLOW)
             .open(&path)
         {
             Ok(mut f) => {
                 let bytes = read_bucket(&path, &mut f)?;
                 Ok(parse(&bytes).map_or(Stored::Damaged, Stored::Entries))
             }
-            Err(e)
-                if e.kind() == io::ErrorKind::NotFound
-                    || e.raw_os_error() == Some(super::disk::ELOOP) =>
-            {
+            Err(e) if e.kind() == io::ErrorKind::NotFound || e.raw_os_error() == Some(ELOOP) => {
                 Ok(Stored::Missing)
             }
             Err(e) => Err(io_err("open", &path)(e)),
@@ -634,144 +450,23 @@ impl Index {
         self.open.clear();
         self.corrupt = false;
         if let Some(meta) = self.dir.parent() {
-            super::disk::create_dir(meta)?;
+            create_dir(meta)?;
         }
         self.present = plan.present;
-        super::disk::create_dir(&self.dir)?;
+        create_dir(&self.dir)?;
         for (n, content) in plan.writes {
             let path = self.path(n);
-            let file = super::disk::open_for_rewrite(&path)?;
-            super::disk::write_over(&file, &content, None, &path)?;
+            let file = open_for_rewrite(&path)?;
+            write_over(&file, &content, None, &path)?;
         }
         Ok(())
-    }
-
-    /// Removes the index of podlease 0.1 (one file per attachment under
-    /// `.podlease/att/`), replaced by the buckets.
-    /// Best effort: what is left is never read again.
-    pub fn remove_old_layout(meta: &Path) {
-        let old = meta.join("att");
-        // Never through a symlink: its target's files are not ours.
-        if !super::disk::is_real_dir(&old) {
-            return;
-        }
-        let Ok(list) = fs::read_dir(&old) else {
-            return;
-        };
-        for entry in list.flatten() {
-            let _ = fs::remove_file(entry.path());
-        }
-        let _ = fs::remove_dir(&old);
     }
 }
 
 #[cfg(test)]
 mod tests {
+    use super::bucket::tests::sample;
     use super::*;
-
-    fn st(ino: u64) -> FileStamp {
-        FileStamp {
-            ino,
-            mtime: 1_700_000_000,
-            mtime_nsec: 5,
-        }
-    }
-
-    fn sample() -> Entries {
-        let mut m = Entries::new();
-        m.insert(
-            "a:eth0".into(),
-            IndexEntry {
-                ips: vec![
-                    ("10.0.0.2".parse().unwrap(), st(1)),
-                    ("fd00::2".parse().unwrap(), st(1)),
-                ],
-                pod: Some("ns/pod".into()),
-            },
-        );
-        m.insert(
-            "b:".into(),
-            IndexEntry {
-                ips: vec![("10.0.0.3".parse().unwrap(), st(2))],
-                pod: None,
-            },
-        );
-        m
-    }
-
-    #[test]
-    fn bucket_round_trip() {
-        for entries in [Entries::new(), sample()] {
-            let text = render(&entries);
-            assert!(text.starts_with("podlease-index 1\n"));
-            assert_eq!(parse(text.as_bytes()), Some(entries));
-        }
-    }
-
-    #[test]
-    fn foreign_or_damaged_buckets_do_not_parse() {
-        assert_eq!(parse(b""), Some(Entries::new()));
-        for junk in [
-            &b"a\r\neth0"[..],
-            b"podlease-attachment 1\nip 10.0.0.2 1 2 3\n",
-            b"podlease-index 1\nip 10.0.0.2 1 2 3\n",
-            b"podlease-index 1\nkey a:eth0\nip 10.0.0.2 1 2 3\nkey a:eth0\n",
-            b"podlease-index 1\nbogus\n",
-            b"podlease-index 1\nkey a:eth0\nip 10.0.0.2 1 2\n",
-            b"podlease-index 1\nkey a:eth0\nip nonsense 1 2 3\n",
-            b"podlease-index 1\nkey a:eth0\nip 10.0.0.2 x 2 3\n",
-            b"podlease-index 1\nkey a:eth0\nip 10.0.0.2 1 2 3 4\n",
-            b"podlease-index 1\nkey a:eth0\n    \nip 10.0.0.2 1 2 3\n",
-            b"\xff\xfe",
-        ] {
-            assert_eq!(parse(junk), None, "{}", String::from_utf8_lossy(junk));
-        }
-        // A write cut short in the middle of a line.
-        let good = render(&sample());
-        let cut = good.get(..good.len() - 3).unwrap();
-        assert_eq!(parse(cut.as_bytes()), None);
-    }
-
-    /// A pod name is whatever `K8S_POD_NAME` says; a newline in it must not
-    /// inject index lines (an `ip` line would be read back as an address).
-    #[test]
-    fn pod_with_newline_is_not_kept() {
-        let mut m = Entries::new();
-        m.insert(
-            "a:eth0".into(),
-            IndexEntry {
-                ips: vec![("10.0.0.2".parse().unwrap(), st(1))],
-                pod: Some("ns/x\nip 10.0.0.9 1 2 3".into()),
-            },
-        );
-        let back = parse(render(&m).as_bytes()).unwrap();
-        let e = back.get("a:eth0").unwrap();
-        assert_eq!(e.ips.len(), 1);
-        assert_eq!(e.pod, None);
-    }
-
-    #[test]
-    fn records_are_found_without_parsing_the_rest() {
-        let mut m = sample();
-        m.insert("a:eth01".into(), IndexEntry::default());
-        m.insert(
-            "a:eth1".into(),
-            IndexEntry {
-                ips: vec![],
-                pod: Some("ns/only-a-pod".into()),
-            },
-        );
-        let text = render(&m);
-        for (k, e) in &m {
-            let r = find_record(&text, k).unwrap();
-            let record = text.get(r).unwrap();
-            let lines = record.split_once('\n').unwrap().1;
-            assert_eq!(parse_record(lines).as_ref(), Some(e), "{k}: {record:?}");
-        }
-        assert!(find_record(&text, "a:").is_none());
-        assert!(find_record(&text, "a:eth").is_none());
-        assert_eq!(parse(text.as_bytes()), Some(m));
-    }
 
     #[test]
     fn get_and_put_rewrite_one_bucket_in_place() {

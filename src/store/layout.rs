@@ -70,8 +70,9 @@ impl Layout {
         self.meta.join("released")
     }
 
-    /// Inodes of released addresses, kept for reuse (see `store::spare`).
-    pub fn spare_dir(&self) -> PathBuf {
+    /// The inode pool of podlease before issue 13, which the next rebuild
+    /// removes (see `recovery`); never read.
+    pub fn legacy_spare_dir(&self) -> PathBuf {
         self.meta.join("spare")
     }
 

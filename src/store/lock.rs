@@ -70,91 +70,27 @@ impl NetworkLock {
     ///
     /// # Errors
     /// [`LockError`] when the file cannot be opened or locked, or on timeout.
-    #[allow(clippy::disallowed_methods)] // this is the one place that locks
     pub fn acquire(
         path: &Path,
         timeout: Duration,
         on_timeout: Option<&TimeoutHook>,
     ) -> Result<Self, LockError> {
-        let io_err = |source| LockError::Io {
-            path: path.display().to_string(),
-            source,
-        };
         let file = OpenOptions::new()
             .read(true)
             .write(true)
             .create(true)
             .truncate(false)
             .open(path)
-            .map_err(io_err)?;
-        match file.try_lock_exclusive() {
-            Ok(()) => return Ok(Self { file }),
-            Err(e)
-                if e.kind() == io::ErrorKind::WouldBlock
-                    || e.raw_os_error() == fs2::lock_contended_error().raw_os_error() => {}
-            Err(e) => return Err(io_err(e)),
-        }
-        let timed_out = || LockError::Timeout {
-            path: path.display().to_string(),
-            secs: timeout.as_secs(),
-        };
-        if let Some(hook) = on_timeout {
-            // Exactly one of the two wins: the lock (this thread goes on) or
-            // the timeout (the watchdog ends the process, and this thread,
-            // should it get the lock meanwhile, never touches state).
-            let outcome = Arc::new(AtomicU8::new(WAITING));
-            let (done, watch) = mpsc::channel::<()>();
-            let (hook, err, seen) = (hook.clone(), timed_out(), Arc::clone(&outcome));
-            std::thread::Builder::new()
-                .stack_size(64 * 1024)
-                .spawn(move || {
-                    if let Err(mpsc::RecvTimeoutError::Timeout) = watch.recv_timeout(timeout)
-                        && seen
-                            .compare_exchange(
-                                WAITING,
-                                TIMED_OUT,
-                                Ordering::AcqRel,
-                                Ordering::Acquire,
-                            )
-                            .is_ok()
-                    {
-                        (hook.0)(&err);
-                    }
-                })
-                .map_err(io_err)?;
-            file.lock_exclusive().map_err(io_err)?;
-            if outcome
-                .compare_exchange(WAITING, ACQUIRED, Ordering::AcqRel, Ordering::Acquire)
-                .is_err()
-            {
-                // The watchdog is ending the process with the timeout error.
-                loop {
-                    std::thread::park();
-                }
-            }
-            let _ = done.send(());
+            .map_err(io_error(path))?;
+        if try_lock(&file, Mode::Exclusive).map_err(io_error(path))? {
             return Ok(Self { file });
         }
-        let waiter = file.try_clone().map_err(io_err)?;
-        let (tx, rx) = mpsc::channel();
-        // A small stack: the thread only blocks in one system call, and a
-        // default 2 MiB mapping costs more to set up than the wait itself.
-        std::thread::Builder::new()
-            .stack_size(64 * 1024)
-            .spawn(move || {
-                // The send fails only if we already gave up; the process is then exiting.
-                let _ = tx.send(waiter.lock_exclusive());
-            })
-            .map_err(io_err)?;
-        match rx.recv_timeout(timeout) {
-            Ok(Ok(())) => Ok(Self { file }),
-            Ok(Err(e)) => Err(io_err(e)),
-            Err(_) => Err(timed_out()),
+        match on_timeout {
+            Some(hook) => wait_here(file, path, timeout, hook),
+            None => wait_on_helper(file, path, timeout, Mode::Exclusive),
         }
     }
-}
 
-impl NetworkLock {
     /// A reader's lock: a shared `flock` on an existing lock file opened
     /// read-only, so inspection works on a read-only mount and as a user who
     /// may only read. Waits at most `timeout` for a writer to finish.
@@ -162,36 +98,131 @@ impl NetworkLock {
     /// # Errors
     /// [`LockError::Io`] when the file cannot be opened (absent, not
     /// readable: the caller may read without it), [`LockError::Timeout`].
-    #[allow(clippy::disallowed_methods)] // this is the one place that locks
     pub fn acquire_shared(path: &Path, timeout: Duration) -> Result<Self, LockError> {
-        let io_err = |source| LockError::Io {
-            path: path.display().to_string(),
-            source,
-        };
-        let file = OpenOptions::new().read(true).open(path).map_err(io_err)?;
-        match FileExt::try_lock_shared(&file) {
-            Ok(()) => return Ok(Self { file }),
-            Err(e)
-                if e.kind() == io::ErrorKind::WouldBlock
-                    || e.raw_os_error() == fs2::lock_contended_error().raw_os_error() => {}
-            Err(e) => return Err(io_err(e)),
+        let file = OpenOptions::new()
+            .read(true)
+            .open(path)
+            .map_err(io_error(path))?;
+        if try_lock(&file, Mode::Shared).map_err(io_error(path))? {
+            return Ok(Self { file });
         }
-        let waiter = file.try_clone().map_err(io_err)?;
-        let (tx, rx) = mpsc::channel();
-        std::thread::Builder::new()
-            .stack_size(64 * 1024)
-            .spawn(move || {
-                let _ = tx.send(FileExt::lock_shared(&waiter));
-            })
-            .map_err(io_err)?;
-        match rx.recv_timeout(timeout) {
-            Ok(Ok(())) => Ok(Self { file }),
-            Ok(Err(e)) => Err(io_err(e)),
-            Err(_) => Err(LockError::Timeout {
-                path: path.display().to_string(),
-                secs: timeout.as_secs(),
-            }),
+        wait_on_helper(file, path, timeout, Mode::Shared)
+    }
+}
+
+/// Which `flock`.
+#[derive(Debug, Clone, Copy)]
+enum Mode {
+    Exclusive,
+    Shared,
+}
+
+impl Mode {
+    /// Blocks until the lock is taken.
+    #[allow(clippy::disallowed_methods)] // this is the one place that locks
+    fn lock(self, file: &File) -> io::Result<()> {
+        match self {
+            Self::Exclusive => FileExt::lock_exclusive(file),
+            Self::Shared => FileExt::lock_shared(file),
         }
+    }
+}
+
+fn io_error(path: &Path) -> impl Fn(io::Error) -> LockError + '_ {
+    move |source| LockError::Io {
+        path: path.display().to_string(),
+        source,
+    }
+}
+
+fn timed_out(path: &Path, timeout: Duration) -> LockError {
+    LockError::Timeout {
+        path: path.display().to_string(),
+        secs: timeout.as_secs(),
+    }
+}
+
+/// One non-blocking `flock`: whether it took the lock.
+#[allow(clippy::disallowed_methods)] // this is the one place that locks
+fn try_lock(file: &File, mode: Mode) -> io::Result<bool> {
+    let tried = match mode {
+        Mode::Exclusive => FileExt::try_lock_exclusive(file),
+        Mode::Shared => FileExt::try_lock_shared(file),
+    };
+    match tried {
+        Ok(()) => Ok(true),
+        Err(e)
+            if e.kind() == io::ErrorKind::WouldBlock
+                || e.raw_os_error() == fs2::lock_contended_error().raw_os_error() =>
+        {
+            Ok(false)
+        }
+        Err(e) => Err(e),
+    }
+}
+
+/// Waits for the exclusive lock on this thread, a watchdog calling `hook`
+/// at the timeout (see [`TimeoutHook`]).
+fn wait_here(
+    file: File,
+    path: &Path,
+    timeout: Duration,
+    hook: &TimeoutHook,
+) -> Result<NetworkLock, LockError> {
+    // Exactly one of the two wins: the lock (this thread goes on) or
+    // the timeout (the watchdog ends the process, and this thread,
+    // should it get the lock meanwhile, never touches state).
+    let outcome = Arc::new(AtomicU8::new(WAITING));
+    let (done, watch) = mpsc::channel::<()>();
+    let (hook, err, seen) = (hook.clone(), timed_out(path, timeout), Arc::clone(&outcome));
+    std::thread::Builder::new()
+        .stack_size(64 * 1024)
+        .spawn(move || {
+            if let Err(mpsc::RecvTimeoutError::Timeout) = watch.recv_timeout(timeout)
+                && seen
+                    .compare_exchange(WAITING, TIMED_OUT, Ordering::AcqRel, Ordering::Acquire)
+                    .is_ok()
+            {
+                (hook.0)(&err);
+            }
+        })
+        .map_err(io_error(path))?;
+    Mode::Exclusive.lock(&file).map_err(io_error(path))?;
+    if outcome
+        .compare_exchange(WAITING, ACQUIRED, Ordering::AcqRel, Ordering::Acquire)
+        .is_err()
+    {
+        // The watchdog is ending the process with the timeout error.
+        loop {
+            std::thread::park();
+        }
+    }
+    let _ = done.send(());
+    Ok(NetworkLock { file })
+}
+
+/// Waits for the lock on a helper thread, giving up after `timeout`.
+fn wait_on_helper(
+    file: File,
+    path: &Path,
+    timeout: Duration,
+    mode: Mode,
+) -> Result<NetworkLock, LockError> {
+    let waiter = file.try_clone().map_err(io_error(path))?;
+    let (tx, rx) = mpsc::channel();
+    // A small stack: the thread only blocks in one system call, and a
+    // default 2 MiB mapping costs more to set up than the wait itself.
+    std::thread::Builder::new()
+        .stack_size(64 * 1024)
+        .spawn(move || {
+            // The send fails only if we already gave up; the process is then exiting.
+            let _ = tx.send(mode.lock(&waiter));
+        })
+        .map_err(io_error(path))?;
+    match rx.recv_timeout(timeout) {
+        Ok(Ok(())) => Ok(NetworkLock { file }),
+        Ok(Err(e)) => Err(io_error(path)(e)),
+        Err(_) => Err(timed_out(path, timeout)),
     }
 }
 

@@ -9,17 +9,17 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::fs;
 use std::io;
 use std::net::IpAddr;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use serde::Serialize;
 
-use super::{
-    Allocation, DirStamp, FileStamp, MARKER_FORMAT, Owner, StoreError, io_err, parse_ip_name,
-    read_address_file, read_optional,
-};
+use super::error::{StoreError, io_err};
+use super::files::read_optional;
+use super::index::{self, Index, key_of};
+use super::layout::{Layout, parse_ip_name};
+use super::marker::{DirStamp, Marker};
+use super::owner::{Allocation, FileStamp, Owner, read_address_file};
 use crate::ids::NetworkName;
-use crate::store::index::{self, Index};
-use crate::store::layout::Layout;
 
 /// One thing `verify` found.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -67,14 +67,6 @@ pub struct Inspection {
     pub findings: Vec<Finding>,
 }
 
-fn key_of(owner: &Owner) -> Option<String> {
-    match owner {
-        Owner::Attachment(who) => Some(index::key(who)),
-        Owner::Legacy(id) => Some(index::legacy_key(id)),
-        Owner::Empty | Owner::Unknown(_) => None,
-    }
-}
-
 /// Looks at `network` under `data_dir` without the lock and without writing.
 /// (What recovery would release is `recovery::inspect`'s.)
 ///
@@ -83,8 +75,37 @@ fn key_of(owner: &Owner) -> Option<String> {
 pub fn check(data_dir: &Path, network: &NetworkName) -> Result<Inspection, StoreError> {
     let layout = Layout::new(data_dir, network);
     let mut out = Inspection::default();
-    let dir = &layout.dir;
-    let mut names: Vec<(IpAddr, std::path::PathBuf)> = Vec::new();
+    for (ip, path) in address_names(&layout.dir)? {
+        if let Some(holder) = examine(ip, &path, &mut out.findings) {
+            out.holders.push(holder);
+        }
+    }
+    let snapshot = Index::new(layout.index_dir()).snapshot()?;
+    let whole = snapshot.whole();
+    let entries: BTreeMap<String, index::IndexEntry> = snapshot
+        .entries()
+        .map(|(k, e)| (k.clone(), e.clone()))
+        .collect();
+    add_pods(&entries, &mut out.holders);
+    match recovery_notice(&layout)? {
+        Some(notice) => out.findings.push(notice),
+        None => {
+            if !whole {
+                out.findings.push(Finding::notice(
+                    "index",
+                    None,
+                    "an index bucket does not parse: the next operation that reads it rebuilds the index".into(),
+                ));
+            }
+            compare_index(&entries, &out.holders, &mut out.findings);
+        }
+    }
+    Ok(out)
+}
+
+/// Every entry of `dir` named like an address, sorted.
+fn address_names(dir: &Path) -> Result<Vec<(IpAddr, PathBuf)>, StoreError> {
+    let mut names = Vec::new();
     for entry in fs::read_dir(dir).map_err(io_err("list", dir))? {
         let entry = entry.map_err(io_err("list", dir))?;
         if let Some(ip) = entry.file_name().to_str().and_then(parse_ip_name) {
@@ -92,119 +113,95 @@ pub fn check(data_dir: &Path, network: &NetworkName) -> Result<Inspection, Store
         }
     }
     names.sort();
-    for (ip, path) in names {
-        let what = match fs::symlink_metadata(&path) {
-            Ok(m) if m.file_type().is_file() => None,
-            Ok(m) if m.file_type().is_symlink() => Some("a symbolic link"),
-            Ok(m) if m.is_dir() => Some("a directory"),
-            Ok(_) => Some("a special file"),
-            Err(e) if e.kind() == io::ErrorKind::NotFound => continue,
-            Err(_) => Some("an entry that cannot be examined"),
-        };
-        if let Some(what) = what {
-            out.findings.push(Finding::problem(
-                "blocked",
-                Some(ip),
-                format!(
-                    "{} is {what}, not a reservation: {ip} counts as taken and is never handed out; remove it by hand if nothing uses {ip}",
-                    path.display()
-                ),
-            ));
-            continue;
-        }
-        let (owner, meta) = match read_address_file(&path) {
-            Ok(Some(found)) => found,
-            Ok(None) => continue,
-            Err(e) => {
-                out.findings.push(Finding::problem(
-                    "unreadable",
-                    Some(ip),
-                    format!("{e}: {ip} counts as taken until the file can be read"),
-                ));
-                continue;
-            }
-        };
-        match &owner {
-            Owner::Empty => out.findings.push(Finding::problem(
-                "unowned",
-                Some(ip),
-                format!(
-                    "{ip}: nobody owns it: its file is empty (a write that never finished); it stays taken: `podlease release {ip}` if nothing uses it"
-                ),
-            )),
-            Owner::Unknown(s) => out.findings.push(Finding::problem(
-                "unowned",
-                Some(ip),
-                format!(
-                    "{ip}: nobody owns it: its file says {s:?}, which names no container; it stays taken: `podlease release {ip}` if nothing uses it"
-                ),
-            )),
-            Owner::Attachment(_) | Owner::Legacy(_) => {}
-        }
-        let stamp = FileStamp::of(&meta);
-        out.holders.push(Allocation {
-            ip,
-            owner,
-            stamp,
-            pod: None,
-        });
-    }
+    Ok(names)
+}
 
-    let snapshot = Index::new(layout.index_dir()).snapshot()?;
-    let whole = snapshot.whole();
-    let entries: BTreeMap<String, index::IndexEntry> = snapshot
-        .entries()
-        .map(|(k, e)| (k.clone(), e.clone()))
-        .collect();
-    let pods: BTreeMap<IpAddr, String> = entries
-        .values()
-        .filter_map(|e| e.pod.as_ref().map(|p| (e, p)))
-        .flat_map(|(e, p)| e.ips.iter().map(move |(ip, _)| (*ip, p.clone())))
-        .collect();
-    for h in &mut out.holders {
+/// Looks at one address entry: its holder, when it is a readable regular
+/// file; a finding for whatever blocks the address or names nobody.
+fn examine(ip: IpAddr, path: &Path, findings: &mut Vec<Finding>) -> Option<Allocation> {
+    let what = match fs::symlink_metadata(path) {
+        Ok(m) if m.file_type().is_file() => None,
+        Ok(m) if m.file_type().is_symlink() => Some("a symbolic link"),
+        Ok(m) if m.is_dir() => Some("a directory"),
+        Ok(_) => Some("a special file"),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return None,
+        Err(_) => Some("an entry that cannot be examined"),
+    };
+    if let Some(what) = what {
+        findings.push(Finding::problem(
+            "blocked",
+            Some(ip),
+            format!(
+                "{} is {what}, not a reservation: {ip} counts as taken and is never handed out; remove it by hand if nothing uses {ip}",
+                path.display()
+            ),
+        ));
+        return None;
+    }
+    let (owner, meta) = match read_address_file(path) {
+        Ok(Some(found)) => found,
+        Ok(None) => return None,
+        Err(e) => {
+            findings.push(Finding::problem(
+                "unreadable",
+                Some(ip),
+                format!("{e}: {ip} counts as taken until the file can be read"),
+            ));
+            return None;
+        }
+    };
+    let says = match &owner {
+        Owner::Empty => Some("is empty (a write that never finished)".to_owned()),
+        Owner::Unknown(s) => Some(format!("says {s:?}, which names no container")),
+        Owner::Attachment(_) | Owner::Legacy(_) => None,
+    };
+    if let Some(says) = says {
+        findings.push(Finding::problem(
+            "unowned",
+            Some(ip),
+            format!(
+                "{ip}: nobody owns it: its file {says}; it stays taken: `podlease release {ip}` if nothing uses it"
+            ),
+        ));
+    }
+    Some(Allocation {
+        ip,
+        owner,
+        stamp: FileStamp::of(&meta),
+        pod: None,
+    })
+}
+
+/// Gives each holder that names an attachment the pod its index entry records.
+fn add_pods(entries: &BTreeMap<String, index::IndexEntry>, holders: &mut [Allocation]) {
+    let pods = index::pods_by_address(entries.values());
+    for h in holders {
         if key_of(&h.owner).is_some() {
-            h.pod = pods.get(&h.ip).cloned();
+            h.pod = pods.get(&h.ip).map(|(pod, _)| pod.clone());
         }
     }
+}
 
+/// What the next operation's recovery does to the index, when the `clean`
+/// marker does not vouch for it; `None` when it does (the index can then be
+/// compared with the address files).
+fn recovery_notice(layout: &Layout) -> Result<Option<Finding>, StoreError> {
     let marker = read_optional(&layout.clean_marker(), 4096)?;
-    let vouched = marker.as_deref().is_some_and(|t| {
-        t.starts_with("dir ")
-            && t.lines().any(|l| l == MARKER_FORMAT)
-            && fs::metadata(dir).is_ok_and(|m| {
-                t.lines().next().map(str::trim) == Some(DirStamp::of(&m).text.as_str())
-            })
-    });
+    let vouched = marker
+        .as_deref()
+        .and_then(Marker::parse)
+        .is_some_and(|m| fs::metadata(&layout.dir).is_ok_and(|d| m.stamp == DirStamp::of(&d).text));
     let finished = marker.as_deref().is_some_and(|t| t.starts_with("dir "));
-    if !layout.meta.is_dir() {
-        out.findings.push(Finding::notice(
-            "recovery",
-            None,
-            "podlease has not worked on this network yet (host-local's state?): its first operation builds the index from the address files".into(),
-        ));
+    let message = if !layout.meta.is_dir() {
+        "podlease has not worked on this network yet (host-local's state?): its first operation builds the index from the address files"
     } else if !finished {
-        out.findings.push(Finding::notice(
-            "recovery",
-            None,
-            "the last operation did not finish (killed, or running now): the next one checks for a killed ADD and rebuilds the index".into(),
-        ));
+        "the last operation did not finish (killed, or running now): the next one checks for a killed ADD and rebuilds the index"
     } else if !vouched {
-        out.findings.push(Finding::notice(
-            "recovery",
-            None,
-            "the directory changed since podlease's last operation (host-local, or a change by hand): the next operation rebuilds the index from the address files".into(),
-        ));
+        "the directory changed since podlease's last operation (host-local, or a change by hand): the next operation rebuilds the index from the address files"
     } else {
-        if !whole {
-            out.findings.push(Finding::notice(
-                "index",
-                None,
-                "an index bucket does not parse: the next operation that reads it rebuilds the index".into(),
-            ));
-        }
-        compare_index(&entries, &out.holders, &mut out.findings);
-    }
-    Ok(out)
+        return Ok(None);
+    };
+    Ok(Some(Finding::notice("recovery", None, message.into())))
 }
 
 /// Index entries against the address files, when the `clean` marker says

@@ -1,6 +1,18 @@
-use super::*;
+//! The locked-network transaction against a real directory: index
+//! rebuilds, settled stamps, legacy files, leftovers of older versions.
 
+use std::fs::{self, File};
+use std::net::IpAddr;
+use std::os::unix::fs::MetadataExt;
+use std::path::PathBuf;
 use std::time::{Duration, SystemTime};
+
+use super::index::{self, Index, IndexEntry};
+use super::layout::Layout;
+use super::marker::{DirStamp, clean_record};
+use super::*;
+use crate::ids::{Attachment, ContainerId, IfName, NetworkName};
+use crate::journal::JournalOptions;
 
 fn opts() -> StoreOptions {
     // No boot id: no reclaim, so these tests are about the index alone.
@@ -395,63 +407,6 @@ fn find_verifies_a_stale_index() {
 }
 
 #[test]
-fn owner_parsing() {
-    let att = |id, ifname| Owner::Attachment(who(id, ifname));
-    assert_eq!(Owner::parse("abc\r\neth0"), att("abc", "eth0"));
-    assert_eq!(
-        Owner::parse("  abc\r\neth0\n"),
-        att("abc", "eth0"),
-        "host-local trims the whole content"
-    );
-    assert_eq!(Owner::parse("abc\r\nné1"), att("abc", "né1"));
-    assert_eq!(
-        Owner::parse("abc"),
-        Owner::Legacy(ContainerId::new("abc").unwrap())
-    );
-    assert_eq!(
-        Owner::parse("abc\n"),
-        Owner::Legacy(ContainerId::new("abc").unwrap())
-    );
-    assert_eq!(
-        Owner::parse("abc\r\n"),
-        Owner::Legacy(ContainerId::new("abc").unwrap()),
-        "trimmed first, as host-local does"
-    );
-    assert_eq!(Owner::parse(""), Owner::Empty);
-    assert_eq!(Owner::parse(" \r\n\t"), Owner::Empty);
-    for garbage in [
-        "abc\neth0",
-        "\r\neth0 x",
-        "x\r\n\r\neth0",
-        "a/b\r\neth0",
-        "abc\r\neth0\r\nx",
-        "abc\r\neth 0",
-        "-x",
-        "a b",
-        "abc\r\n1234567890123456",
-    ] {
-        assert!(
-            matches!(Owner::parse(garbage), Owner::Unknown(_)),
-            "{garbage:?}: {:?}",
-            Owner::parse(garbage)
-        );
-    }
-    let long = "x".repeat(1000);
-    let Owner::Unknown(shown) = Owner::parse(&format!("{long} {long}")) else {
-        panic!("not unknown")
-    };
-    assert!(shown.chars().count() <= 200, "shown content is bounded");
-
-    let a = who("abc", "eth0");
-    assert!(att("abc", "eth0").belongs_to(&a));
-    assert!(!att("abc", "eth1").belongs_to(&a));
-    assert!(Owner::Legacy(ContainerId::new("abc").unwrap()).belongs_to(&a));
-    assert!(!Owner::Legacy(ContainerId::new("abcd").unwrap()).belongs_to(&a));
-    assert!(!Owner::Empty.belongs_to(&a));
-    assert!(!Owner::Unknown("abc\r\neth0".into()).belongs_to(&a));
-}
-
-#[test]
 fn leftover_owner_linked_to_a_live_address_is_not_truncated() {
     let f = Fixture::new();
     let a = who("a", "eth0");
@@ -488,136 +443,64 @@ fn release(f: &Fixture, w: &Attachment) -> Vec<IpAddr> {
     out
 }
 
-fn spares(f: &Fixture) -> Vec<(u64, u64, Vec<u8>)> {
-    let mut out: Vec<_> = fs::read_dir(f.layout().spare_dir())
-        .map(|l| {
-            l.flatten()
-                .map(|e| {
-                    let m = e.metadata().unwrap();
-                    (m.ino(), m.nlink(), fs::read(e.path()).unwrap())
-                })
-                .collect()
-        })
-        .unwrap_or_default();
-    out.sort();
-    out
-}
-
+/// A node upgraded from a version with the spare-inode pool: its
+/// `.podlease/spare/` files are never allocations. While the marker is
+/// clean they are left alone; the next rebuild removes them (names only),
+/// and neither step releases or blocks an address.
 #[test]
-fn released_inode_is_blanked_and_reused() {
+fn a_leftover_spare_pool_is_never_an_allocation() {
     let f = Fixture::new();
     let a = who("a", "eth0");
     f.reserve(&a, &["10.0.0.2"]);
-    let ino = fs::metadata(f.layout().ip_file(ip("10.0.0.2")))
-        .unwrap()
-        .ino();
-    assert_eq!(release(&f, &a), [ip("10.0.0.2")]);
-    let s = spares(&f);
-    assert_eq!(s.len(), 1);
-    assert_eq!(s[0].0, ino);
-    assert!(s[0].2.iter().all(|b| *b == b' '), "{:?}", s[0].2);
-    // The next reservation takes the spare: same inode, its own content.
-    let b = who("bee-with-a-longer-id", "net1");
-    f.reserve(&b, &["10.0.0.3"]);
-    let m = fs::metadata(f.layout().ip_file(ip("10.0.0.3"))).unwrap();
-    assert_eq!(m.ino(), ino);
-    assert_eq!(
-        fs::read(f.layout().ip_file(ip("10.0.0.3"))).unwrap(),
-        b"bee-with-a-longer-id\r\nnet1"
-    );
-    assert!(spares(&f).is_empty());
-    assert_eq!(f.find(&b), [ip("10.0.0.3")]);
-    // And a shorter owner after a longer one is cut to length.
-    assert_eq!(release(&f, &b), [ip("10.0.0.3")]);
-    f.reserve(&who("c", "eth0"), &["10.0.0.4"]);
-    assert_eq!(
-        fs::read(f.layout().ip_file(ip("10.0.0.4"))).unwrap(),
-        b"c\r\neth0"
-    );
-}
-
-#[test]
-fn only_the_last_link_of_an_inode_becomes_a_spare() {
-    let f = Fixture::new();
-    let a = who("a", "eth0");
-    f.reserve(&a, &["10.0.0.2", "fd00::2"]);
-    assert_eq!(release(&f, &a), [ip("10.0.0.2"), ip("fd00::2")]);
-    let s = spares(&f);
-    assert_eq!(s.len(), 1, "{s:?}");
-    assert_eq!(s[0].1, 1, "the spare has no other name");
+    let l = f.layout();
+    let spare = l.legacy_spare_dir();
+    fs::create_dir(&spare).unwrap();
+    fs::write(spare.join("0"), "        ").unwrap();
+    // A spare that was never blanked (a torn blank) and one sharing the
+    // inode of a live address (an operator's hard link).
+    fs::write(spare.join("1"), "b\r\neth0").unwrap();
+    fs::hard_link(l.ip_file(ip("10.0.0.2")), spare.join("2")).unwrap();
     assert!(
-        f.layout()
-            .ip_file(ip("10.0.0.2"))
-            .symlink_metadata()
-            .is_err()
-    );
-    assert!(
-        f.layout()
-            .ip_file(ip("fd00::2"))
-            .symlink_metadata()
-            .is_err()
-    );
-}
-
-#[test]
-fn a_spare_with_another_name_is_never_rewritten() {
-    let f = Fixture::new();
-    let a = who("a", "eth0");
-    f.reserve(&a, &["10.0.0.2"]);
-    release(&f, &a);
-    // An operator hard-links the spare somewhere.
-    let spare = f.layout().spare_dir().join("0");
-    let elsewhere = f.data.join("elsewhere");
-    fs::hard_link(&spare, &elsewhere).unwrap();
-    let before = fs::read(&elsewhere).unwrap();
-    f.reserve(&who("b", "eth0"), &["10.0.0.3"]);
-    assert_eq!(fs::read(&elsewhere).unwrap(), before);
-    assert_eq!(
-        fs::read(f.layout().ip_file(ip("10.0.0.3"))).unwrap(),
-        b"b\r\neth0"
-    );
-    assert_ne!(
-        fs::metadata(&elsewhere).unwrap().ino(),
-        fs::metadata(f.layout().ip_file(ip("10.0.0.3")))
+        fs::read_to_string(l.clean_marker())
             .unwrap()
-            .ino()
+            .starts_with("dir ")
     );
-}
 
-#[test]
-fn a_crash_empties_the_spare_pool() {
-    let f = Fixture::new();
-    for i in 2..6 {
-        f.reserve(&who(&format!("p{i}"), "eth0"), &[&format!("10.0.0.{i}")]);
-    }
-    for i in 2..6 {
-        release(&f, &who(&format!("p{i}"), "eth0"));
-    }
-    assert_eq!(spares(&f).len(), 4);
-    // A killed operation: the marker says dirty; the count can't be trusted.
-    fs::write(f.layout().clean_marker(), "dirty\n").unwrap();
+    // Clean marker: the pool is left alone, and nothing it holds counts.
+    assert_eq!(f.find(&a), [ip("10.0.0.2")]);
+    assert!(f.find(&who("b", "eth0")).is_empty());
+    assert!(spare.join("1").exists());
     let net = f.open();
-    net.commit().unwrap();
-    assert!(spares(&f).is_empty());
-    f.reserve(&who("q", "eth0"), &["10.0.0.9"]);
-    assert_eq!(f.find(&who("q", "eth0")), [ip("10.0.0.9")]);
+    assert!(net.is_free(ip("10.0.0.3")).unwrap());
+    assert_eq!(
+        net.taken().unwrap().into_iter().collect::<Vec<_>>(),
+        [ip("10.0.0.2")]
+    );
+    drop(net);
+
+    // After a crash the rebuild removes the pool, never the address.
+    fs::write(l.clean_marker(), "dirty\n").unwrap();
+    f.open().commit().unwrap();
+    assert!(fs::symlink_metadata(&spare).is_err(), "the pool is removed");
+    assert_eq!(fs::read(l.ip_file(ip("10.0.0.2"))).unwrap(), b"a\r\neth0");
+    assert_eq!(f.find(&a), [ip("10.0.0.2")]);
+    assert!(f.find(&who("b", "eth0")).is_empty());
+    assert_eq!(release(&f, &a), [ip("10.0.0.2")]);
 }
 
+/// A leftover pool that is a symlink (planted, or a restore's) is removed
+/// as a name, never followed: pointing at the network's own directory, it
+/// would otherwise delete every address file and the lock.
 #[test]
-fn the_spare_pool_is_bounded() {
+fn a_symlinked_leftover_spare_pool_deletes_nothing() {
     let f = Fixture::new();
-    let n = crate::store::spare::MAX_SPARES + 5;
-    let mut net = f.open();
-    for i in 0..n {
-        let w = who(&format!("p{i}"), "eth0");
-        let mut owner = net.prepare_owner(&w).unwrap();
-        let addr: IpAddr = format!("10.0.{}.{}", i / 200, 2 + i % 200).parse().unwrap();
-        assert!(net.try_reserve(&mut owner, addr).unwrap());
-        net.finish(&owner, None, false).unwrap();
-    }
-    net.commit().unwrap();
-    for i in 0..n {
-        release(&f, &who(&format!("p{i}"), "eth0"));
-    }
-    assert_eq!(spares(&f).len(), crate::store::spare::MAX_SPARES);
+    let a = who("a", "eth0");
+    f.reserve(&a, &["10.0.0.2"]);
+    let l = f.layout();
+    std::os::unix::fs::symlink("..", l.legacy_spare_dir()).unwrap();
+    fs::write(l.clean_marker(), "dirty\n").unwrap();
+    f.open().commit().unwrap();
+    assert!(l.ip_file(ip("10.0.0.2")).is_file());
+    assert!(l.lock().is_file());
+    assert_eq!(f.find(&a), [ip("10.0.0.2")]);
 }

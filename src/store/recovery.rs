@@ -14,7 +14,7 @@
 //!    and mtime existed before this boot began and is released. A file we
 //!    never recorded (host-local's) is released only if it names an
 //!    attachment and its mtime is before the boot by the rule of
-//!    [`BootSource::foreign_reference`]. Empty, unrecognised or unreadable
+//!    [`super::BootSource::foreign_reference`]. Empty, unrecognised or unreadable
 //!    files we never recorded are never released here. With
 //!    `reclaimOnReboot: false` nothing is released, but the boot is recorded
 //!    all the same, so that turning reclaim on later in this boot cannot
@@ -24,17 +24,24 @@
 //!
 //! Every release is reported by [`report_release`], one line on stderr.
 
-use super::*;
-use crate::store::lock::NetworkLock;
+use std::collections::BTreeMap;
+use std::fs;
+use std::io::{self, Write};
+use std::net::IpAddr;
+use std::os::unix::fs::MetadataExt;
+use std::path::Path;
 
-/// What the boot record holds when the boot id could not be read: no boot
-/// matches it, and a record saying it proves nothing about the index.
-const UNKNOWN_BOOT: &str = "unknown";
-
-/// The boot id as recorded: the id, or [`UNKNOWN_BOOT`].
-pub(super) fn boot_label(id: Option<&str>) -> &str {
-    id.unwrap_or(UNKNOWN_BOOT)
-}
+use super::error::{StoreError, io_err};
+use super::files::{create_dir, is_real_dir, read_optional, remove_if_exists};
+use super::index::{self, Index};
+use super::layout::{Layout, parse_ip_name};
+use super::lock::{LockError, NetworkLock};
+use super::marker::{DirStamp, Marker, UNKNOWN_BOOT, boot_label};
+use super::network::LockedNetwork;
+use super::options::StoreOptions;
+use super::owner::{Allocation, FileStamp, Owner, read_address_file, scan_dir};
+use crate::ids::NetworkName;
+use crate::journal::Reason;
 
 /// Why recovery released (or would release) an address.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -163,6 +170,28 @@ fn reboot_releases(
     out
 }
 
+/// Removes `.podlease/spare/`, the inode pool of podlease before issue 13
+/// (blanked files of released addresses, never an allocation: host-local's
+/// scans and ours never match one). Nothing in it is read. Best effort, and
+/// only at a rebuild (after a crash, a reboot, or a change behind our back),
+/// so the usual operation pays nothing: a spare left meanwhile costs an
+/// inode, never an address. Never through a symlink: its target's files
+/// are not ours.
+fn remove_leftover_spares(layout: &Layout) {
+    let dir = layout.legacy_spare_dir();
+    if !is_real_dir(&dir) {
+        return;
+    }
+    if let Ok(list) = fs::read_dir(&dir) {
+        for entry in list.flatten() {
+            // Unlinks the name only: a spare hard-linked elsewhere (an
+            // address, an operator's copy) keeps its other names.
+            let _ = fs::remove_file(entry.path());
+        }
+    }
+    let _ = fs::remove_dir(&dir);
+}
+
 /// The index entries that rule 2 may trust: only those of a boot we know.
 fn known_files(index: &Index, recorded: Option<&str>) -> BTreeMap<IpAddr, FileStamp> {
     if recorded.is_none_or(|r| r == UNKNOWN_BOOT) {
@@ -190,19 +219,19 @@ impl LockedNetwork {
         if !was_clean {
             create_dir(&self.layout.meta)?;
             create_dir(&self.layout.tmp_dir())?;
-            Index::remove_old_layout(&self.layout.meta);
             self.undo_killed_add()?;
-            self.spares.reset()?;
         }
         let current = boot_label(self.boot_id.as_deref()).to_owned();
         // The marker carries the boot it was written in: a match proves no
         // reboot happened since, without reading the record.
-        if self.clean_boot.as_deref() != Some(current.as_str()) && self.settle_boot(&current)? {
+        let marker_boot = self.opened_clean.as_ref().and_then(|m| m.boot.as_deref());
+        if marker_boot != Some(current.as_str()) && self.settle_boot(&current)? {
             must_rebuild = true;
         }
         let dir = &self.layout.dir;
         let stamp = DirStamp::of(&fs::metadata(dir).map_err(io_err("stat", dir))?);
-        if !must_rebuild && self.clean_stamp.as_deref() == Some(stamp.text.as_str()) {
+        let vouched = self.opened_clean.as_ref().map(|m| m.stamp.as_str());
+        if !must_rebuild && vouched == Some(stamp.text.as_str()) {
             // The index is current; complete (no scan needed to answer
             // "holds nothing") only if no entry changed since it was settled.
             self.complete = stamp.settled;
@@ -210,6 +239,7 @@ impl LockedNetwork {
             self.rebuild_index()?;
             // The marker must be (re)written with the current stamp.
             self.needs_commit = true;
+            remove_leftover_spares(&self.layout);
         }
         Ok(())
     }
@@ -252,53 +282,54 @@ impl LockedNetwork {
         if recorded == Some(current) {
             return Ok(false);
         }
-        let mut released = false;
-        if current != UNKNOWN_BOOT && self.recovery_opts.reclaim_on_reboot {
-            let known = known_files(&self.index, recorded);
-            let reference = self
-                .recovery_opts
-                .boot
-                .foreign_reference(self.recovery_opts.foreign_clock_slack_secs);
-            let allocs = self.scan()?;
-            // The pods, for the journal.
-            let pods: BTreeMap<IpAddr, String> = self
-                .index
-                .read_all()
-                .map(|(entries, _)| {
-                    entries
-                        .into_values()
-                        .filter_map(|e| Some((e.pod?, e.ips)))
-                        .flat_map(|(pod, ips)| {
-                            ips.into_iter().map(move |(ip, _)| (ip, pod.clone()))
-                        })
-                        .collect()
-                })
-                .unwrap_or_default();
-            for (a, reason) in reboot_releases(&allocs, &known, recorded, current, reference) {
-                let path = self.layout.ip_file(a.ip);
-                // Still the very file judged (we hold the lock, an operator
-                // does not).
-                let same = fs::symlink_metadata(&path).is_ok_and(|m| FileStamp::of(&m) == a.stamp);
-                if !same {
-                    continue;
-                }
-                self.begin_change()?;
-                if remove_if_exists(&path)? {
-                    released = true;
-                    report_release(&ReleaseEvent {
-                        dir: &self.layout.dir,
-                        ip: a.ip,
-                        owner: &a.owner,
-                        reason: &reason,
-                    });
-                    let pod = pods.get(&a.ip).map(String::as_str);
-                    self.journal_released(a.ip, &a.owner, pod, Reason::Reclaim, None);
-                }
-            }
-        }
+        let released = if current != UNKNOWN_BOOT && self.recovery_opts.reclaim_on_reboot {
+            self.reclaim(recorded, current)?
+        } else {
+            false
+        };
         self.replace_file(&record_path, &format!("{current}\n"))?;
         // The clean marker must now carry this boot: force it to be rewritten.
         self.needs_commit = true;
+        Ok(released)
+    }
+
+    /// Reboot reclaim: releases what the module's rule 2 releases, for a
+    /// boot that follows `recorded`. Returns whether anything was released.
+    fn reclaim(&mut self, recorded: Option<&str>, current: &str) -> Result<bool, StoreError> {
+        let known = known_files(&self.index, recorded);
+        let reference = self
+            .recovery_opts
+            .boot
+            .foreign_reference(self.recovery_opts.foreign_clock_slack_secs);
+        let allocs = self.scan()?;
+        // The pods, for the journal.
+        let pods = self
+            .index
+            .read_all()
+            .map(|(entries, _)| index::pods_by_address(entries.values()))
+            .unwrap_or_default();
+        let mut released = false;
+        for (a, reason) in reboot_releases(&allocs, &known, recorded, current, reference) {
+            let path = self.layout.ip_file(a.ip);
+            // Still the very file judged (we hold the lock, an operator
+            // does not).
+            let same = fs::symlink_metadata(&path).is_ok_and(|m| FileStamp::of(&m) == a.stamp);
+            if !same {
+                continue;
+            }
+            self.begin_change()?;
+            if remove_if_exists(&path)? {
+                released = true;
+                report_release(&ReleaseEvent {
+                    dir: &self.layout.dir,
+                    ip: a.ip,
+                    owner: &a.owner,
+                    reason: &reason,
+                });
+                let pod = pods.get(&a.ip).map(|(pod, _)| pod.as_str());
+                self.journal_released(a.ip, &a.owner, pod, Reason::Reclaim, None);
+            }
+        }
         Ok(released)
     }
 }
@@ -344,64 +375,79 @@ pub fn inspect(
     let marker = read_optional(&layout.clean_marker(), 4096)
         .ok()
         .flatten()
-        .filter(|t| t.starts_with("dir ") && t.lines().any(|l| l == MARKER_FORMAT));
-    let clean = marker.is_some();
-    let marker_boot = marker
-        .as_deref()
-        .and_then(|t| t.lines().find_map(|l| l.strip_prefix("boot ")))
-        .map(str::to_owned);
-
+        .and_then(|t| Marker::parse(&t));
     let mut allocations = scan_dir(&layout.dir)?;
     let index = Index::new(layout.index_dir());
-    let mut pending = BTreeMap::new();
-    if !clean {
-        for ip in killed_add_files(&layout).unwrap_or_default() {
-            pending.insert(ip, ReleaseReason::KilledAdd);
-        }
-    }
-    let boot_id = opts.boot.boot_id();
-    let current = boot_label(boot_id.as_deref());
-    let mut new_boot = false;
-    if marker_boot.as_deref() != Some(current) {
-        let recorded = read_optional(&layout.boot_record(), 256).ok().flatten();
-        let recorded = recorded.as_deref().map(str::trim);
-        if recorded != Some(current) {
-            new_boot = true;
-            if current != UNKNOWN_BOOT && reclaim != Some(false) {
-                let known = known_files(&index, recorded);
-                let reference = opts.boot.foreign_reference(opts.foreign_clock_slack_secs);
-                let survivors: Vec<Allocation> = allocations
-                    .iter()
-                    .filter(|a| !pending.contains_key(&a.ip))
-                    .cloned()
-                    .collect();
-                for (a, reason) in reboot_releases(&survivors, &known, recorded, current, reference)
-                {
-                    pending.insert(a.ip, reason);
-                }
-            }
-        }
-    }
-    // Pods, from whatever of the index can be read.
-    if let Ok((entries, _)) = index.read_all() {
-        let mut pods = BTreeMap::new();
-        for entry in entries.values() {
-            if let Some(pod) = &entry.pod {
-                for (ip, stamp) in &entry.ips {
-                    pods.insert(*ip, (pod.clone(), *stamp));
-                }
-            }
-        }
-        for a in &mut allocations {
-            a.pod = pods
-                .get(&a.ip)
-                .filter(|(_, st)| st.ino == a.stamp.ino)
-                .map(|(p, _)| p.clone());
-        }
-    }
+    let (pending, new_boot) = pending_releases(
+        &layout,
+        &index,
+        marker.as_ref(),
+        &allocations,
+        opts,
+        reclaim,
+    );
+    add_indexed_pods(&index, &mut allocations);
     Ok(Some(Inspection {
         allocations,
         pending,
         new_boot,
     }))
+}
+
+/// What the next operation's recovery would release among `allocations`,
+/// and whether it would record a new boot (see [`LockedNetwork::recover`]).
+fn pending_releases(
+    layout: &Layout,
+    index: &Index,
+    marker: Option<&Marker>,
+    allocations: &[Allocation],
+    opts: &StoreOptions,
+    reclaim: Option<bool>,
+) -> (BTreeMap<IpAddr, ReleaseReason>, bool) {
+    let mut pending = BTreeMap::new();
+    if marker.is_none() {
+        for ip in killed_add_files(layout).unwrap_or_default() {
+            pending.insert(ip, ReleaseReason::KilledAdd);
+        }
+    }
+    let boot_id = opts.boot.boot_id();
+    let current = boot_label(boot_id.as_deref());
+    // The marker carries the boot it was written in: a match proves no
+    // reboot happened since, without reading the record.
+    if marker.and_then(|m| m.boot.as_deref()) == Some(current) {
+        return (pending, false);
+    }
+    let recorded = read_optional(&layout.boot_record(), 256).ok().flatten();
+    let recorded = recorded.as_deref().map(str::trim);
+    if recorded == Some(current) {
+        return (pending, false);
+    }
+    if current != UNKNOWN_BOOT && reclaim != Some(false) {
+        let known = known_files(index, recorded);
+        let reference = opts.boot.foreign_reference(opts.foreign_clock_slack_secs);
+        let survivors: Vec<Allocation> = allocations
+            .iter()
+            .filter(|a| !pending.contains_key(&a.ip))
+            .cloned()
+            .collect();
+        for (a, reason) in reboot_releases(&survivors, &known, recorded, current, reference) {
+            pending.insert(a.ip, reason);
+        }
+    }
+    (pending, true)
+}
+
+/// Gives each allocation the pod the index recorded for its very file, from
+/// whatever of the index can be read.
+fn add_indexed_pods(index: &Index, allocations: &mut [Allocation]) {
+    let Ok((entries, _)) = index.read_all() else {
+        return;
+    };
+    let pods = index::pods_by_address(entries.values());
+    for a in allocations {
+        a.pod = pods
+            .get(&a.ip)
+            .filter(|(_, st)| st.ino == a.stamp.ino)
+            .map(|(p, _)| p.clone());
+    }
 }
