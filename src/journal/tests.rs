@@ -1,3 +1,7 @@
+use std::fs;
+use std::io::Write;
+use std::net::IpAddr;
+
 use super::*;
 
 fn ip(s: &str) -> IpAddr {
