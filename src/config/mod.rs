@@ -7,7 +7,7 @@
 
 mod json;
 pub mod known_keys;
-mod pools;
+pub mod pools;
 pub mod resolv;
 pub mod subnet_file;
 
@@ -268,7 +268,7 @@ pub struct IpamConfig {
     pub sticky: bool,
     /// Cluster pools (`ipam.pools`): the range sets are then this node's
     /// blocks, filled in by [`crate::pool`] under the lock; empty here.
-    pub pools: Option<crate::pool::PoolsConfig>,
+    pub pools: Option<pools::PoolsConfig>,
     /// The address journal (`ipam.journal`).
     pub journal: JournalOptions,
 }

@@ -17,8 +17,9 @@ use std::net::IpAddr;
 use ipnetwork::IpNetwork;
 use serde_json::{Value, json};
 
+use super::PoolError;
 use super::etcd::{Client, Cmp, Kv, Op};
-use super::{Pool, PoolError, PoolsConfig};
+use crate::config::pools::{Pool, PoolsConfig};
 use crate::range::{Family, from_u128, subnet_bounds, to_u128};
 
 /// At most this many claim transactions per block wanted.

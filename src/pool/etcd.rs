@@ -13,8 +13,9 @@ use std::time::{Duration, Instant};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
+use super::PoolError;
 use super::b64;
-use super::{EtcdConfig, PoolError};
+use crate::config::pools::EtcdConfig;
 
 /// Longest wait for one TCP connection, so a dead first endpoint leaves
 /// time for the next.

@@ -17,8 +17,6 @@ pub mod etcd;
 pub mod local;
 
 use std::net::IpAddr;
-use std::path::PathBuf;
-use std::time::Duration;
 
 use ipnetwork::IpNetwork;
 
@@ -29,71 +27,11 @@ use crate::range::{Range, RangeSet};
 use crate::store::LockedNetwork;
 use local::{BlockState, LocalBlock, LocalBlocks};
 
-/// Default key prefix in etcd.
-pub const DEFAULT_PREFIX: &str = "/podlease";
-/// Default time a block must stay empty before `podlease pool gc` releases it.
-pub const DEFAULT_RELEASE_AFTER_SECS: u64 = 600;
-
-/// One pool: a range set made of the blocks this node holds.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Pool {
-    /// The pool.
-    pub cidr: IpNetwork,
-    /// Prefix length of its blocks.
-    pub block_size: u8,
-    /// Blocks `podlease pool gc` keeps even when empty.
-    pub min_blocks: u64,
-    /// At most this many blocks per node and network (`None`: no cap).
-    pub max_blocks: Option<u64>,
-    /// How long a block must be seen empty before it is released.
-    pub release_after_secs: u64,
-    /// A link-local gateway for every block (`pools[].gateway`); `None`:
-    /// each block's first host address.
-    pub gateway: Option<IpAddr>,
-}
-
-impl Pool {
-    /// How many blocks the pool has.
-    pub fn block_count(&self) -> u128 {
-        1u128 << (self.block_size - self.cidr.prefix())
-    }
-}
-
-/// Where etcd is and how to talk to it.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct EtcdConfig {
-    /// Client URLs, tried in order.
-    pub endpoints: Vec<String>,
-    /// Key prefix, without a trailing '/'.
-    pub prefix: String,
-    /// CA bundle for https endpoints.
-    pub ca_file: Option<PathBuf>,
-    /// Client certificate (PEM).
-    pub cert_file: Option<PathBuf>,
-    /// Client key (PEM).
-    pub key_file: Option<PathBuf>,
-    /// etcd user.
-    pub username: Option<String>,
-    /// File holding the user's password.
-    pub password_file: Option<PathBuf>,
-    /// Budget for one invocation's whole etcd conversation.
-    pub timeout: Duration,
-}
-
-/// `ipam.pools` and its companions.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct PoolsConfig {
-    /// One range set each, in order.
-    pub pools: Vec<Pool>,
-    /// This node's name in etcd.
-    pub node_name: String,
-    /// etcd.
-    pub etcd: EtcdConfig,
-    /// The data directory (holds the node's uid).
-    pub data_dir: PathBuf,
-    /// This node's addresses (`ipam.nodeAddresses`), registered for routes.
-    pub node_addresses: Vec<IpAddr>,
-}
+// shim: old path, removed after the merge (this module then needs a plain
+// `use` of `Pool` and `PoolsConfig`)
+pub use crate::config::pools::{
+    DEFAULT_PREFIX, DEFAULT_RELEASE_AFTER_SECS, EtcdConfig, Pool, PoolsConfig,
+};
 
 /// What can go wrong with a pool, each with its CNI code.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
