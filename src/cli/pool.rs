@@ -155,8 +155,7 @@ pub fn run(ctx: &Ctx, args: &Args, io: &mut Io<'_>) -> Result<(), Failure> {
             Ok(())
         }
         Sub::Gc => {
-            let actions = admin::gc(&cfg, &network, &ctx.admin.opts)
-                .map_err(|e| Failure::Admin(AdminError::Failed(e.to_string())))?;
+            let actions = admin::gc(&cfg, &network, &ctx.admin.opts).map_err(|e| failed(&e))?;
             if ctx.json {
                 return Ok(json(io.out, &actions)?);
             }

@@ -14,7 +14,6 @@ use super::etcd::{Client, Cmp, Op};
 use super::local::{self, BlockState, LocalBlocks};
 use super::{PoolError, now_secs};
 use crate::config::pools::PoolsConfig;
-use crate::error::Error;
 use crate::ids::NetworkName;
 use crate::range::Family;
 use crate::store::{LockedNetwork, StoreOptions};
@@ -281,13 +280,13 @@ pub struct GcAction {
 /// this node claimed, then forgotten locally.
 ///
 /// # Errors
-/// Store or local-record failures; etcd failures leave blocks `releasing`
-/// (reported as `pending`), retried by the next gc.
+/// Store ([`PoolError::Store`]) or local-record failures; etcd failures
+/// leave blocks `releasing` (reported as `pending`), retried by the next gc.
 pub fn gc(
     cfg: &PoolsConfig,
     network: &NetworkName,
     opts: &StoreOptions,
-) -> Result<Vec<GcAction>, Error> {
+) -> Result<Vec<GcAction>, PoolError> {
     let Some(net) = LockedNetwork::open_existing(&cfg.data_dir, network, opts)? else {
         return Ok(Vec::new());
     };

@@ -13,6 +13,7 @@
 pub mod admin;
 pub mod b64;
 pub mod claim;
+mod error;
 pub mod etcd;
 pub mod local;
 
@@ -21,10 +22,10 @@ use std::net::IpAddr;
 use ipnetwork::IpNetwork;
 
 use crate::config::IpamConfig;
-use crate::error::{Error, ErrorCode};
 use crate::ids::NetworkName;
 use crate::range::{Range, RangeSet};
 use crate::store::LockedNetwork;
+pub use error::PoolError;
 use local::{BlockState, LocalBlock, LocalBlocks};
 
 // shim: old path, removed after the merge (this module then needs a plain
@@ -32,41 +33,6 @@ use local::{BlockState, LocalBlock, LocalBlocks};
 pub use crate::config::pools::{
     DEFAULT_PREFIX, DEFAULT_RELEASE_AFTER_SECS, EtcdConfig, Pool, PoolsConfig,
 };
-
-/// What can go wrong with a pool, each with its CNI code.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum PoolError {
-    /// etcd cannot be reached or gave no answer in time (code 11).
-    #[error("{0}")]
-    Unavailable(String),
-    /// No free block, or the node's cap is reached (the exhaustion code).
-    #[error("{0}")]
-    Exhausted(String),
-    /// Node identity or pool geometry disagree with etcd (code 7).
-    #[error("{0}")]
-    Conflict(String),
-    /// A configured file is unusable, or etcd refused the credentials (code 7).
-    #[error("{0}")]
-    Config(String),
-    /// Local state I/O (code 5).
-    #[error("{0}")]
-    Io(String),
-    /// etcd answered something unexpected (code 5).
-    #[error("{0}")]
-    Protocol(String),
-}
-
-impl PoolError {
-    /// The CNI code.
-    pub fn code(&self) -> ErrorCode {
-        match self {
-            Self::Unavailable(_) => ErrorCode::TryAgainLater,
-            Self::Exhausted(_) => ErrorCode::PoolExhausted,
-            Self::Conflict(_) | Self::Config(_) => ErrorCode::InvalidConfig,
-            Self::Io(_) | Self::Protocol(_) => ErrorCode::Io,
-        }
-    }
-}
 
 /// How many times one ADD may grow a pool before giving up.
 pub const MAX_GROWTH_PER_POOL: usize = 3;
@@ -155,12 +121,13 @@ fn acquire(
 /// that has none. `None` for a config without pools (no cost).
 ///
 /// # Errors
-/// [`Error::Pool`].
+/// [`PoolError`]: etcd, identity or geometry conflicts, exhaustion, the
+/// local record.
 pub fn for_add(
     cfg: &IpamConfig,
     network: &NetworkName,
     net: &mut LockedNetwork,
-) -> Result<Option<IpamConfig>, Error> {
+) -> Result<Option<IpamConfig>, PoolError> {
     let Some(pools) = &cfg.pools else {
         return Ok(None);
     };
@@ -178,33 +145,46 @@ pub fn for_add(
 /// free address: one more block for it, and the config with it.
 ///
 /// # Errors
-/// [`Error::Pool`].
-pub fn grow(
+/// [`PoolError`], as [`for_add`].
+pub fn grow_pool(
     cfg: &IpamConfig,
     set: usize,
     network: &NetworkName,
     net: &mut LockedNetwork,
-) -> Result<IpamConfig, Error> {
+) -> Result<IpamConfig, PoolError> {
     let Some(pools) = &cfg.pools else {
         return Ok(cfg.clone());
     };
     let meta = net.layout().meta.clone();
     let mut blocks = LocalBlocks::read(&meta)?;
     acquire(pools, set, network, &meta, &mut blocks)?;
-    with_blocks(cfg, pools, &blocks).map_err(|i| {
-        Error::Pool(PoolError::Io(format!(
-            "pool {i} has no block after a claim (a bug)"
-        )))
-    })
+    with_blocks(cfg, pools, &blocks)
+        .map_err(|i| PoolError::Io(format!("pool {i} has no block after a claim (a bug)")))
+}
+
+/// [`grow_pool`] with the crate's error.
+///
+/// # Errors
+/// [`crate::error::Error::Pool`].
+// shim: old signature, removed after the merge (ops::add then calls
+// `grow_pool`, converting its error with `?`/`into`)
+pub fn grow(
+    cfg: &IpamConfig,
+    set: usize,
+    network: &NetworkName,
+    net: &mut LockedNetwork,
+) -> Result<IpamConfig, crate::error::Error> {
+    grow_pool(cfg, set, network, net).map_err(Into::into)
 }
 
 /// For CHECK: `cfg` with the node's blocks (active or releasing) as range
 /// sets, read without etcd. `None` for a config without pools.
 ///
 /// # Errors
-/// [`Error::Pool`] when the record cannot be read; code 102 when a pool has
-/// no block at all (nothing can be allocated from it).
-pub fn for_check(cfg: &IpamConfig, network: &NetworkName) -> Result<Option<IpamConfig>, Error> {
+/// [`PoolError::Io`] when the record cannot be read; [`PoolError::NoBlock`]
+/// (code 102) when a pool has no block at all (nothing can be allocated
+/// from it).
+pub fn for_check(cfg: &IpamConfig, network: &NetworkName) -> Result<Option<IpamConfig>, PoolError> {
     let Some(pools) = &cfg.pools else {
         return Ok(None);
     };
@@ -213,16 +193,13 @@ pub fn for_check(cfg: &IpamConfig, network: &NetworkName) -> Result<Option<IpamC
     for b in &mut blocks.blocks {
         b.state = BlockState::Active;
     }
-    with_blocks(cfg, pools, &blocks).map(Some).map_err(|i| {
-        Error::AttachmentMismatch(format!(
-            "this node holds no block of pool {i} ({}) for network {network}",
-            pools
-                .pools
-                .get(i)
-                .map(|p| p.cidr.to_string())
-                .unwrap_or_default()
-        ))
-    })
+    with_blocks(cfg, pools, &blocks)
+        .map(Some)
+        .map_err(|index| PoolError::NoBlock {
+            index,
+            pool: pools.pools.get(index).map(|p| p.cidr),
+            network: network.clone(),
+        })
 }
 
 /// For STATUS: `cfg` whose range sets are only the pools that cannot grow
@@ -230,13 +207,16 @@ pub fn for_check(cfg: &IpamConfig, network: &NetworkName) -> Result<Option<IpamC
 /// far as this node knows. Never touches etcd.
 ///
 /// # Errors
-/// [`Error::NotAvailable`] when the record cannot be read.
-pub fn for_status(cfg: &IpamConfig, network: &NetworkName) -> Result<Option<IpamConfig>, Error> {
+/// [`PoolError::Status`] (code 50) when the record cannot be read.
+pub fn for_status(
+    cfg: &IpamConfig,
+    network: &NetworkName,
+) -> Result<Option<IpamConfig>, PoolError> {
     let Some(pools) = &cfg.pools else {
         return Ok(None);
     };
     let meta = crate::store::layout::Layout::new(&cfg.data_dir, network).meta;
-    let blocks = LocalBlocks::read(&meta).map_err(|e| Error::NotAvailable(e.to_string()))?;
+    let blocks = LocalBlocks::read(&meta).map_err(|e| PoolError::Status(Box::new(e)))?;
     let mut out = cfg.clone();
     out.range_sets = pools
         .pools
@@ -257,3 +237,6 @@ pub fn for_status(cfg: &IpamConfig, network: &NetworkName) -> Result<Option<Ipam
     out.requested = vec![None; out.range_sets.len()];
     Ok(Some(out))
 }
+
+#[cfg(test)]
+mod tests;
