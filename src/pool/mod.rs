@@ -15,6 +15,7 @@ pub mod b64;
 pub mod claim;
 mod error;
 pub mod etcd;
+pub mod keys;
 pub mod local;
 
 use std::net::IpAddr;
