@@ -114,9 +114,33 @@ fn opt_path(obj: &Obj<'_>, key: &str) -> Result<Option<PathBuf>, ConfigError> {
 
 fn parse_pool(item: &Field<'_>) -> Result<Pool, ConfigError> {
     let obj = Obj::of(item.value, &item.path)?;
+    let cidr = pool_cidr(&obj, &item.path)?;
+    let block_size = block_size(&obj, &item.path, cidr)?;
+    let max_blocks = obj.u64("maxBlocks")?;
+    if max_blocks == Some(0) {
+        return Err(invalid(
+            &format!("{}.maxBlocks", item.path),
+            "0 would never let the node allocate; leave it out for no cap",
+        ));
+    }
+    let gateway = pool_gateway(&obj, cidr)?;
+    Ok(Pool {
+        cidr,
+        gateway,
+        block_size,
+        min_blocks: obj.u64("minBlocks")?.unwrap_or(1),
+        max_blocks,
+        release_after_secs: obj
+            .u64("releaseAfterSeconds")?
+            .unwrap_or(DEFAULT_RELEASE_AFTER_SECS),
+    })
+}
+
+/// `pools[].cidr`: a network address with its prefix, IPv4 written as IPv4.
+fn pool_cidr(obj: &Obj<'_>, path: &str) -> Result<IpNetwork, ConfigError> {
     let Some((cidr_s, cidr_path)) = obj.nonempty_str("cidr")? else {
         return Err(ConfigError::Missing {
-            field: format!("{}.cidr", item.path),
+            field: format!("{path}.cidr"),
         });
     };
     let cidr: IpNetwork = cidr_s
@@ -128,7 +152,6 @@ fn parse_pool(item: &Field<'_>) -> Result<Pool, ConfigError> {
             value: cidr_s.to_owned(),
             what: "a CIDR (address/prefix)",
         })?;
-    let family = Family::of(cidr.ip());
     if canonical(cidr.ip()) != cidr.ip() {
         return Err(invalid(
             &cidr_path,
@@ -142,18 +165,23 @@ fn parse_pool(item: &Field<'_>) -> Result<Pool, ConfigError> {
             format!("{cidr} has host bits set: write the network address"),
         ));
     }
+    Ok(cidr)
+}
+
+/// `pools[].blockSize`: a prefix length within the pool whose blocks hold
+/// addresses besides their gateway, at most 2^64 of them.
+fn block_size(obj: &Obj<'_>, path: &str, cidr: IpNetwork) -> Result<u8, ConfigError> {
+    let field = format!("{path}.blockSize");
     let Some(size) = obj.u64("blockSize")? else {
-        return Err(ConfigError::Missing {
-            field: format!("{}.blockSize", item.path),
-        });
+        return Err(ConfigError::Missing { field });
     };
-    let longest = family.bits() - 2;
+    let longest = Family::of(cidr.ip()).bits() - 2;
     let block_size = u8::try_from(size)
         .ok()
         .filter(|s| *s >= cidr.prefix() && *s <= longest)
         .ok_or_else(|| {
             invalid(
-                &format!("{}.blockSize", item.path),
+                &field,
                 format!(
                     "{size} is not a prefix length between the pool's /{} and /{longest} (a block must hold addresses besides its gateway)",
                     cidr.prefix()
@@ -162,21 +190,21 @@ fn parse_pool(item: &Field<'_>) -> Result<Pool, ConfigError> {
         })?;
     if u32::from(block_size - cidr.prefix()) > 64 {
         return Err(invalid(
-            &format!("{}.blockSize", item.path),
+            &field,
             format!(
                 "/{block_size} blocks of a /{} are more than 2^64 blocks; use larger blocks",
                 cidr.prefix()
             ),
         ));
     }
-    let max_blocks = obj.u64("maxBlocks")?;
-    if max_blocks == Some(0) {
-        return Err(invalid(
-            &format!("{}.maxBlocks", item.path),
-            "0 would never let the node allocate; leave it out for no cap",
-        ));
-    }
-    let gateway = match obj.get("gateway") {
+    Ok(block_size)
+}
+
+/// `pools[].gateway`: a link-local address of the pool's family, or `None`
+/// (each block's first host address).
+fn pool_gateway(obj: &Obj<'_>, cidr: IpNetwork) -> Result<Option<IpAddr>, ConfigError> {
+    let family = Family::of(cidr.ip());
+    match obj.get("gateway") {
         Some(f) if f.value.as_str() != Some("") => {
             let ip = super::parse_ip(&f)?;
             if Family::of(ip) != family || !is_link_local(ip) {
@@ -192,20 +220,10 @@ fn parse_pool(item: &Field<'_>) -> Result<Pool, ConfigError> {
                     ),
                 ));
             }
-            Some(ip)
+            Ok(Some(ip))
         }
-        _ => None,
-    };
-    Ok(Pool {
-        cidr,
-        gateway,
-        block_size,
-        min_blocks: obj.u64("minBlocks")?.unwrap_or(1),
-        max_blocks,
-        release_after_secs: obj
-            .u64("releaseAfterSeconds")?
-            .unwrap_or(DEFAULT_RELEASE_AFTER_SECS),
-    })
+        _ => Ok(None),
+    }
 }
 
 fn parse_etcd(ipam: &Obj<'_>) -> Result<EtcdConfig, ConfigError> {
@@ -291,6 +309,55 @@ pub(super) fn parse(
             ),
         ));
     }
+    let reserved = Reserved {
+        others: node_addresses.iter().chain(service_cidrs).collect(),
+        exclude,
+    };
+    Ok(Some(PoolsConfig {
+        pools: parse_pools(&field, &reserved)?,
+        node_name: node_name(ipam)?,
+        etcd: parse_etcd(ipam)?,
+        data_dir: data_dir.to_path_buf(),
+        node_addresses: node_addresses
+            .iter()
+            .map(|(n, _)| n.ip())
+            .collect::<Vec<IpAddr>>(),
+    }))
+}
+
+/// The node and Service networks no pool may overlap, unless excluded.
+struct Reserved<'a> {
+    others: Vec<&'a (IpNetwork, String)>,
+    exclude: &'a [(IpNetwork, String)],
+}
+
+impl Reserved<'_> {
+    /// Refuses a pool that overlaps a node or Service network not wholly
+    /// inside an excluded range.
+    fn check(&self, pool: &Pool, path: &str) -> Result<(), ConfigError> {
+        for (other, other_field) in self.others.iter().copied() {
+            let covered = self.exclude.iter().any(|(e, _)| {
+                let (el, eh) = subnet_bounds(*e);
+                let (ol, oh) = subnet_bounds(*other);
+                Family::of(e.ip()) == Family::of(other.ip()) && el <= ol && oh <= eh
+            });
+            if overlaps(pool.cidr, *other) && !covered {
+                return Err(ConfigError::Invalid {
+                    field: path.to_owned(),
+                    reason: format!(
+                        "pool {} collides with {other_field} {other}: pod, Service and node addresses must never overlap (or exclude it)",
+                        pool.cidr
+                    ),
+                });
+            }
+        }
+        Ok(())
+    }
+}
+
+/// `ipam.pools`: one to `MAX_POOLS` pools that do not overlap each other
+/// or a reserved network.
+fn parse_pools(field: &Field<'_>, reserved: &Reserved<'_>) -> Result<Vec<Pool>, ConfigError> {
     let items = field.items()?;
     if items.is_empty() {
         return Err(invalid("ipam.pools", "is empty: list at least one pool"));
@@ -311,25 +378,15 @@ pub(super) fn parse(
                 format!("pool {} overlaps pool {}", pool.cidr, prev.cidr),
             ));
         }
-        for (other, other_field) in node_addresses.iter().chain(service_cidrs) {
-            let covered = exclude.iter().any(|(e, _)| {
-                let (el, eh) = subnet_bounds(*e);
-                let (ol, oh) = subnet_bounds(*other);
-                Family::of(e.ip()) == Family::of(other.ip()) && el <= ol && oh <= eh
-            });
-            if overlaps(pool.cidr, *other) && !covered {
-                return Err(ConfigError::Invalid {
-                    field: item.path.clone(),
-                    reason: format!(
-                        "pool {} collides with {other_field} {other}: pod, Service and node addresses must never overlap (or exclude it)",
-                        pool.cidr
-                    ),
-                });
-            }
-        }
+        reserved.check(&pool, &item.path)?;
         pools.push(pool);
     }
-    let node_name = match ipam.str("nodeName")? {
+    Ok(pools)
+}
+
+/// `ipam.nodeName`, or the host name when it is usable as one.
+fn node_name(ipam: &Obj<'_>) -> Result<String, ConfigError> {
+    match ipam.str("nodeName")? {
         Some((s, path)) => {
             if !valid_node_name(s) {
                 return Err(invalid(
@@ -339,25 +396,15 @@ pub(super) fn parse(
                     ),
                 ));
             }
-            s.to_owned()
+            Ok(s.to_owned())
         }
         None => host_name().filter(|h| valid_node_name(h)).ok_or_else(|| {
             invalid(
                 "ipam.nodeName",
                 "is not set and the host name is not usable as one: set ipam.nodeName",
             )
-        })?,
-    };
-    Ok(Some(PoolsConfig {
-        pools,
-        node_name,
-        etcd: parse_etcd(ipam)?,
-        data_dir: data_dir.to_path_buf(),
-        node_addresses: node_addresses
-            .iter()
-            .map(|(n, _)| n.ip())
-            .collect::<Vec<IpAddr>>(),
-    }))
+        }),
+    }
 }
 
 fn overlaps(a: IpNetwork, b: IpNetwork) -> bool {
@@ -367,4 +414,236 @@ fn overlaps(a: IpNetwork, b: IpNetwork) -> bool {
     let (al, ah) = subnet_bounds(a);
     let (bl, bh) = subnet_bounds(b);
     al <= bh && bl <= ah
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::{Value, json};
+
+    use super::*;
+    use crate::cni::args::CniArgs;
+    use crate::cni::version::SpecVersion;
+    use crate::config::IpamConfig;
+
+    /// The ipam section around `extra`, with one pool and an endpoint.
+    fn ipam(extra: Value) -> Value {
+        let mut ipam = json!({
+            "type": "podlease",
+            "dataDir": "/var/lib/podlease-test",
+            "pools": [{"cidr": "10.244.0.0/16", "blockSize": 26}],
+            "nodeName": "node-a",
+            "etcd": {"endpoints": ["http://127.0.0.1:2379"]},
+        });
+        if let (Some(m), Value::Object(e)) = (ipam.as_object_mut(), extra) {
+            m.extend(e);
+        }
+        ipam
+    }
+
+    fn parse(ipam: Value) -> Result<PoolsConfig, ConfigError> {
+        let root = json!({"cniVersion": "1.1.0", "name": "pods", "ipam": ipam});
+        let cfg = IpamConfig::parse(&root, SpecVersion::V1_1_0, &CniArgs::default())?;
+        Ok(cfg.pools.unwrap())
+    }
+
+    /// The field an error names and its whole message.
+    fn refused(ipam: Value) -> (String, String) {
+        let e = parse(ipam).unwrap_err();
+        let field = match &e {
+            ConfigError::Missing { field }
+            | ConfigError::Parse { field, .. }
+            | ConfigError::Invalid { field, .. }
+            | ConfigError::TooMany { field, .. } => field.clone(),
+            other => panic!("unexpected {other:?}"),
+        };
+        (field, e.to_string())
+    }
+
+    #[test]
+    fn defaults_fill_what_is_left_out() {
+        let p = parse(ipam(json!({}))).unwrap();
+        assert_eq!(p.node_name, "node-a");
+        assert_eq!(p.etcd.prefix, DEFAULT_PREFIX);
+        assert_eq!(p.etcd.timeout, Duration::from_secs(DEFAULT_TIMEOUT_SECS));
+        assert_eq!(p.etcd.endpoints, ["http://127.0.0.1:2379"]);
+        let [pool] = p.pools.as_slice() else {
+            panic!("{p:?}")
+        };
+        assert_eq!(pool.block_count(), 1024);
+        assert_eq!(
+            (pool.min_blocks, pool.max_blocks, pool.gateway),
+            (1, None, None)
+        );
+        assert_eq!(pool.release_after_secs, DEFAULT_RELEASE_AFTER_SECS);
+    }
+
+    #[test]
+    fn every_field_is_read() {
+        let p = parse(ipam(json!({
+            "pools": [
+                {"cidr": "10.244.0.0/16", "blockSize": 24, "minBlocks": 2, "maxBlocks": 4,
+                 "releaseAfterSeconds": 60, "gateway": "169.254.1.1"},
+                {"cidr": "fd00:10:244::/56", "blockSize": 120},
+            ],
+            "etcd": {"endpoints": ["https://a:2379/", "http://b:2379"], "prefix": "/x/",
+                     "caFile": "/ca", "certFile": "/c", "keyFile": "/k",
+                     "username": "u", "passwordFile": "/p", "timeoutSeconds": 5},
+        })))
+        .unwrap();
+        let [v4, v6] = p.pools.as_slice() else {
+            panic!("{p:?}")
+        };
+        assert_eq!(
+            (v4.block_size, v4.min_blocks, v4.max_blocks),
+            (24, 2, Some(4))
+        );
+        assert_eq!(v4.release_after_secs, 60);
+        assert_eq!(v4.gateway, Some("169.254.1.1".parse().unwrap()));
+        assert_eq!(v6.block_size, 120);
+        let e = &p.etcd;
+        assert_eq!(e.endpoints, ["https://a:2379", "http://b:2379"]);
+        assert_eq!(e.prefix, "/x");
+        assert_eq!(e.ca_file.as_deref(), Some(Path::new("/ca")));
+        assert_eq!(e.cert_file.as_deref(), Some(Path::new("/c")));
+        assert_eq!(e.key_file.as_deref(), Some(Path::new("/k")));
+        assert_eq!(e.username.as_deref(), Some("u"));
+        assert_eq!(e.password_file.as_deref(), Some(Path::new("/p")));
+        assert_eq!(e.timeout, Duration::from_secs(5));
+    }
+
+    #[test]
+    fn each_mistake_names_its_field() {
+        let pool = |p: Value| ipam(json!({ "pools": [p] }));
+        let etcd = |e: Value| ipam(json!({ "etcd": e }));
+        let cases = [
+            (
+                pool(json!({"blockSize": 26})),
+                "ipam.pools[0].cidr",
+                "required",
+            ),
+            (
+                pool(json!({"cidr": "10.244.0.0", "blockSize": 26})),
+                "ipam.pools[0].cidr",
+                "a CIDR",
+            ),
+            (
+                pool(json!({"cidr": "::ffff:10.244.0.0/112", "blockSize": 120})),
+                "ipam.pools[0].cidr",
+                "IPv4-mapped",
+            ),
+            (
+                pool(json!({"cidr": "10.244.0.1/16", "blockSize": 26})),
+                "ipam.pools[0].cidr",
+                "host bits",
+            ),
+            (
+                pool(json!({"cidr": "10.244.0.0/16"})),
+                "ipam.pools[0].blockSize",
+                "required",
+            ),
+            (
+                pool(json!({"cidr": "10.244.0.0/16", "blockSize": 15})),
+                "ipam.pools[0].blockSize",
+                "between the pool's /16 and /30",
+            ),
+            (
+                pool(json!({"cidr": "10.244.0.0/16", "blockSize": 31})),
+                "ipam.pools[0].blockSize",
+                "between",
+            ),
+            (
+                pool(json!({"cidr": "fd00::/8", "blockSize": 120})),
+                "ipam.pools[0].blockSize",
+                "2^64",
+            ),
+            (
+                pool(json!({"cidr": "10.244.0.0/16", "blockSize": 26, "maxBlocks": 0})),
+                "ipam.pools[0].maxBlocks",
+                "never",
+            ),
+            (
+                pool(json!({"cidr": "10.244.0.0/16", "blockSize": 26, "gateway": "10.244.0.1"})),
+                "ipam.pools[0].gateway",
+                "link-local",
+            ),
+            (ipam(json!({"pools": []})), "ipam.pools", "is empty"),
+            (
+                ipam(
+                    json!({"pools": [{"cidr": "10.244.0.0/16", "blockSize": 26}, {"cidr": "10.244.8.0/24", "blockSize": 26}]}),
+                ),
+                "ipam.pools[1]",
+                "overlaps pool 10.244.0.0/16",
+            ),
+            (
+                ipam(json!({"nodeAddresses": ["10.244.3.4/32"]})),
+                "ipam.pools[0]",
+                "collides with",
+            ),
+            (
+                ipam(json!({"nodeName": "-x"})),
+                "ipam.nodeName",
+                "is not a node name",
+            ),
+            (
+                ipam(json!({"subnet": "10.1.0.0/24"})),
+                "ipam.pools",
+                "cannot be combined",
+            ),
+            (etcd(json!({})), "ipam.etcd.endpoints", "required"),
+            (
+                etcd(json!({"endpoints": ["127.0.0.1:2379"]})),
+                "ipam.etcd.endpoints[0]",
+                "etcd client URL",
+            ),
+            (
+                etcd(json!({"endpoints": ["http://a:1/v3"]})),
+                "ipam.etcd.endpoints[0]",
+                "etcd client URL",
+            ),
+            (
+                etcd(json!({"endpoints": ["http://a:1"], "prefix": "x"})),
+                "ipam.etcd.prefix",
+                "must start with '/'",
+            ),
+            (
+                etcd(json!({"endpoints": ["http://a:1"], "timeoutSeconds": 0})),
+                "ipam.etcd.timeoutSeconds",
+                "between 1 and 60",
+            ),
+            (
+                etcd(json!({"endpoints": ["http://a:1"], "timeoutSeconds": 61})),
+                "ipam.etcd.timeoutSeconds",
+                "between 1 and 60",
+            ),
+        ];
+        for (ipam, field, says) in cases {
+            let (f, msg) = refused(ipam.clone());
+            assert_eq!(f, field, "{ipam}: {msg}");
+            assert!(msg.contains(says), "{ipam}: {msg}");
+        }
+        let mut no_etcd = ipam(json!({}));
+        no_etcd.as_object_mut().unwrap().remove("etcd");
+        assert_eq!(refused(no_etcd).0, "ipam.etcd");
+        let many: Vec<Value> = (0..9)
+            .map(|i| json!({"cidr": format!("10.{i}.0.0/16"), "blockSize": 24}))
+            .collect();
+        assert!(matches!(
+            parse(ipam(json!({ "pools": many }))),
+            Err(ConfigError::TooMany {
+                count: 9,
+                max: 8,
+                ..
+            })
+        ));
+    }
+
+    #[test]
+    fn excluded_node_addresses_may_lie_in_a_pool() {
+        let p = parse(ipam(json!({
+            "nodeAddresses": ["10.244.3.4/32"],
+            "exclude": ["10.244.3.0/24"],
+        })))
+        .unwrap();
+        assert_eq!(p.node_addresses, ["10.244.3.4".parse::<IpAddr>().unwrap()]);
+    }
 }
