@@ -421,9 +421,6 @@ mod tests {
     use serde_json::{Value, json};
 
     use super::*;
-    use crate::cni::args::CniArgs;
-    use crate::cni::version::SpecVersion;
-    use crate::config::IpamConfig;
 
     /// The ipam section around `extra`, with one pool and an endpoint.
     fn ipam(extra: Value) -> Value {
@@ -440,15 +437,33 @@ mod tests {
         ipam
     }
 
+    fn net(s: &str, field: &str) -> (IpNetwork, String) {
+        (s.parse().unwrap(), field.to_owned())
+    }
+
+    /// Parses with a node address 10.1.0.5/32 and a Service range
+    /// 10.96.0.0/12 beside the pools, and `exclude`.
+    fn parse_with(
+        ipam: &Value,
+        others: &[&str],
+        exclude: &[(IpNetwork, String)],
+    ) -> Result<PoolsConfig, ConfigError> {
+        let obj = Obj::of(ipam, "ipam")?;
+        let node = [net("10.1.0.5/32", "ipam.nodeAddresses[0]")];
+        let service = [net("10.96.0.0/12", "ipam.serviceCidrs[0]")];
+        let data_dir = Path::new("/var/lib/podlease-test");
+        Ok(super::parse(&obj, others, data_dir, &node, &service, exclude)?.unwrap())
+    }
+
     fn parse(ipam: Value) -> Result<PoolsConfig, ConfigError> {
-        let root = json!({"cniVersion": "1.1.0", "name": "pods", "ipam": ipam});
-        let cfg = IpamConfig::parse(&root, SpecVersion::V1_1_0, &CniArgs::default())?;
-        Ok(cfg.pools.unwrap())
+        parse_with(&ipam, &[], &[])
     }
 
     /// The field an error names and its whole message.
     fn refused(ipam: Value) -> (String, String) {
-        let e = parse(ipam).unwrap_err();
+        let Err(e) = parse(ipam.clone()) else {
+            panic!("accepted {ipam}")
+        };
         let field = match &e {
             ConfigError::Missing { field }
             | ConfigError::Parse { field, .. }
@@ -575,19 +590,19 @@ mod tests {
                 "overlaps pool 10.244.0.0/16",
             ),
             (
-                ipam(json!({"nodeAddresses": ["10.244.3.4/32"]})),
+                ipam(json!({"pools": [{"cidr": "10.1.0.0/16", "blockSize": 24}]})),
                 "ipam.pools[0]",
-                "collides with",
+                "collides with ipam.nodeAddresses[0] 10.1.0.5/32",
+            ),
+            (
+                ipam(json!({"pools": [{"cidr": "10.100.0.0/16", "blockSize": 24}]})),
+                "ipam.pools[0]",
+                "collides with ipam.serviceCidrs[0] 10.96.0.0/12",
             ),
             (
                 ipam(json!({"nodeName": "-x"})),
                 "ipam.nodeName",
                 "is not a node name",
-            ),
-            (
-                ipam(json!({"subnet": "10.1.0.0/24"})),
-                "ipam.pools",
-                "cannot be combined",
             ),
             (etcd(json!({})), "ipam.etcd.endpoints", "required"),
             (
@@ -621,6 +636,12 @@ mod tests {
             assert_eq!(f, field, "{ipam}: {msg}");
             assert!(msg.contains(says), "{ipam}: {msg}");
         }
+        let e = parse_with(&ipam(json!({})), &["ipam.subnet"], &[]).unwrap_err();
+        assert!(
+            e.to_string()
+                .contains("cannot be combined with ipam.subnet"),
+            "{e}"
+        );
         let mut no_etcd = ipam(json!({}));
         no_etcd.as_object_mut().unwrap().remove("etcd");
         assert_eq!(refused(no_etcd).0, "ipam.etcd");
@@ -639,11 +660,12 @@ mod tests {
 
     #[test]
     fn excluded_node_addresses_may_lie_in_a_pool() {
-        let p = parse(ipam(json!({
-            "nodeAddresses": ["10.244.3.4/32"],
-            "exclude": ["10.244.3.0/24"],
-        })))
-        .unwrap();
-        assert_eq!(p.node_addresses, ["10.244.3.4".parse::<IpAddr>().unwrap()]);
+        let pool = ipam(json!({"pools": [{"cidr": "10.1.0.0/16", "blockSize": 24}]}));
+        let p = parse_with(&pool, &[], &[net("10.1.0.0/24", "ipam.exclude[0]")]).unwrap();
+        assert_eq!(p.node_addresses, ["10.1.0.5".parse::<IpAddr>().unwrap()]);
+        assert_eq!(p.data_dir, Path::new("/var/lib/podlease-test"));
+        // An exclusion that does not cover the whole node network does not do.
+        let e = parse_with(&pool, &[], &[net("10.1.0.0/30", "ipam.exclude[0]")]);
+        assert!(e.is_err());
     }
 }
