@@ -76,7 +76,7 @@ pub struct IpamConfig {
     pub sticky: bool,
     /// Cluster pools (`ipam.pools`): the range sets are then this node's
     /// blocks, filled in by [`crate::pool`] under the lock; empty here.
-    pub pools: Option<crate::pool::PoolsConfig>,
+    pub pools: Option<super::pools::PoolsConfig>,
     /// The address journal (`ipam.journal`).
     pub journal: JournalOptions,
 }

@@ -2,18 +2,19 @@
 //! says about blocks and nodes, releasing this node's empty blocks, fencing
 //! a dead node, and host-gateway routes.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::net::IpAddr;
 
 use ipnetwork::IpNetwork;
 use serde::Serialize;
 use serde_json::Value;
 
-use super::claim::{Keys, Session};
+use super::claim::Session;
 use super::etcd::{Client, Cmp, Op};
+use super::keys::Keys;
 use super::local::{self, BlockState, LocalBlocks};
-use super::{PoolError, PoolsConfig, now_secs};
-use crate::error::Error;
+use super::{PoolError, now_secs};
+use crate::config::pools::{Pool, PoolsConfig};
 use crate::ids::NetworkName;
 use crate::range::Family;
 use crate::store::{LockedNetwork, StoreOptions};
@@ -76,23 +77,7 @@ fn field(v: &Value, k: &str) -> String {
 pub fn show(cfg: &PoolsConfig, network: Option<&NetworkName>) -> Result<Vec<BlockInfo>, PoolError> {
     let mut client = Client::new(&cfg.etcd)?;
     let keys = Keys::new(&cfg.etcd.prefix, &cfg.node_name);
-    let local = match network {
-        Some(n) => {
-            let layout = crate::store::layout::Layout::new(&cfg.data_dir, n);
-            let blocks = LocalBlocks::read(&layout.meta)?;
-            let addrs: Vec<IpAddr> = std::fs::read_dir(&layout.dir)
-                .map(|rd| {
-                    rd.flatten()
-                        .filter_map(|e| {
-                            crate::store::layout::parse_ip_name(e.file_name().to_str()?)
-                        })
-                        .collect()
-                })
-                .unwrap_or_default();
-            Some((n.to_string(), blocks, addrs))
-        }
-        None => None,
-    };
+    let local = network.map(|n| LocalView::read(cfg, n)).transpose()?;
     let mut out = Vec::new();
     for pool in &cfg.pools {
         for kv in client.range(&keys.blocks(pool.cidr), true, false)? {
@@ -108,32 +93,73 @@ pub fn show(cfg: &PoolsConfig, network: Option<&NetworkName>) -> Result<Vec<Bloc
                 state: None,
                 claimed_at: None,
             };
-            if let Some((net, blocks, addrs)) = &local
+            if let Some(local) = &local
                 && info.node == cfg.node_name
-                && &info.network == net
-                && let Ok(cidr) = info.cidr.parse::<IpNetwork>()
-                && let Some(b) = blocks.blocks.iter().find(|b| b.cidr == cidr)
             {
-                let used = addrs.iter().filter(|ip| cidr.contains(**ip)).count() as u64;
-                // The gateway is never handed out when it lies in the block.
-                let (size, gw) = super::block_range(cidr, pool.gateway).map_or((0, 0), |r| {
-                    (r.len() as u64, u64::from(r.contains(r.gateway)))
-                });
-                info.used = Some(used);
-                info.free = Some(size.saturating_sub(used + gw));
-                info.state = Some(
-                    match b.state {
-                        BlockState::Active => "active",
-                        BlockState::Releasing => "releasing",
-                    }
-                    .to_owned(),
-                );
-                info.claimed_at = Some(b.claimed_at);
+                local.fill(&mut info, pool);
             }
             out.push(info);
         }
     }
     Ok(out)
+}
+
+/// This host's blocks of one network and the addresses it holds, read
+/// without the network's lock (an operator's view; it never waits on ADD).
+struct LocalView {
+    network: String,
+    blocks: LocalBlocks,
+    addrs: Vec<IpAddr>,
+}
+
+impl LocalView {
+    /// Reads the block record and lists the address files. (The store's
+    /// listings need the network's lock, which `show` does not take.)
+    fn read(cfg: &PoolsConfig, network: &NetworkName) -> Result<Self, PoolError> {
+        let layout = crate::store::layout::Layout::new(&cfg.data_dir, network);
+        let blocks = LocalBlocks::read(&layout.meta)?;
+        let addrs: Vec<IpAddr> = std::fs::read_dir(&layout.dir)
+            .map(|rd| {
+                rd.flatten()
+                    .filter_map(|e| crate::store::layout::parse_ip_name(e.file_name().to_str()?))
+                    .collect()
+            })
+            .unwrap_or_default();
+        Ok(Self {
+            network: network.to_string(),
+            blocks,
+            addrs,
+        })
+    }
+
+    /// Adds usage and local state to `info` when the block is this
+    /// network's on this host.
+    fn fill(&self, info: &mut BlockInfo, pool: &Pool) {
+        let Ok(cidr) = info.cidr.parse::<IpNetwork>() else {
+            return;
+        };
+        let Some(b) = self.blocks.blocks.iter().find(|b| b.cidr == cidr) else {
+            return;
+        };
+        if info.network != self.network {
+            return;
+        }
+        let used = self.addrs.iter().filter(|ip| cidr.contains(**ip)).count() as u64;
+        // The gateway is never handed out when it lies in the block.
+        let (size, gw) = super::block_range(cidr, pool.gateway).map_or((0, 0), |r| {
+            (r.len() as u64, u64::from(r.contains(r.gateway)))
+        });
+        info.used = Some(used);
+        info.free = Some(size.saturating_sub(used + gw));
+        info.state = Some(
+            match b.state {
+                BlockState::Active => "active",
+                BlockState::Releasing => "releasing",
+            }
+            .to_owned(),
+        );
+        info.claimed_at = Some(b.claimed_at);
+    }
 }
 
 /// Every node registered under the prefix, or holding blocks.
@@ -280,20 +306,51 @@ pub struct GcAction {
 /// this node claimed, then forgotten locally.
 ///
 /// # Errors
-/// Store or local-record failures; etcd failures leave blocks `releasing`
-/// (reported as `pending`), retried by the next gc.
+/// Store ([`PoolError::Store`]) or local-record failures; etcd failures
+/// leave blocks `releasing` (reported as `pending`), retried by the next gc.
 pub fn gc(
     cfg: &PoolsConfig,
     network: &NetworkName,
     opts: &StoreOptions,
-) -> Result<Vec<GcAction>, Error> {
+) -> Result<Vec<GcAction>, PoolError> {
     let Some(net) = LockedNetwork::open_existing(&cfg.data_dir, network, opts)? else {
         return Ok(Vec::new());
     };
     let meta = net.layout().meta.clone();
     let mut blocks = LocalBlocks::read(&meta)?;
     let taken = net.taken()?;
-    let now = now_secs();
+    let (mut actions, to_release) = mark_empty(cfg, &mut blocks, &taken, now_secs());
+    blocks.write(&meta)?;
+    if !to_release.is_empty() {
+        let uid = local::node_uid(&cfg.data_dir)?;
+        let mut session = Session::new(cfg, &uid, network.as_str())?;
+        for cidr in to_release {
+            if let Some(a) = release_one(&mut session, &meta, &mut blocks, cidr)? {
+                actions.push(a);
+            }
+        }
+    }
+    net.commit()?;
+    Ok(actions)
+}
+
+fn action(cidr: IpNetwork, action: impl Into<String>) -> GcAction {
+    GcAction {
+        cidr: cidr.to_string(),
+        action: action.into(),
+    }
+}
+
+/// Notes when each block was first seen empty, and marks `releasing` those
+/// empty for long enough beyond `minBlocks`. Returns the actions to report
+/// and the blocks to release (marked now, or left `releasing` by an
+/// earlier gc).
+fn mark_empty(
+    cfg: &PoolsConfig,
+    blocks: &mut LocalBlocks,
+    taken: &BTreeSet<IpAddr>,
+    now: u64,
+) -> (Vec<GcAction>, Vec<IpNetwork>) {
     let mut actions = Vec::new();
     let mut to_release = Vec::new();
     for pool in &cfg.pools {
@@ -310,15 +367,9 @@ pub fn gc(
             }
             let since = *b.empty_since.get_or_insert(now);
             if now.saturating_sub(since) < pool.release_after_secs {
-                actions.push(GcAction {
-                    cidr: b.cidr.to_string(),
-                    action: "empty".into(),
-                });
+                actions.push(action(b.cidr, "empty"));
             } else if active <= pool.min_blocks {
-                actions.push(GcAction {
-                    cidr: b.cidr.to_string(),
-                    action: "kept".into(),
-                });
+                actions.push(action(b.cidr, "kept"));
             } else {
                 b.state = BlockState::Releasing;
                 active -= 1;
@@ -326,30 +377,26 @@ pub fn gc(
             }
         }
     }
-    blocks.write(&meta)?;
-    if !to_release.is_empty() {
-        let uid = local::node_uid(&cfg.data_dir)?;
-        let mut session = Session::new(cfg, &uid, network.as_str())?;
-        for cidr in to_release {
-            let Some(b) = blocks.blocks.iter().find(|b| b.cidr == cidr).cloned() else {
-                continue;
-            };
-            match session.release(b.pool, b.cidr, b.claim_rev) {
-                Ok(_) => {
-                    blocks.blocks.retain(|x| x.cidr != cidr);
-                    blocks.write(&meta)?;
-                    actions.push(GcAction {
-                        cidr: cidr.to_string(),
-                        action: "released".into(),
-                    });
-                }
-                Err(e) => actions.push(GcAction {
-                    cidr: cidr.to_string(),
-                    action: format!("pending: {e}"),
-                }),
-            }
+    (actions, to_release)
+}
+
+/// Releases one `releasing` block in etcd and then forgets it locally; an
+/// etcd failure leaves it `releasing` (`pending`).
+fn release_one(
+    session: &mut Session<'_>,
+    meta: &std::path::Path,
+    blocks: &mut LocalBlocks,
+    cidr: IpNetwork,
+) -> Result<Option<GcAction>, PoolError> {
+    let Some(b) = blocks.blocks.iter().find(|b| b.cidr == cidr).cloned() else {
+        return Ok(None);
+    };
+    match session.release(b.pool, b.cidr, b.claim_rev) {
+        Ok(_) => {
+            blocks.blocks.retain(|x| x.cidr != cidr);
+            blocks.write(meta)?;
+            Ok(Some(action(cidr, "released")))
         }
+        Err(e) => Ok(Some(action(cidr, format!("pending: {e}")))),
     }
-    net.commit()?;
-    Ok(actions)
 }

@@ -1,15 +1,5 @@
-//! Claiming, adopting and releasing blocks in etcd.
-//!
-//! Keys under the prefix `P` (see docs/cluster-pools.md):
-//! ```text
-//! P/pools/<pool>/config                 {"cidr":..,"blockSize":..}   VALUE-compared by every claim
-//! P/pools/<pool>/blocks/<hex>           {"cidr":..,"node":..,"uid":..,"network":..}
-//! P/nodes/<node>/id                     {"uid":..}                     VALUE-compared by every claim/release
-//! P/nodes/<node>/info                   {"addresses":[..]}             advisory (routes)
-//! P/nodes/<node>/blocks/<pool>/<hex>    {"network":..}                 index, written in the block's txn
-//! ```
-//! `<pool>` is the pool's CIDR with `/` as `-`; `<hex>` the fixed-width hex
-//! of the block's first address, so key order is address order.
+//! Claiming, adopting and releasing blocks in etcd (the keys and values are
+//! in `keys.rs`).
 
 use std::collections::BTreeSet;
 use std::net::IpAddr;
@@ -17,9 +7,13 @@ use std::net::IpAddr;
 use ipnetwork::IpNetwork;
 use serde_json::{Value, json};
 
-use super::etcd::{Client, Cmp, Kv, Op};
-use super::{Pool, PoolError, PoolsConfig};
-use crate::range::{Family, from_u128, subnet_bounds, to_u128};
+use super::PoolError;
+use super::etcd::{Client, Cmp, Kv, Op, TxnResponse};
+use super::keys::{Keys, block_index, block_owner, config_value, id_value, nth_block};
+use crate::config::pools::{Pool, PoolsConfig};
+
+// shim: old paths (tests/cluster_pools.rs), removed after the merge
+pub use super::keys::{block_hex, pool_key};
 
 /// At most this many claim transactions per block wanted.
 const MAX_ATTEMPTS: usize = 32;
@@ -33,100 +27,6 @@ pub struct Claimed {
     pub claim_rev: i64,
 }
 
-/// The pool's name in keys.
-pub fn pool_key(pool: IpNetwork) -> String {
-    pool.to_string().replace('/', "-")
-}
-
-/// Fixed-width hex of the block's first address.
-pub fn block_hex(block: IpNetwork) -> String {
-    match Family::of(block.ip()) {
-        Family::V4 => format!("{:08x}", to_u128(block.ip())),
-        Family::V6 => format!("{:032x}", to_u128(block.ip())),
-    }
-}
-
-/// Every key of the layout.
-pub struct Keys<'a> {
-    prefix: &'a str,
-    node: &'a str,
-}
-
-impl<'a> Keys<'a> {
-    /// Keys under `prefix` for `node`.
-    pub fn new(prefix: &'a str, node: &'a str) -> Self {
-        Self { prefix, node }
-    }
-    /// `P/pools/<pool>/config`.
-    pub fn config(&self, pool: IpNetwork) -> String {
-        format!("{}/pools/{}/config", self.prefix, pool_key(pool))
-    }
-    /// `P/pools/<pool>/blocks/`.
-    pub fn blocks(&self, pool: IpNetwork) -> String {
-        format!("{}/pools/{}/blocks/", self.prefix, pool_key(pool))
-    }
-    /// `P/pools/<pool>/blocks/<hex>`.
-    pub fn block(&self, pool: IpNetwork, block: IpNetwork) -> String {
-        format!("{}{}", self.blocks(pool), block_hex(block))
-    }
-    /// `P/nodes/`.
-    pub fn nodes(&self) -> String {
-        format!("{}/nodes/", self.prefix)
-    }
-    /// `P/nodes/<node>/id`.
-    pub fn id(&self) -> String {
-        format!("{}/nodes/{}/id", self.prefix, self.node)
-    }
-    /// `P/nodes/<node>/info`.
-    pub fn info(&self) -> String {
-        format!("{}/nodes/{}/info", self.prefix, self.node)
-    }
-    /// `P/nodes/<node>/blocks/<pool>/`.
-    pub fn index(&self, pool: IpNetwork) -> String {
-        format!(
-            "{}/nodes/{}/blocks/{}/",
-            self.prefix,
-            self.node,
-            pool_key(pool)
-        )
-    }
-    /// `P/nodes/<node>/blocks/<pool>/<hex>`.
-    pub fn index_entry(&self, pool: IpNetwork, block: IpNetwork) -> String {
-        format!("{}{}", self.index(pool), block_hex(block))
-    }
-}
-
-/// The exact bytes of a pool's geometry record.
-pub fn config_value(pool: &Pool) -> Vec<u8> {
-    json!({"cidr": pool.cidr.to_string(), "blockSize": pool.block_size})
-        .to_string()
-        .into_bytes()
-}
-
-/// The exact bytes of a node's identity record.
-pub fn id_value(uid: &str) -> Vec<u8> {
-    json!({ "uid": uid }).to_string().into_bytes()
-}
-
-/// The block with index `i` in `pool`.
-pub fn nth_block(pool: &Pool, i: u128) -> IpNetwork {
-    let (base, _) = subnet_bounds(pool.cidr);
-    let family = Family::of(pool.cidr.ip());
-    let shift = u32::from(family.bits() - pool.block_size);
-    let start = base + (i << shift);
-    IpNetwork::new(from_u128(family, start), pool.block_size).unwrap_or(pool.cidr)
-}
-
-/// The index of a block key's hex in `pool`, if it is a block of the pool's
-/// geometry.
-fn block_index(pool: &Pool, hex: &str) -> Option<u128> {
-    let v = u128::from_str_radix(hex, 16).ok()?;
-    let (base, last) = subnet_bounds(pool.cidr);
-    let family = Family::of(pool.cidr.ip());
-    let shift = u32::from(family.bits() - pool.block_size);
-    (v >= base && v <= last).then(|| (v - base) >> shift)
-}
-
 /// FNV-1a: where a node starts looking, so concurrent nodes rarely collide.
 fn fnv64(s: &str) -> u64 {
     let mut h: u64 = 0xcbf2_9ce4_8422_2325;
@@ -135,18 +35,6 @@ fn fnv64(s: &str) -> u64 {
         h = h.wrapping_mul(0x0100_0000_01b3);
     }
     h
-}
-
-/// Parses a block value.
-fn block_owner(kv: &Kv) -> (String, String, String) {
-    let v: Value = serde_json::from_slice(&kv.value).unwrap_or(Value::Null);
-    let s = |k: &str| {
-        v.get(k)
-            .and_then(Value::as_str)
-            .unwrap_or_default()
-            .to_owned()
-    };
-    (s("node"), s("uid"), s("network"))
 }
 
 fn shown(bytes: &[u8]) -> String {
@@ -324,28 +212,9 @@ impl<'a> Session<'a> {
     /// us; etcd failures ([`PoolError::Unavailable`] leaves the outcome
     /// unknown: the next claim adopts the block if it was committed).
     pub fn claim(&mut self, pool: &Pool) -> Result<Claimed, PoolError> {
-        let blocks_prefix = self.keys.blocks(pool.cidr);
-        let mut used: BTreeSet<u128> = self
-            .client
-            .range(&blocks_prefix, true, true)?
-            .iter()
-            .filter_map(|kv| {
-                let key = shown(&kv.key);
-                block_index(pool, key.rsplit('/').next()?)
-            })
-            .collect();
+        let mut used = self.used_blocks(pool)?;
         let n = pool.block_count();
         let start = u128::from(fnv64(&self.cfg.node_name)) % n;
-        let cfg_key = self.keys.config(pool.cidr);
-        let cfg_val = config_value(pool);
-        let id_key = self.keys.id();
-        let id_val = id_value(self.uid);
-        let info_val = json!({
-            "addresses": self.cfg.node_addresses.iter().map(IpAddr::to_string).collect::<Vec<_>>(),
-        })
-        .to_string()
-        .into_bytes();
-        let info_key = self.keys.info();
         for _ in 0..MAX_ATTEMPTS {
             let Some(i) = first_free(start, n, &used) else {
                 return Err(PoolError::Exhausted(format!(
@@ -353,61 +222,8 @@ impl<'a> Session<'a> {
                     pool.cidr, pool.block_size
                 )));
             };
-            let cidr = nth_block(pool, i);
-            let block_key = self.keys.block(pool.cidr, cidr);
-            let index_key = self.keys.index_entry(pool.cidr, cidr);
-            let block_val = json!({
-                "cidr": cidr.to_string(),
-                "node": self.cfg.node_name,
-                "uid": self.uid,
-                "network": self.network,
-            })
-            .to_string()
-            .into_bytes();
-            let index_val = json!({ "network": self.network }).to_string().into_bytes();
-            let r = self.client.txn(
-                &[
-                    Cmp::Value(&cfg_key, &cfg_val),
-                    Cmp::Value(&id_key, &id_val),
-                    Cmp::Absent(&block_key),
-                ],
-                &[
-                    Op::Put(&block_key, &block_val),
-                    Op::Put(&index_key, &index_val),
-                    Op::Put(&info_key, &info_val),
-                ],
-                &[Op::Get(&block_key), Op::Get(&id_key), Op::Get(&cfg_key)],
-            )?;
-            if r.succeeded {
-                return Ok(Claimed {
-                    cidr,
-                    claim_rev: r.revision,
-                });
-            }
-            match r.kv(2) {
-                Some(kv) if kv.value == cfg_val => {}
-                Some(kv) => return Err(self.geometry_conflict(pool, &kv.value)),
-                None => {
-                    return Err(PoolError::Conflict(format!(
-                        "pool {}'s record {cfg_key} vanished from etcd during the claim",
-                        pool.cidr
-                    )));
-                }
-            }
-            match r.kv(1) {
-                Some(kv) if kv.value == id_val => {}
-                Some(kv) => return Err(self.identity_conflict(&kv.value)),
-                None => return Err(self.fenced()),
-            }
-            if let Some(kv) = r.kv(0) {
-                let (node, uid, network) = block_owner(kv);
-                if node == self.cfg.node_name && uid == self.uid && network == self.network {
-                    // Our own earlier claim whose answer was lost.
-                    return Ok(Claimed {
-                        cidr,
-                        claim_rev: kv.create_revision,
-                    });
-                }
+            if let Some(claimed) = self.try_claim(pool, i)? {
+                return Ok(claimed);
             }
             used.insert(i);
         }
@@ -415,6 +231,106 @@ impl<'a> Session<'a> {
             "pool {}: {MAX_ATTEMPTS} claims in a row lost a race to other nodes; try again",
             pool.cidr
         )))
+    }
+
+    /// The indexes of the blocks of `pool` that any node holds.
+    fn used_blocks(&mut self, pool: &Pool) -> Result<BTreeSet<u128>, PoolError> {
+        Ok(self
+            .client
+            .range(&self.keys.blocks(pool.cidr), true, true)?
+            .iter()
+            .filter_map(|kv| {
+                let key = shown(&kv.key);
+                block_index(pool, key.rsplit('/').next()?)
+            })
+            .collect())
+    }
+
+    /// One create-if-absent transaction for block `i` of `pool`, fenced by
+    /// the pool's geometry and this node's identity: the block when it is
+    /// ours now (claimed, or our own earlier claim whose answer was lost),
+    /// `None` when another node holds it.
+    fn try_claim(&mut self, pool: &Pool, i: u128) -> Result<Option<Claimed>, PoolError> {
+        let cidr = nth_block(pool, i);
+        let (cfg_key, cfg_val) = (self.keys.config(pool.cidr), config_value(pool));
+        let (id_key, id_val) = (self.keys.id(), id_value(self.uid));
+        let (info_key, info_val) = (self.keys.info(), self.info_value());
+        let block_key = self.keys.block(pool.cidr, cidr);
+        let index_key = self.keys.index_entry(pool.cidr, cidr);
+        let block_val = self.block_value(cidr);
+        let index_val = json!({ "network": self.network }).to_string().into_bytes();
+        let r = self.client.txn(
+            &[
+                Cmp::Value(&cfg_key, &cfg_val),
+                Cmp::Value(&id_key, &id_val),
+                Cmp::Absent(&block_key),
+            ],
+            &[
+                Op::Put(&block_key, &block_val),
+                Op::Put(&index_key, &index_val),
+                Op::Put(&info_key, &info_val),
+            ],
+            &[Op::Get(&block_key), Op::Get(&id_key), Op::Get(&cfg_key)],
+        )?;
+        if r.succeeded {
+            return Ok(Some(Claimed {
+                cidr,
+                claim_rev: r.revision,
+            }));
+        }
+        self.check_fences(pool, &r, &cfg_key)?;
+        Ok(r.kv(0).filter(|kv| self.is_ours(kv)).map(|kv| Claimed {
+            cidr,
+            claim_rev: kv.create_revision,
+        }))
+    }
+
+    /// After a failed claim (ops: block, identity, geometry): the error
+    /// when the geometry or this node's identity is not what the claim was
+    /// fenced by.
+    fn check_fences(&self, pool: &Pool, r: &TxnResponse, cfg_key: &str) -> Result<(), PoolError> {
+        match r.kv(2) {
+            Some(kv) if kv.value == config_value(pool) => {}
+            Some(kv) => return Err(self.geometry_conflict(pool, &kv.value)),
+            None => {
+                return Err(PoolError::Conflict(format!(
+                    "pool {}'s record {cfg_key} vanished from etcd during the claim",
+                    pool.cidr
+                )));
+            }
+        }
+        match r.kv(1) {
+            Some(kv) if kv.value == id_value(self.uid) => Ok(()),
+            Some(kv) => Err(self.identity_conflict(&kv.value)),
+            None => Err(self.fenced()),
+        }
+    }
+
+    /// Whether a block's value names this node, this host and this network.
+    fn is_ours(&self, kv: &Kv) -> bool {
+        let (node, uid, network) = block_owner(kv);
+        node == self.cfg.node_name && uid == self.uid && network == self.network
+    }
+
+    /// The value of a block this node claims.
+    fn block_value(&self, cidr: IpNetwork) -> Vec<u8> {
+        json!({
+            "cidr": cidr.to_string(),
+            "node": self.cfg.node_name,
+            "uid": self.uid,
+            "network": self.network,
+        })
+        .to_string()
+        .into_bytes()
+    }
+
+    /// This node's advisory record: its addresses, for routes.
+    fn info_value(&self) -> Vec<u8> {
+        json!({
+            "addresses": self.cfg.node_addresses.iter().map(IpAddr::to_string).collect::<Vec<_>>(),
+        })
+        .to_string()
+        .into_bytes()
     }
 
     /// Gives `block` back: deletes the block and its index entry, only if
@@ -475,32 +391,6 @@ fn first_free(start: u128, n: u128, used: &BTreeSet<u128>) -> Option<u128> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn pool(cidr: &str, size: u8) -> Pool {
-        Pool {
-            cidr: cidr.parse().unwrap(),
-            block_size: size,
-            min_blocks: 1,
-            max_blocks: None,
-            release_after_secs: 600,
-            gateway: None,
-        }
-    }
-
-    #[test]
-    fn blocks_are_aligned_and_named_in_address_order() {
-        let p = pool("10.244.0.0/16", 26);
-        assert_eq!(p.block_count(), 1024);
-        assert_eq!(nth_block(&p, 0).to_string(), "10.244.0.0/26");
-        assert_eq!(nth_block(&p, 1023).to_string(), "10.244.255.192/26");
-        assert_eq!(block_hex(nth_block(&p, 5)), "0af40140");
-        assert_eq!(block_index(&p, "0af40140"), Some(5));
-        assert_eq!(block_index(&p, "0af50000"), None);
-        let v6 = pool("fd00:10:244::/56", 120);
-        assert_eq!(nth_block(&v6, 1).to_string(), "fd00:10:244::100/120");
-        assert_eq!(block_hex(nth_block(&v6, 1)).len(), 32);
-        assert_eq!(pool_key(v6.cidr), "fd00:10:244::-56");
-    }
 
     #[test]
     fn first_free_wraps_and_reports_full() {

@@ -13,122 +13,27 @@
 pub mod admin;
 pub mod b64;
 pub mod claim;
+mod error;
 pub mod etcd;
+pub mod keys;
 pub mod local;
 
 use std::net::IpAddr;
-use std::path::PathBuf;
-use std::time::Duration;
 
 use ipnetwork::IpNetwork;
 
 use crate::config::IpamConfig;
-use crate::error::{Error, ErrorCode};
 use crate::ids::NetworkName;
 use crate::range::{Range, RangeSet};
 use crate::store::LockedNetwork;
+pub use error::PoolError;
 use local::{BlockState, LocalBlock, LocalBlocks};
 
-/// Default key prefix in etcd.
-pub const DEFAULT_PREFIX: &str = "/podlease";
-/// Default time a block must stay empty before `podlease pool gc` releases it.
-pub const DEFAULT_RELEASE_AFTER_SECS: u64 = 600;
-
-/// One pool: a range set made of the blocks this node holds.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Pool {
-    /// The pool.
-    pub cidr: IpNetwork,
-    /// Prefix length of its blocks.
-    pub block_size: u8,
-    /// Blocks `podlease pool gc` keeps even when empty.
-    pub min_blocks: u64,
-    /// At most this many blocks per node and network (`None`: no cap).
-    pub max_blocks: Option<u64>,
-    /// How long a block must be seen empty before it is released.
-    pub release_after_secs: u64,
-    /// A link-local gateway for every block (`pools[].gateway`); `None`:
-    /// each block's first host address.
-    pub gateway: Option<IpAddr>,
-}
-
-impl Pool {
-    /// How many blocks the pool has.
-    pub fn block_count(&self) -> u128 {
-        1u128 << (self.block_size - self.cidr.prefix())
-    }
-}
-
-/// Where etcd is and how to talk to it.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct EtcdConfig {
-    /// Client URLs, tried in order.
-    pub endpoints: Vec<String>,
-    /// Key prefix, without a trailing '/'.
-    pub prefix: String,
-    /// CA bundle for https endpoints.
-    pub ca_file: Option<PathBuf>,
-    /// Client certificate (PEM).
-    pub cert_file: Option<PathBuf>,
-    /// Client key (PEM).
-    pub key_file: Option<PathBuf>,
-    /// etcd user.
-    pub username: Option<String>,
-    /// File holding the user's password.
-    pub password_file: Option<PathBuf>,
-    /// Budget for one invocation's whole etcd conversation.
-    pub timeout: Duration,
-}
-
-/// `ipam.pools` and its companions.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct PoolsConfig {
-    /// One range set each, in order.
-    pub pools: Vec<Pool>,
-    /// This node's name in etcd.
-    pub node_name: String,
-    /// etcd.
-    pub etcd: EtcdConfig,
-    /// The data directory (holds the node's uid).
-    pub data_dir: PathBuf,
-    /// This node's addresses (`ipam.nodeAddresses`), registered for routes.
-    pub node_addresses: Vec<IpAddr>,
-}
-
-/// What can go wrong with a pool, each with its CNI code.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum PoolError {
-    /// etcd cannot be reached or gave no answer in time (code 11).
-    #[error("{0}")]
-    Unavailable(String),
-    /// No free block, or the node's cap is reached (the exhaustion code).
-    #[error("{0}")]
-    Exhausted(String),
-    /// Node identity or pool geometry disagree with etcd (code 7).
-    #[error("{0}")]
-    Conflict(String),
-    /// A configured file is unusable, or etcd refused the credentials (code 7).
-    #[error("{0}")]
-    Config(String),
-    /// Local state I/O (code 5).
-    #[error("{0}")]
-    Io(String),
-    /// etcd answered something unexpected (code 5).
-    #[error("{0}")]
-    Protocol(String),
-}
-
-impl PoolError {
-    /// The CNI code.
-    pub fn code(&self) -> ErrorCode {
-        match self {
-            Self::Unavailable(_) => ErrorCode::TryAgainLater,
-            Self::Exhausted(_) => ErrorCode::PoolExhausted,
-            Self::Conflict(_) | Self::Config(_) => ErrorCode::InvalidConfig,
-            Self::Io(_) | Self::Protocol(_) => ErrorCode::Io,
-        }
-    }
-}
+// shim: old path, removed after the merge (this module then needs a plain
+// `use` of `Pool` and `PoolsConfig`)
+pub use crate::config::pools::{
+    DEFAULT_PREFIX, DEFAULT_RELEASE_AFTER_SECS, EtcdConfig, Pool, PoolsConfig,
+};
 
 /// How many times one ADD may grow a pool before giving up.
 pub const MAX_GROWTH_PER_POOL: usize = 3;
@@ -217,12 +122,13 @@ fn acquire(
 /// that has none. `None` for a config without pools (no cost).
 ///
 /// # Errors
-/// [`Error::Pool`].
+/// [`PoolError`]: etcd, identity or geometry conflicts, exhaustion, the
+/// local record.
 pub fn for_add(
     cfg: &IpamConfig,
     network: &NetworkName,
     net: &mut LockedNetwork,
-) -> Result<Option<IpamConfig>, Error> {
+) -> Result<Option<IpamConfig>, PoolError> {
     let Some(pools) = &cfg.pools else {
         return Ok(None);
     };
@@ -240,33 +146,46 @@ pub fn for_add(
 /// free address: one more block for it, and the config with it.
 ///
 /// # Errors
-/// [`Error::Pool`].
-pub fn grow(
+/// [`PoolError`], as [`for_add`].
+pub fn grow_pool(
     cfg: &IpamConfig,
     set: usize,
     network: &NetworkName,
     net: &mut LockedNetwork,
-) -> Result<IpamConfig, Error> {
+) -> Result<IpamConfig, PoolError> {
     let Some(pools) = &cfg.pools else {
         return Ok(cfg.clone());
     };
     let meta = net.layout().meta.clone();
     let mut blocks = LocalBlocks::read(&meta)?;
     acquire(pools, set, network, &meta, &mut blocks)?;
-    with_blocks(cfg, pools, &blocks).map_err(|i| {
-        Error::Pool(PoolError::Io(format!(
-            "pool {i} has no block after a claim (a bug)"
-        )))
-    })
+    with_blocks(cfg, pools, &blocks)
+        .map_err(|i| PoolError::Io(format!("pool {i} has no block after a claim (a bug)")))
+}
+
+/// [`grow_pool`] with the crate's error.
+///
+/// # Errors
+/// [`crate::error::Error::Pool`].
+// shim: old signature, removed after the merge (ops::add then calls
+// `grow_pool`, converting its error with `?`/`into`)
+pub fn grow(
+    cfg: &IpamConfig,
+    set: usize,
+    network: &NetworkName,
+    net: &mut LockedNetwork,
+) -> Result<IpamConfig, crate::error::Error> {
+    grow_pool(cfg, set, network, net).map_err(Into::into)
 }
 
 /// For CHECK: `cfg` with the node's blocks (active or releasing) as range
 /// sets, read without etcd. `None` for a config without pools.
 ///
 /// # Errors
-/// [`Error::Pool`] when the record cannot be read; code 102 when a pool has
-/// no block at all (nothing can be allocated from it).
-pub fn for_check(cfg: &IpamConfig, network: &NetworkName) -> Result<Option<IpamConfig>, Error> {
+/// [`PoolError::Io`] when the record cannot be read; [`PoolError::NoBlock`]
+/// (code 102) when a pool has no block at all (nothing can be allocated
+/// from it).
+pub fn for_check(cfg: &IpamConfig, network: &NetworkName) -> Result<Option<IpamConfig>, PoolError> {
     let Some(pools) = &cfg.pools else {
         return Ok(None);
     };
@@ -275,16 +194,13 @@ pub fn for_check(cfg: &IpamConfig, network: &NetworkName) -> Result<Option<IpamC
     for b in &mut blocks.blocks {
         b.state = BlockState::Active;
     }
-    with_blocks(cfg, pools, &blocks).map(Some).map_err(|i| {
-        Error::AttachmentMismatch(format!(
-            "this node holds no block of pool {i} ({}) for network {network}",
-            pools
-                .pools
-                .get(i)
-                .map(|p| p.cidr.to_string())
-                .unwrap_or_default()
-        ))
-    })
+    with_blocks(cfg, pools, &blocks)
+        .map(Some)
+        .map_err(|index| PoolError::NoBlock {
+            index,
+            pool: pools.pools.get(index).map(|p| p.cidr),
+            network: network.clone(),
+        })
 }
 
 /// For STATUS: `cfg` whose range sets are only the pools that cannot grow
@@ -292,13 +208,16 @@ pub fn for_check(cfg: &IpamConfig, network: &NetworkName) -> Result<Option<IpamC
 /// far as this node knows. Never touches etcd.
 ///
 /// # Errors
-/// [`Error::NotAvailable`] when the record cannot be read.
-pub fn for_status(cfg: &IpamConfig, network: &NetworkName) -> Result<Option<IpamConfig>, Error> {
+/// [`PoolError::Status`] (code 50) when the record cannot be read.
+pub fn for_status(
+    cfg: &IpamConfig,
+    network: &NetworkName,
+) -> Result<Option<IpamConfig>, PoolError> {
     let Some(pools) = &cfg.pools else {
         return Ok(None);
     };
     let meta = crate::store::layout::Layout::new(&cfg.data_dir, network).meta;
-    let blocks = LocalBlocks::read(&meta).map_err(|e| Error::NotAvailable(e.to_string()))?;
+    let blocks = LocalBlocks::read(&meta).map_err(|e| PoolError::Status(Box::new(e)))?;
     let mut out = cfg.clone();
     out.range_sets = pools
         .pools
@@ -319,3 +238,6 @@ pub fn for_status(cfg: &IpamConfig, network: &NetworkName) -> Result<Option<Ipam
     out.requested = vec![None; out.range_sets.len()];
     Ok(Some(out))
 }
+
+#[cfg(test)]
+mod tests;
