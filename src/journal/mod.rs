@@ -40,7 +40,6 @@ pub use read::{Contents, FileHealth, read};
 pub use record::{Event, Reason, Record};
 pub use rotation::rotated;
 pub use tenure::{Tenure, tenures};
-pub(crate) use time::civil_from_days;
 pub use time::{format_time_ms, now_ms, parse_time};
 
 #[cfg(test)]

@@ -133,6 +133,10 @@ pub fn pool(e: &PoolError) -> ErrorCode {
         PoolError::Unavailable(_) => ErrorCode::TryAgainLater,
         PoolError::Exhausted(_) => ErrorCode::PoolExhausted,
         PoolError::Conflict(_) | PoolError::Config(_) => ErrorCode::InvalidConfig,
+        PoolError::NoBlock { .. } => ErrorCode::AttachmentMismatch,
+        // STATUS reports a pool it cannot grow as "not available" (50).
+        PoolError::Status(_) => ErrorCode::NotAvailable,
+        PoolError::Store(e) => store(e),
         PoolError::Io(_) | PoolError::Protocol(_) => ErrorCode::Io,
     }
 }
