@@ -84,95 +84,116 @@ pub fn run(ctx: &Ctx, args: &Args, io: &mut Io<'_>) -> Result<(), Failure> {
     let network = network_arg(args.network.as_deref())?;
     let (network, cfg) = pick(ctx, network.as_ref())?;
     match &args.command {
-        Sub::Show => {
-            let blocks = admin::show(&cfg, Some(&network)).map_err(|e| failed(&e))?;
-            if ctx.json {
-                return Ok(json(io.out, &blocks)?);
-            }
-            let mut t = Table::new(&[
-                ("POOL", Align::Left),
-                ("BLOCK", Align::Left),
-                ("NODE", Align::Left),
-                ("NETWORK", Align::Left),
-                ("CLAIM-REV", Align::Right),
-                ("USED", Align::Right),
-                ("FREE", Align::Right),
-                ("STATE", Align::Left),
-            ]);
-            let dash = |v: Option<u64>| v.map_or_else(|| "-".to_owned(), |v| v.to_string());
-            for b in blocks {
-                t.row(vec![
-                    b.pool,
-                    b.cidr,
-                    b.node,
-                    b.network,
-                    b.claim_rev.to_string(),
-                    dash(b.used),
-                    dash(b.free),
-                    b.state.unwrap_or_else(|| "-".into()),
-                ]);
-            }
-            Ok(t.write(io.out)?)
-        }
-        Sub::Nodes => {
-            let nodes = admin::nodes(&cfg).map_err(|e| failed(&e))?;
-            if ctx.json {
-                return Ok(json(io.out, &nodes)?);
-            }
-            let mut t = Table::new(&[
-                ("NODE", Align::Left),
-                ("UID", Align::Left),
-                ("BLOCKS", Align::Right),
-                ("ADDRESSES", Align::Left),
-            ]);
-            for n in nodes {
-                t.row(vec![
-                    n.node,
-                    n.uid.unwrap_or_else(|| "- (fenced)".into()),
-                    n.blocks.to_string(),
-                    n.addresses.join(","),
-                ]);
-            }
-            Ok(t.write(io.out)?)
-        }
-        Sub::ReleaseNode { node, force } => {
-            if !force {
-                return Err(Failure::Usage(format!(
-                    "release-node hands {node}'s blocks to other nodes: its containers must be gone for good. Add --force if they are"
-                )));
-            }
-            let released = admin::release_node(&cfg, node).map_err(|e| failed(&e))?;
-            if ctx.json {
-                return Ok(json(io.out, &released)?);
-            }
-            writeln!(
-                io.out,
-                "node {node} fenced; released {} block(s){}{}",
-                released.len(),
-                if released.is_empty() { "" } else { ": " },
-                released.join(", ")
-            )?;
-            Ok(())
-        }
-        Sub::Gc => {
-            let actions = admin::gc(&cfg, &network, &ctx.admin.opts).map_err(|e| failed(&e))?;
-            if ctx.json {
-                return Ok(json(io.out, &actions)?);
-            }
-            for a in actions {
-                writeln!(io.out, "{}  {}", a.cidr, a.action)?;
-            }
-            Ok(())
-        }
-        Sub::Routes => {
-            let routes = admin::routes(&cfg).map_err(|e| failed(&e))?;
-            if ctx.json {
-                return Ok(json(io.out, &routes)?);
-            }
-            for r in routes {
-                writeln!(io.out, "{r}")?;
-            }
-            Ok(())
-        }
+        Sub::Show => show(ctx, &cfg, &network, io),
+        Sub::Nodes => nodes(ctx, &cfg, io),
+        Sub::ReleaseNode { node, force } => release_node(ctx, &cfg, node, *force, io),
+        Sub::Gc => gc(ctx, &cfg, &network, io),
+        Sub::Routes => routes(ctx, &cfg, io),
     }
+}
+
+fn show(
+    ctx: &Ctx,
+    cfg: &PoolsConfig,
+    network: &NetworkName,
+    io: &mut Io<'_>,
+) -> Result<(), Failure> {
+    let blocks = admin::show(cfg, Some(network)).map_err(|e| failed(&e))?;
+    if ctx.json {
+        return Ok(json(io.out, &blocks)?);
+    }
+    let mut t = Table::new(&[
+        ("POOL", Align::Left),
+        ("BLOCK", Align::Left),
+        ("NODE", Align::Left),
+        ("NETWORK", Align::Left),
+        ("CLAIM-REV", Align::Right),
+        ("USED", Align::Right),
+        ("FREE", Align::Right),
+        ("STATE", Align::Left),
+    ]);
+    let dash = |v: Option<u64>| v.map_or_else(|| "-".to_owned(), |v| v.to_string());
+    for b in blocks {
+        t.row(vec![
+            b.pool,
+            b.cidr,
+            b.node,
+            b.network,
+            b.claim_rev.to_string(),
+            dash(b.used),
+            dash(b.free),
+            b.state.unwrap_or_else(|| "-".into()),
+        ]);
+    }
+    Ok(t.write(io.out)?)
+}
+
+fn nodes(ctx: &Ctx, cfg: &PoolsConfig, io: &mut Io<'_>) -> Result<(), Failure> {
+    let nodes = admin::nodes(cfg).map_err(|e| failed(&e))?;
+    if ctx.json {
+        return Ok(json(io.out, &nodes)?);
+    }
+    let mut t = Table::new(&[
+        ("NODE", Align::Left),
+        ("UID", Align::Left),
+        ("BLOCKS", Align::Right),
+        ("ADDRESSES", Align::Left),
+    ]);
+    for n in nodes {
+        t.row(vec![
+            n.node,
+            n.uid.unwrap_or_else(|| "- (fenced)".into()),
+            n.blocks.to_string(),
+            n.addresses.join(","),
+        ]);
+    }
+    Ok(t.write(io.out)?)
+}
+
+fn release_node(
+    ctx: &Ctx,
+    cfg: &PoolsConfig,
+    node: &str,
+    force: bool,
+    io: &mut Io<'_>,
+) -> Result<(), Failure> {
+    if !force {
+        return Err(Failure::Usage(format!(
+            "release-node hands {node}'s blocks to other nodes: its containers must be gone for good. Add --force if they are"
+        )));
+    }
+    let released = admin::release_node(cfg, node).map_err(|e| failed(&e))?;
+    if ctx.json {
+        return Ok(json(io.out, &released)?);
+    }
+    writeln!(
+        io.out,
+        "node {node} fenced; released {} block(s){}{}",
+        released.len(),
+        if released.is_empty() { "" } else { ": " },
+        released.join(", ")
+    )?;
+    Ok(())
+}
+
+fn gc(ctx: &Ctx, cfg: &PoolsConfig, network: &NetworkName, io: &mut Io<'_>) -> Result<(), Failure> {
+    let actions = admin::gc(cfg, network, &ctx.admin.opts).map_err(|e| failed(&e))?;
+    if ctx.json {
+        return Ok(json(io.out, &actions)?);
+    }
+    for a in actions {
+        writeln!(io.out, "{}  {}", a.cidr, a.action)?;
+    }
+    Ok(())
+}
+
+fn routes(ctx: &Ctx, cfg: &PoolsConfig, io: &mut Io<'_>) -> Result<(), Failure> {
+    let routes = admin::routes(cfg).map_err(|e| failed(&e))?;
+    if ctx.json {
+        return Ok(json(io.out, &routes)?);
+    }
+    for r in routes {
+        writeln!(io.out, "{r}")?;
+    }
+    Ok(())
 }

@@ -114,9 +114,33 @@ fn opt_path(obj: &Obj<'_>, key: &str) -> Result<Option<PathBuf>, ConfigError> {
 
 fn parse_pool(item: &Field<'_>) -> Result<Pool, ConfigError> {
     let obj = Obj::of(item.value, &item.path)?;
+    let cidr = pool_cidr(&obj, &item.path)?;
+    let block_size = block_size(&obj, &item.path, cidr)?;
+    let max_blocks = obj.u64("maxBlocks")?;
+    if max_blocks == Some(0) {
+        return Err(invalid(
+            &format!("{}.maxBlocks", item.path),
+            "0 would never let the node allocate; leave it out for no cap",
+        ));
+    }
+    let gateway = pool_gateway(&obj, cidr)?;
+    Ok(Pool {
+        cidr,
+        gateway,
+        block_size,
+        min_blocks: obj.u64("minBlocks")?.unwrap_or(1),
+        max_blocks,
+        release_after_secs: obj
+            .u64("releaseAfterSeconds")?
+            .unwrap_or(DEFAULT_RELEASE_AFTER_SECS),
+    })
+}
+
+/// `pools[].cidr`: a network address with its prefix, IPv4 written as IPv4.
+fn pool_cidr(obj: &Obj<'_>, path: &str) -> Result<IpNetwork, ConfigError> {
     let Some((cidr_s, cidr_path)) = obj.nonempty_str("cidr")? else {
         return Err(ConfigError::Missing {
-            field: format!("{}.cidr", item.path),
+            field: format!("{path}.cidr"),
         });
     };
     let cidr: IpNetwork = cidr_s
@@ -128,7 +152,6 @@ fn parse_pool(item: &Field<'_>) -> Result<Pool, ConfigError> {
             value: cidr_s.to_owned(),
             what: "a CIDR (address/prefix)",
         })?;
-    let family = Family::of(cidr.ip());
     if canonical(cidr.ip()) != cidr.ip() {
         return Err(invalid(
             &cidr_path,
@@ -142,18 +165,23 @@ fn parse_pool(item: &Field<'_>) -> Result<Pool, ConfigError> {
             format!("{cidr} has host bits set: write the network address"),
         ));
     }
+    Ok(cidr)
+}
+
+/// `pools[].blockSize`: a prefix length within the pool whose blocks hold
+/// addresses besides their gateway, at most 2^64 of them.
+fn block_size(obj: &Obj<'_>, path: &str, cidr: IpNetwork) -> Result<u8, ConfigError> {
+    let field = format!("{path}.blockSize");
     let Some(size) = obj.u64("blockSize")? else {
-        return Err(ConfigError::Missing {
-            field: format!("{}.blockSize", item.path),
-        });
+        return Err(ConfigError::Missing { field });
     };
-    let longest = family.bits() - 2;
+    let longest = Family::of(cidr.ip()).bits() - 2;
     let block_size = u8::try_from(size)
         .ok()
         .filter(|s| *s >= cidr.prefix() && *s <= longest)
         .ok_or_else(|| {
             invalid(
-                &format!("{}.blockSize", item.path),
+                &field,
                 format!(
                     "{size} is not a prefix length between the pool's /{} and /{longest} (a block must hold addresses besides its gateway)",
                     cidr.prefix()
@@ -162,21 +190,21 @@ fn parse_pool(item: &Field<'_>) -> Result<Pool, ConfigError> {
         })?;
     if u32::from(block_size - cidr.prefix()) > 64 {
         return Err(invalid(
-            &format!("{}.blockSize", item.path),
+            &field,
             format!(
                 "/{block_size} blocks of a /{} are more than 2^64 blocks; use larger blocks",
                 cidr.prefix()
             ),
         ));
     }
-    let max_blocks = obj.u64("maxBlocks")?;
-    if max_blocks == Some(0) {
-        return Err(invalid(
-            &format!("{}.maxBlocks", item.path),
-            "0 would never let the node allocate; leave it out for no cap",
-        ));
-    }
-    let gateway = match obj.get("gateway") {
+    Ok(block_size)
+}
+
+/// `pools[].gateway`: a link-local address of the pool's family, or `None`
+/// (each block's first host address).
+fn pool_gateway(obj: &Obj<'_>, cidr: IpNetwork) -> Result<Option<IpAddr>, ConfigError> {
+    let family = Family::of(cidr.ip());
+    match obj.get("gateway") {
         Some(f) if f.value.as_str() != Some("") => {
             let ip = super::parse_ip(&f)?;
             if Family::of(ip) != family || !is_link_local(ip) {
@@ -192,20 +220,10 @@ fn parse_pool(item: &Field<'_>) -> Result<Pool, ConfigError> {
                     ),
                 ));
             }
-            Some(ip)
+            Ok(Some(ip))
         }
-        _ => None,
-    };
-    Ok(Pool {
-        cidr,
-        gateway,
-        block_size,
-        min_blocks: obj.u64("minBlocks")?.unwrap_or(1),
-        max_blocks,
-        release_after_secs: obj
-            .u64("releaseAfterSeconds")?
-            .unwrap_or(DEFAULT_RELEASE_AFTER_SECS),
-    })
+        _ => Ok(None),
+    }
 }
 
 fn parse_etcd(ipam: &Obj<'_>) -> Result<EtcdConfig, ConfigError> {
@@ -291,6 +309,55 @@ pub(super) fn parse(
             ),
         ));
     }
+    let reserved = Reserved {
+        others: node_addresses.iter().chain(service_cidrs).collect(),
+        exclude,
+    };
+    Ok(Some(PoolsConfig {
+        pools: parse_pools(&field, &reserved)?,
+        node_name: node_name(ipam)?,
+        etcd: parse_etcd(ipam)?,
+        data_dir: data_dir.to_path_buf(),
+        node_addresses: node_addresses
+            .iter()
+            .map(|(n, _)| n.ip())
+            .collect::<Vec<IpAddr>>(),
+    }))
+}
+
+/// The node and Service networks no pool may overlap, unless excluded.
+struct Reserved<'a> {
+    others: Vec<&'a (IpNetwork, String)>,
+    exclude: &'a [(IpNetwork, String)],
+}
+
+impl Reserved<'_> {
+    /// Refuses a pool that overlaps a node or Service network not wholly
+    /// inside an excluded range.
+    fn check(&self, pool: &Pool, path: &str) -> Result<(), ConfigError> {
+        for (other, other_field) in self.others.iter().copied() {
+            let covered = self.exclude.iter().any(|(e, _)| {
+                let (el, eh) = subnet_bounds(*e);
+                let (ol, oh) = subnet_bounds(*other);
+                Family::of(e.ip()) == Family::of(other.ip()) && el <= ol && oh <= eh
+            });
+            if overlaps(pool.cidr, *other) && !covered {
+                return Err(ConfigError::Invalid {
+                    field: path.to_owned(),
+                    reason: format!(
+                        "pool {} collides with {other_field} {other}: pod, Service and node addresses must never overlap (or exclude it)",
+                        pool.cidr
+                    ),
+                });
+            }
+        }
+        Ok(())
+    }
+}
+
+/// `ipam.pools`: one to `MAX_POOLS` pools that do not overlap each other
+/// or a reserved network.
+fn parse_pools(field: &Field<'_>, reserved: &Reserved<'_>) -> Result<Vec<Pool>, ConfigError> {
     let items = field.items()?;
     if items.is_empty() {
         return Err(invalid("ipam.pools", "is empty: list at least one pool"));
@@ -311,25 +378,15 @@ pub(super) fn parse(
                 format!("pool {} overlaps pool {}", pool.cidr, prev.cidr),
             ));
         }
-        for (other, other_field) in node_addresses.iter().chain(service_cidrs) {
-            let covered = exclude.iter().any(|(e, _)| {
-                let (el, eh) = subnet_bounds(*e);
-                let (ol, oh) = subnet_bounds(*other);
-                Family::of(e.ip()) == Family::of(other.ip()) && el <= ol && oh <= eh
-            });
-            if overlaps(pool.cidr, *other) && !covered {
-                return Err(ConfigError::Invalid {
-                    field: item.path.clone(),
-                    reason: format!(
-                        "pool {} collides with {other_field} {other}: pod, Service and node addresses must never overlap (or exclude it)",
-                        pool.cidr
-                    ),
-                });
-            }
-        }
+        reserved.check(&pool, &item.path)?;
         pools.push(pool);
     }
-    let node_name = match ipam.str("nodeName")? {
+    Ok(pools)
+}
+
+/// `ipam.nodeName`, or the host name when it is usable as one.
+fn node_name(ipam: &Obj<'_>) -> Result<String, ConfigError> {
+    match ipam.str("nodeName")? {
         Some((s, path)) => {
             if !valid_node_name(s) {
                 return Err(invalid(
@@ -339,25 +396,15 @@ pub(super) fn parse(
                     ),
                 ));
             }
-            s.to_owned()
+            Ok(s.to_owned())
         }
         None => host_name().filter(|h| valid_node_name(h)).ok_or_else(|| {
             invalid(
                 "ipam.nodeName",
                 "is not set and the host name is not usable as one: set ipam.nodeName",
             )
-        })?,
-    };
-    Ok(Some(PoolsConfig {
-        pools,
-        node_name,
-        etcd: parse_etcd(ipam)?,
-        data_dir: data_dir.to_path_buf(),
-        node_addresses: node_addresses
-            .iter()
-            .map(|(n, _)| n.ip())
-            .collect::<Vec<IpAddr>>(),
-    }))
+        }),
+    }
 }
 
 fn overlaps(a: IpNetwork, b: IpNetwork) -> bool {
@@ -368,3 +415,6 @@ fn overlaps(a: IpNetwork, b: IpNetwork) -> bool {
     let (bl, bh) = subnet_bounds(b);
     al <= bh && bl <= ah
 }
+
+#[cfg(test)]
+mod tests;
