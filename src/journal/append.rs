@@ -90,11 +90,6 @@ impl Journal {
         }
     }
 
-    /// The records handed to the journal so far (written or not).
-    pub fn records(&self) -> &[Record] {
-        &self.written
-    }
-
     /// Why the last write failed, if one did.
     pub fn failure(&self) -> Option<&str> {
         self.failure.as_deref()

@@ -21,9 +21,6 @@ pub struct Kv {
     /// Revision that created the key (the claim token).
     #[serde(deserialize_with = "de_i64")]
     pub create_revision: i64,
-    /// Revision of the last change.
-    #[serde(deserialize_with = "de_i64")]
-    pub mod_revision: i64,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -37,7 +34,6 @@ struct Header {
 #[derive(Debug, Default, Deserialize)]
 #[serde(default)]
 pub struct RangeResponse {
-    header: Header,
     /// Keys in key order.
     pub kvs: Vec<Kv>,
 }
@@ -72,14 +68,6 @@ impl TxnResponse {
     /// The first kv of the `i`th op's range, if any.
     pub fn kv(&self, i: usize) -> Option<&Kv> {
         self.ranges.get(i)?.as_ref()?.kvs.first()
-    }
-
-    /// All kvs of the `i`th op's range.
-    pub fn kvs(&self, i: usize) -> &[Kv] {
-        self.ranges
-            .get(i)
-            .and_then(Option::as_ref)
-            .map_or(&[], |r| r.kvs.as_slice())
     }
 }
 
@@ -116,8 +104,6 @@ pub enum Op<'a> {
     Put(&'a str, &'a [u8]),
     /// Read one key.
     Get(&'a str),
-    /// Read every key under a prefix.
-    GetPrefix(&'a str),
     /// Delete one key.
     Delete(&'a str),
 }
@@ -129,10 +115,6 @@ impl Op<'_> {
                 json!({"request_put": {"key": b64::encode(k.as_bytes()), "value": b64::encode(v)}})
             }
             Self::Get(k) => json!({"request_range": {"key": b64::encode(k.as_bytes())}}),
-            Self::GetPrefix(k) => json!({"request_range": {
-                "key": b64::encode(k.as_bytes()),
-                "range_end": b64::encode(&prefix_end(k.as_bytes())),
-            }}),
             Self::Delete(k) => json!({"request_delete_range": {"key": b64::encode(k.as_bytes())}}),
         }
     }
@@ -176,7 +158,6 @@ pub(super) fn range_body(key: &str, prefix: bool, keys_only: bool) -> Value {
 /// The kvs of a range's answer.
 pub(super) fn range_kvs(v: Value) -> Result<Vec<Kv>, PoolError> {
     let r: RangeResponse = serde_json::from_value(v).map_err(|e| protocol("range", &e))?;
-    let _ = r.header.revision;
     Ok(r.kvs)
 }
 
