@@ -4,14 +4,14 @@
 //!
 //! `cargo run --example quickstart`
 //!
-//! It drives `podlease::cni::run`, the same entry point the binary calls with
+//! It drives `podlease::plugin::run`, the same entry point the binary calls with
 //! its environment and stdin, so every step below is what kubelet's runtime
 //! gets when it execs `podlease` from `CNI_PATH`.
 #![allow(clippy::print_stdout, clippy::unwrap_used, clippy::expect_used)]
 
 use std::collections::BTreeMap;
 
-use podlease::cni::{RawInvocation, run};
+use podlease::plugin::{RawInvocation, run};
 use serde_json::Value;
 
 fn invoke(command: &str, container: &str, conf: &Value) -> (u8, String) {

@@ -35,8 +35,6 @@
 pub mod admin;
 pub mod alloc;
 pub mod config;
-// shim: old path (`error::{Error, ErrorCode}`), removed after the merge
-pub mod error;
 pub mod gonet;
 pub mod ids;
 pub mod journal;
@@ -45,9 +43,3 @@ pub mod plugin;
 pub mod pool;
 pub mod range;
 pub mod store;
-
-// shim: old path, removed after the merge
-pub use error::{Error, ErrorCode};
-
-// shim: old path, removed after the merge
-pub use plugin as cni;

@@ -9,7 +9,9 @@ use std::collections::BTreeMap;
 use std::io::{Read, Write};
 use std::process::ExitCode;
 
-use podlease::cni::{self, MAX_STDIN, RawInvocation};
+use podlease::config::SpecVersion;
+use podlease::plugin::error_code::ErrorCode;
+use podlease::plugin::{self, MAX_STDIN, RawInvocation};
 
 /// dlmalloc instead of musl's allocator, which maps and unmaps a page for
 /// nearly every new size class and gives it back at once: about a dozen
@@ -53,16 +55,17 @@ fn main() -> ExitCode {
         non_utf8,
         exit: Some(exit_with),
     };
-    let outcome = std::panic::catch_unwind(|| cni::run(&raw)).unwrap_or_else(|_| cni::Outcome {
-        stdout: cni::result::encode_error(
-            cni::version::SpecVersion::NEWEST.as_str(),
-            podlease::ErrorCode::Internal.as_u32(),
-            "internal error in podlease (a bug: please report it with the network config)",
-            None,
-        ),
-        status: 1,
-        stderr: Vec::new(),
-    });
+    let outcome =
+        std::panic::catch_unwind(|| plugin::run(&raw)).unwrap_or_else(|_| plugin::Outcome {
+            stdout: plugin::result::encode_error(
+                SpecVersion::NEWEST.as_str(),
+                ErrorCode::Internal.as_u32(),
+                "internal error in podlease (a bug: please report it with the network config)",
+                None,
+            ),
+            status: 1,
+            stderr: Vec::new(),
+        });
     // Warnings first: a runtime may stop reading once it has the result.
     let _ = std::io::stderr().lock().write_all(&outcome.stderr);
     let mut out = std::io::stdout().lock();

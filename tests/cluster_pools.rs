@@ -25,7 +25,7 @@ use std::time::Duration;
 use common::{Call, Reply, conf};
 use etcd_support::{Etcd, blocks_file};
 use ipnetwork::IpNetwork;
-use podlease::pool::claim::{block_hex, pool_key};
+use podlease::pool::keys::{block_hex, pool_key};
 use serde_json::{Value, json};
 
 const NET: &str = "podnet";

@@ -5,7 +5,7 @@ use std::io;
 use std::path::PathBuf;
 
 use crate::config::discovery::DiscoveryError;
-use crate::error::Error;
+use crate::ops::error::Error;
 use crate::store::StoreError;
 
 /// Why an operator command failed. The command line maps each variant to an

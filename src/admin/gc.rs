@@ -5,8 +5,8 @@
 use serde::Serialize;
 
 use super::{Admin, AdminError, AllocationInfo, listed};
-use crate::error::Error;
 use crate::ids::NetworkName;
+use crate::ops::error::Error;
 use crate::ops::gc::{KeepRule, collect, partition};
 use crate::store::{Allocation, inspect};
 

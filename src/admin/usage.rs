@@ -12,8 +12,8 @@ use serde::Serialize;
 
 use super::{Admin, AdminError, OwnerKind};
 use crate::alloc::Skips;
+use crate::alloc::skips_for;
 use crate::ids::NetworkName;
-use crate::ops::skips_for;
 use crate::range::{Family, RangeSet, to_u128};
 use crate::store::{Allocation, inspect};
 

@@ -13,8 +13,8 @@ use serde::Serialize;
 use super::{Admin, AdminError};
 use crate::ids::NetworkName;
 use crate::journal::{self, Tenure, format_time_ms};
-use crate::store::disk::consistency::{self, Finding};
-use crate::store::disk::recovery;
+use crate::store::consistency::{self, Finding};
+use crate::store::recovery;
 use crate::store::view::{self, JournalFile};
 use crate::store::{Allocation, Owner, StoreOptions};
 

@@ -29,12 +29,12 @@ use std::time::Duration;
 
 use clap::{Parser, Subcommand};
 use podlease::admin::{Admin, AdminError, check_data_dir};
-use podlease::cni::version::SpecVersion;
 use podlease::config::DEFAULT_DATA_DIR;
+use podlease::config::SpecVersion;
 use podlease::config::discovery::{Configs, DiscoveryError, data_dir_from_configs};
 use podlease::ids::NetworkName;
 use podlease::store::StoreOptions;
-use podlease::store::disk::parse_lock_timeout;
+use podlease::store::parse_lock_timeout;
 
 /// Exit status: success.
 pub const EXIT_OK: u8 = 0;

@@ -1,8 +1,8 @@
 //! `podlease pool show|nodes|release-node|gc|routes`: cluster pools in etcd.
 
+use podlease::admin::AdminError;
 use podlease::config::pools::PoolsConfig;
 use podlease::ids::NetworkName;
-use podlease::ops::admin::AdminError;
 use podlease::pool::{PoolError, admin};
 
 use super::render::{Align, Table, json};

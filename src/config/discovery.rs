@@ -17,8 +17,7 @@ use serde_json::Value;
 use super::{IpamConfig, ReleaseConfig};
 // `IpamConfig::parse` takes the spec version and CNI_ARGS (empty here): the
 // one place the operator commands name them.
-use crate::cni::args::CniArgs;
-use crate::cni::version::SpecVersion;
+use super::SpecVersion;
 use crate::ids::NetworkName;
 
 /// The ipam types whose state podlease reads.
@@ -115,14 +114,14 @@ pub fn ipam_plugins(text: &str) -> Result<Vec<IpamPlugin>, String> {
 /// The [`super::ConfigError`] ADD would report.
 pub fn parse_ipam(plugin: &IpamPlugin) -> Result<IpamConfig, super::ConfigError> {
     let spec = SpecVersion::parse(&plugin.version).unwrap_or(SpecVersion::NEWEST);
-    IpamConfig::parse(&plugin.conf, spec, &CniArgs::default())
+    IpamConfig::parse(&plugin.conf, spec, &[])
 }
 
 /// Parses a plugin's ipam section exactly as ADD would, without CNI_ARGS;
 /// `None` when its `cniVersion` is not one ADD accepts.
 pub fn parse_ipam_as_add(plugin: &IpamPlugin) -> Option<Result<IpamConfig, super::ConfigError>> {
     let spec = SpecVersion::parse(&plugin.version)?;
-    Some(IpamConfig::parse(&plugin.conf, spec, &CniArgs::default()))
+    Some(IpamConfig::parse(&plugin.conf, spec, &[]))
 }
 
 /// The `cniVersion`s ADD accepts, for a message.

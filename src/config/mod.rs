@@ -13,8 +13,8 @@
 //! reclaim, reuse delay, sticky, journal, debug log), [`version`], [`subnet_file`],
 //! [`resolv`], [`known_keys`], `pools` (cluster pools).
 
-pub mod error;
 pub mod discovery;
+pub mod error;
 mod fields;
 mod json;
 pub mod known_keys;

@@ -5,11 +5,11 @@
 use std::collections::BTreeSet;
 use std::net::IpAddr;
 
+use super::error::Error;
 use super::{IpamResult, history};
 use crate::alloc::{Addresses, PickError, Picker, entries_for, is_complete, place_held, skips_for};
 use crate::config::resolv::Dns;
 use crate::config::{IpamConfig, Requested};
-use crate::error::Error;
 use crate::ids::{Attachment, NetworkName};
 use crate::range::RangeSet;
 use crate::store::{LockedNetwork, OwnerFile, StoreError, StoreOptions};
@@ -167,9 +167,9 @@ fn reserve_growing(
         growth += 1;
         let set = *set;
         net.abandon(owner)?;
-        match crate::pool::grow(p, set, req.network, net) {
+        match crate::pool::grow_pool(p, set, req.network, net) {
             Ok(c) => *pooled = Some(c),
-            Err(e) => return Ok(Reserved::PoolFailed(e)),
+            Err(e) => return Ok(Reserved::PoolFailed(e.into())),
         }
         owner = net.prepare_owner(req.who)?;
         outcome = reserve_all(net, &mut owner, req, pooled.as_ref().unwrap_or(cfg_in));

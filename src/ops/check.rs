@@ -6,9 +6,9 @@ use std::net::IpAddr;
 
 use serde_json::Value;
 
+use super::error::Error;
 use crate::alloc::entries_matching;
 use crate::config::IpamConfig;
-use crate::error::Error;
 use crate::ids::{Attachment, NetworkName};
 use crate::range::canonical;
 use crate::store::{LockedNetwork, StoreOptions};

@@ -1,8 +1,8 @@
 //! DEL: release what the attachment holds. Succeeds when it holds nothing,
 //! repeatedly, and whatever the state of the ranges in the config.
 
+use super::error::Error;
 use crate::config::ReleaseConfig;
-use crate::error::Error;
 use crate::ids::{Attachment, NetworkName};
 use crate::store::{LockedNetwork, StoreOptions};
 

@@ -8,8 +8,8 @@ use std::collections::BTreeSet;
 use std::net::IpAddr;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+use super::error::Error;
 use crate::config::ReleaseConfig;
-use crate::error::Error;
 use crate::ids::NetworkName;
 use crate::store::{Allocation, LockedNetwork, Owner, StoreOptions};
 

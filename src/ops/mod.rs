@@ -5,16 +5,12 @@
 //! failed ADD. Never: JSON encoding, environment variables.
 
 mod add;
-pub mod admin;
 mod check;
 mod del;
 pub mod error;
 pub mod gc;
 mod history;
-pub mod locate;
 mod status;
-pub mod tenancy;
-pub mod validate;
 
 pub use add::add;
 pub use check::check;
@@ -24,8 +20,6 @@ pub use status::status;
 
 // The element of IpamResult; `crate::ops::IpEntry` was its old home.
 pub use crate::alloc::IpEntry;
-// shim: old path, removed after the merge
-pub use crate::alloc::skips_for;
 use crate::config::Route;
 use crate::config::resolv::Dns;
 
@@ -33,8 +27,8 @@ use crate::config::resolv::Dns;
 /// directories) vanishing while the operation ran: an operator's `rm -r`, a
 /// restore. Everything there is a hint, and a failed operation undid its
 /// changes, so running it again is safe.
-fn hint_vanished(e: &crate::error::Error) -> bool {
-    use crate::error::Error;
+fn hint_vanished(e: &self::error::Error) -> bool {
+    use self::error::Error;
     use crate::store::StoreError;
     match e {
         Error::Store(StoreError::Io { source, path, .. }) => {
@@ -50,8 +44,8 @@ fn hint_vanished(e: &crate::error::Error) -> bool {
 /// Runs `op` again (at most twice more) when it failed only because part of
 /// `.podlease/` vanished under it.
 pub(crate) fn retry_if_hints_vanished<T>(
-    mut op: impl FnMut() -> Result<T, crate::error::Error>,
-) -> Result<T, crate::error::Error> {
+    mut op: impl FnMut() -> Result<T, self::error::Error>,
+) -> Result<T, self::error::Error> {
     let mut tries = 0;
     loop {
         match op() {

@@ -5,9 +5,9 @@
 use std::collections::BTreeSet;
 use std::net::IpAddr;
 
+use super::error::Error;
 use crate::alloc::{Addresses, PickError, Picker, skips_for};
 use crate::config::IpamConfig;
-use crate::error::Error;
 use crate::ids::NetworkName;
 use crate::store::{LockedNetwork, StoreError, StoreOptions};
 

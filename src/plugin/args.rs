@@ -10,8 +10,7 @@
 
 use std::net::IpAddr;
 
-// shim: old path (`cni::args::parse_requested_ip`), removed after the merge
-pub use crate::config::requested::parse_requested_ip;
+use crate::config::requested::parse_requested_ip;
 
 /// What we understand of `CNI_ARGS`.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -91,16 +90,6 @@ impl CniArgs {
             return Err(ArgsError::Unknown(unknown));
         }
         Ok(args)
-    }
-}
-
-/// shim: lets `IpamConfig::parse(.., &CniArgs::default())` in the operator
-/// commands compile now that it takes the requested addresses (`&[IpAddr]`);
-/// removed after the merge, when they pass `&[]`.
-impl std::ops::Deref for CniArgs {
-    type Target = [IpAddr];
-    fn deref(&self) -> &[IpAddr] {
-        &self.ips
     }
 }
 

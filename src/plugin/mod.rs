@@ -29,12 +29,12 @@ pub mod version;
 
 use std::collections::BTreeMap;
 
+use crate::config::SpecVersion;
 use crate::journal::Tap;
 use error::PluginError;
 use invocation::{Command, Invocation};
 use network::NetworkConfig;
 use request::Request;
-use version::SpecVersion;
 
 /// Largest network configuration we read (a config with a `prevResult` is a
 /// few KiB; anything near this is not a network config).

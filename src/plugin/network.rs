@@ -7,7 +7,7 @@ use serde_json::{Map, Value};
 
 use super::MAX_STDIN;
 use super::error::{InvocationError, PluginError};
-use super::version::SpecVersion;
+use crate::config::SpecVersion;
 use crate::config::{ConfigError, go_get};
 use crate::ids::NetworkName;
 

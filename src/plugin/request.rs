@@ -15,7 +15,7 @@ use super::invocation::{Command, Invocation};
 use super::network::NetworkConfig;
 use super::result;
 use super::store_options::StorePolicy;
-use super::version::SpecVersion;
+use crate::config::SpecVersion;
 use crate::config::{ConfigError, IpamConfig, ReleaseConfig, go_get};
 use crate::ids::{Attachment, NetworkName};
 use crate::ops;

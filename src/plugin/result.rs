@@ -5,8 +5,9 @@
 use serde::Serialize;
 use serde_json::{Map, Value, json};
 
-use super::version::{ResultStyle, SpecVersion};
+use super::version::ResultStyle;
 use crate::config::Route;
+use crate::config::SpecVersion;
 use crate::config::resolv::Dns;
 use crate::ops::IpamResult;
 use crate::range::Family;

@@ -5,7 +5,7 @@
 use std::sync::Arc;
 
 use super::RawInvocation;
-use super::version::SpecVersion;
+use crate::config::SpecVersion;
 use crate::config::{IpamConfig, ReleaseConfig};
 use crate::journal::{JournalOptions, Tap};
 use crate::store::StoreOptions;

@@ -4,8 +4,7 @@
 
 use super::error::InvocationError;
 use super::invocation::Command;
-// shim: old path (`cni::version::SpecVersion`), removed after the merge
-pub use crate::config::version::SpecVersion;
+use crate::config::version::SpecVersion;
 
 /// How a result is laid out for a version.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

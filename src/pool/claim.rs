@@ -12,9 +12,6 @@ use super::etcd::{Client, Cmp, Kv, Op, TxnResponse};
 use super::keys::{Keys, block_index, block_owner, config_value, id_value, nth_block};
 use crate::config::pools::{Pool, PoolsConfig};
 
-// shim: old paths (tests/cluster_pools.rs), removed after the merge
-pub use super::keys::{block_hex, pool_key};
-
 /// At most this many claim transactions per block wanted.
 const MAX_ATTEMPTS: usize = 32;
 

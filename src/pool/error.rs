@@ -3,11 +3,11 @@
 
 use ipnetwork::IpNetwork;
 
-use crate::error::ErrorCode;
 use crate::ids::NetworkName;
 use crate::store::StoreError;
 
-/// What can go wrong with a pool, each with its CNI code.
+/// What can go wrong with a pool; `plugin/error_code.rs` gives each its CNI
+/// code.
 #[derive(Debug, thiserror::Error)]
 pub enum PoolError {
     /// etcd cannot be reached or gave no answer in time (code 11).
@@ -49,21 +49,4 @@ pub enum PoolError {
     /// The network's state directory (`podlease pool gc`).
     #[error(transparent)]
     Store(#[from] StoreError),
-}
-
-impl PoolError {
-    /// The CNI code. (Moves to the plugin's code table after the issue 13
-    /// merge.)
-    pub fn code(&self) -> ErrorCode {
-        match self {
-            Self::Unavailable(_) => ErrorCode::TryAgainLater,
-            Self::Exhausted(_) => ErrorCode::PoolExhausted,
-            Self::Conflict(_) | Self::Config(_) => ErrorCode::InvalidConfig,
-            Self::NoBlock { .. } => ErrorCode::AttachmentMismatch,
-            Self::Status(_) => ErrorCode::NotAvailable,
-            // Store: only the operator's `pool gc` meets the store through
-            // a pool function, and it reports the message, not a code.
-            Self::Io(_) | Self::Protocol(_) | Self::Store(_) => ErrorCode::Io,
-        }
-    }
 }

@@ -29,11 +29,7 @@ use crate::store::LockedNetwork;
 pub use error::PoolError;
 use local::{BlockState, LocalBlock, LocalBlocks};
 
-// shim: old path, removed after the merge (this module then needs a plain
-// `use` of `Pool` and `PoolsConfig`)
-pub use crate::config::pools::{
-    DEFAULT_PREFIX, DEFAULT_RELEASE_AFTER_SECS, EtcdConfig, Pool, PoolsConfig,
-};
+use crate::config::pools::PoolsConfig;
 
 /// How many times one ADD may grow a pool before giving up.
 pub const MAX_GROWTH_PER_POOL: usize = 3;
@@ -161,21 +157,6 @@ pub fn grow_pool(
     acquire(pools, set, network, &meta, &mut blocks)?;
     with_blocks(cfg, pools, &blocks)
         .map_err(|i| PoolError::Io(format!("pool {i} has no block after a claim (a bug)")))
-}
-
-/// [`grow_pool`] with the crate's error.
-///
-/// # Errors
-/// [`crate::error::Error::Pool`].
-// shim: old signature, removed after the merge (ops::add then calls
-// `grow_pool`, converting its error with `?`/`into`)
-pub fn grow(
-    cfg: &IpamConfig,
-    set: usize,
-    network: &NetworkName,
-    net: &mut LockedNetwork,
-) -> Result<IpamConfig, crate::error::Error> {
-    grow_pool(cfg, set, network, net).map_err(Into::into)
 }
 
 /// For CHECK: `cfg` with the node's blocks (active or releasing) as range

@@ -6,9 +6,8 @@ use std::path::Path;
 use serde_json::json;
 
 use super::*;
-use crate::cni::args::CniArgs;
-use crate::cni::version::SpecVersion;
-use crate::error::ErrorCode;
+use crate::config::SpecVersion;
+use crate::plugin::error_code::{ErrorCode, pool as code_of};
 use crate::store::layout::Layout;
 
 fn config(data_dir: &Path, max_blocks: Option<u64>) -> IpamConfig {
@@ -27,7 +26,7 @@ fn config(data_dir: &Path, max_blocks: Option<u64>) -> IpamConfig {
             "etcd": {"endpoints": ["http://127.0.0.1:9"]},
         },
     });
-    IpamConfig::parse(&root, SpecVersion::V1_1_0, &CniArgs::default()).unwrap()
+    IpamConfig::parse(&root, SpecVersion::V1_1_0, &[]).unwrap()
 }
 
 fn pods() -> NetworkName {
@@ -54,7 +53,7 @@ fn check_without_a_block_is_an_attachment_mismatch() {
     let cfg = config(dir.path(), None);
     let e = for_check(&cfg, &pods()).unwrap_err();
     assert!(matches!(e, PoolError::NoBlock { index: 0, .. }), "{e:?}");
-    assert_eq!(e.code(), ErrorCode::AttachmentMismatch);
+    assert_eq!(code_of(&e), ErrorCode::AttachmentMismatch);
     assert_eq!(
         e.to_string(),
         "this node holds no block of pool 0 (10.244.0.0/16) for network pods"
@@ -81,7 +80,7 @@ fn status_with_a_damaged_record_is_not_available() {
     std::fs::write(local::path(&meta), "{").unwrap();
     let e = for_status(&cfg, &pods()).unwrap_err();
     assert!(matches!(e, PoolError::Status(_)), "{e:?}");
-    assert_eq!(e.code(), ErrorCode::NotAvailable);
+    assert_eq!(code_of(&e), ErrorCode::NotAvailable);
     assert!(e.to_string().contains("is damaged"), "{e}");
 }
 
