@@ -43,19 +43,5 @@ pub use options::{DEFAULT_FOREIGN_CLOCK_SLACK_SECS, StoreOptions, parse_lock_tim
 pub use owner::{Allocation, FileStamp, Owner, OwnerFile};
 pub use recovery::{Inspection, ReleaseEvent, ReleaseReason, inspect, report_release};
 
-/// The paths of the store's public items before issue 13 split `disk.rs`.
-pub mod disk {
-    // shim: old path, removed after the merge
-    pub use super::consistency;
-    // shim: old path, removed after the merge
-    pub use super::options::{DEFAULT_FOREIGN_CLOCK_SLACK_SECS, parse_lock_timeout};
-    // shim: old path, removed after the merge
-    pub use super::recovery;
-    // shim: old path, removed after the merge
-    pub use super::{
-        Allocation, FileStamp, LockedNetwork, Owner, OwnerFile, StoreError, StoreOptions,
-    };
-}
-
 #[cfg(test)]
 mod tests;
