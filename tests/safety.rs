@@ -110,7 +110,8 @@ fn podlease_dir_may_vanish_piece_by_piece() {
             let r = net.call("ADD", &id).args(&pod(i)).run(&common::podlease());
             held.insert(id, r.addresses());
         }
-        // A spare, a release log and a sticky record exist now.
+        // A release log and a sticky record exist now (and `spare`, an
+        // earlier build's inode pool, does not: removing it must be harmless).
         net.run("DEL", "c3").success_empty();
         held.remove("c3");
         for (step, command) in ["ADD", "CHECK", "DEL", "GC", "list", "ADD-again"]
@@ -180,8 +181,8 @@ fn podlease_dir_may_vanish_piece_by_piece() {
 }
 
 /// Item 9: address files are 0644 like host-local's (less the umask of the
-/// runtime; ours is 022 here), also when a spare inode of an older 0600
-/// file is reused.
+/// runtime; ours is 022 here), also for the address of a released 0600 file
+/// (as podlease 0.1 wrote them).
 #[test]
 fn address_files_are_mode_0644() {
     let net = Net::new(dual());
@@ -196,14 +197,14 @@ fn address_files_are_mode_0644() {
     for ip in net.add("a") {
         assert_eq!(mode(&ip), 0o644 & !umask, "{ip}");
     }
-    // A spare made from a 0600 file (as podlease 0.1 wrote them).
+    // A 0600 file (as podlease 0.1 wrote them), released.
     for ip in net.add("b") {
         std::fs::set_permissions(net.dir().join(&ip), std::fs::Permissions::from_mode(0o600))
             .unwrap();
     }
     net.run("DEL", "b").success_empty();
     for ip in net.add("c") {
-        assert_eq!(mode(&ip), 0o644, "{ip} (reused inode)");
+        assert_eq!(mode(&ip), 0o644, "{ip} (after a 0600 file)");
     }
 }
 

@@ -12,9 +12,9 @@ use serde::Serialize;
 
 use super::{Admin, AdminError, OwnerKind};
 use crate::alloc::Skips;
-use crate::alloc::skips_for;
+use crate::alloc::{integers_of, skips_for};
 use crate::ids::NetworkName;
-use crate::range::{Family, RangeSet, to_u128};
+use crate::range::{Family, RangeSet};
 use crate::store::{Allocation, inspect};
 
 /// A range, as configured and as validated.
@@ -209,13 +209,7 @@ impl Admin {
         let mut range_sets = Vec::new();
         let mut outside_ranges = 0;
         if let Some(ipam) = ipam {
-            let taken = |family: Family| -> BTreeSet<u128> {
-                allocs
-                    .iter()
-                    .filter(|a| Family::of(a.ip) == family)
-                    .map(|a| to_u128(a.ip))
-                    .collect()
-            };
+            let taken = |family| integers_of(family, allocs.iter().map(|a| a.ip));
             let (v4, v6) = (taken(Family::V4), taken(Family::V6));
             for (index, set) in ipam.range_sets.iter().enumerate() {
                 let family = set.family();
@@ -241,7 +235,7 @@ impl Admin {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::range::Range;
+    use crate::range::{Range, to_u128};
 
     fn set(specs: &[(&str, Option<&str>, Option<&str>)]) -> RangeSet {
         RangeSet::new(

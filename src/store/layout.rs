@@ -70,7 +70,7 @@ impl Layout {
         self.meta.join("released")
     }
 
-    /// The inode pool of podlease before issue 13, which the next rebuild
+    /// The inode pool of earlier podlease builds, which the next rebuild
     /// removes (see `recovery`); never read.
     pub fn legacy_spare_dir(&self) -> PathBuf {
         self.meta.join("spare")

@@ -170,7 +170,7 @@ fn reboot_releases(
     out
 }
 
-/// Removes `.podlease/spare/`, the inode pool of podlease before issue 13
+/// Removes `.podlease/spare/`, the inode pool of earlier podlease builds
 /// (blanked files of released addresses, never an allocation: host-local's
 /// scans and ours never match one). Nothing in it is read. Best effort, and
 /// only at a rebuild (after a crash, a reboot, or a change behind our back),
