@@ -1,7 +1,7 @@
 //! `podlease history`: who held an address, when, and why it changed,
 //! from the networks' address journals.
 //!
-//! (Not `ops::history`, which keeps the reuse-delay and sticky hints.)
+//! (The reuse-delay and sticky hints are `ops::preferences`.)
 //!
 //! Owns: matching a query to journal records, time windows. Never: the
 //! lock, or any write: it reads files only, so it works on a read-only

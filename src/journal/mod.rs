@@ -2,7 +2,7 @@
 //! a network's addresses, whoever made it, so an operator can answer "who had
 //! this address, when, and why did it change?" (`podlease history`).
 //!
-//! Not to be confused with `ops::history`, the reuse-delay and sticky hints:
+//! Not to be confused with `ops::preferences`, the reuse-delay and sticky hints:
 //! those are rewritten and forgotten; the journal is only ever appended to.
 //!
 //! Format (docs/journal.md): one JSON object per line in

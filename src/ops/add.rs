@@ -6,7 +6,7 @@ use std::collections::BTreeSet;
 use std::net::IpAddr;
 
 use super::error::Error;
-use super::{IpamResult, history};
+use super::{IpamResult, preferences};
 use crate::alloc::{Addresses, PickError, Picker, entries_for, is_complete, place_held, skips_for};
 use crate::config::resolv::Dns;
 use crate::config::{IpamConfig, Requested};
@@ -186,11 +186,11 @@ fn reserve_all(
     cfg: &IpamConfig,
 ) -> Result<Placed, Error> {
     let sticky = match &req.pod {
-        Some(pod) if cfg.sticky => history::sticky_addresses(net, pod),
+        Some(pod) if cfg.sticky => preferences::sticky_addresses(net, pod),
         _ => Vec::new(),
     };
     let mut picker = Picker::new(
-        history::recently_released(net, cfg.reuse_delay_secs),
+        preferences::recently_released(net, cfg.reuse_delay_secs),
         sticky,
     );
     let mut state = Reserving { net, owner };
@@ -280,9 +280,9 @@ fn record(
         net.set_cursor(*set, *ip)?;
     }
     let ips: Vec<IpAddr> = picked.iter().map(|(_, ip)| *ip).collect();
-    history::forget_released(net, &ips, cfg.reuse_delay_secs)?;
+    preferences::forget_released(net, &ips, cfg.reuse_delay_secs)?;
     if let (true, Some(pod)) = (cfg.sticky, &req.pod) {
-        history::remember_sticky(net, pod, &ips)?;
+        preferences::remember_sticky(net, pod, &ips)?;
     }
     net.finish(owner, req.pod.clone(), !req.kept.is_empty())?;
     Ok(())

@@ -31,7 +31,7 @@ fn del_once(
     };
     net.recover()?;
     let released = net.release(who, cfg.range_sets)?;
-    super::history::note_released(&mut net, &released, cfg.reuse_delay_secs)?;
+    super::preferences::note_released(&mut net, &released, cfg.reuse_delay_secs)?;
     net.commit()?;
     Ok(())
 }

@@ -103,7 +103,7 @@ pub fn collect(net: &mut LockedNetwork, rule: &KeepRule) -> Result<Collected, Er
             Err(e) => out.failures.push(Error::from(e)),
         }
     }
-    if let Err(e) = super::history::prune_sticky(net, &live_pods) {
+    if let Err(e) = super::preferences::prune_sticky(net, &live_pods) {
         out.failures.push(Error::from(e));
     }
     Ok(out)

@@ -9,7 +9,7 @@ mod check;
 mod del;
 pub mod error;
 pub mod gc;
-mod history;
+mod preferences;
 mod status;
 
 pub use add::add;
