@@ -45,16 +45,26 @@ const CONCURRENT_ADDS: usize = 480;
 const CONCURRENT_ROUNDS: usize = 3;
 const MUSL: &str = "x86_64-unknown-linux-musl";
 
-/// The four programs compared.
+/// The programs compared. `Noop` is the floor: linked exactly like the
+/// shipped podlease (static, not position-independent). `PieNoop`, the same
+/// no-op as a static-PIE (the musl target's default), and `/bin/true` are
+/// shown beside it for comparison.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 enum Prog {
     Podlease,
     HostLocal,
     True,
     Noop,
+    PieNoop,
 }
 
-const PROGS: [Prog; 4] = [Prog::Podlease, Prog::HostLocal, Prog::True, Prog::Noop];
+const PROGS: [Prog; 5] = [
+    Prog::Podlease,
+    Prog::HostLocal,
+    Prog::True,
+    Prog::Noop,
+    Prog::PieNoop,
+];
 const N: usize = PROGS.len();
 
 struct Setup {
@@ -62,6 +72,7 @@ struct Setup {
     host_local: PathBuf,
     true_bin: PathBuf,
     noop: PathBuf,
+    pie_noop: PathBuf,
     root: tempfile::TempDir,
 }
 
@@ -72,6 +83,7 @@ impl Setup {
             Prog::HostLocal => &self.host_local,
             Prog::True => &self.true_bin,
             Prog::Noop => &self.noop,
+            Prog::PieNoop => &self.pie_noop,
         }
     }
 
@@ -80,7 +92,7 @@ impl Setup {
     fn ipam_type(p: Prog) -> &'static str {
         match p {
             Prog::HostLocal => "host-local",
-            Prog::Podlease | Prog::True | Prog::Noop => "podlease",
+            Prog::Podlease | Prog::True | Prog::Noop | Prog::PieNoop => "podlease",
         }
     }
 
@@ -110,34 +122,37 @@ impl Setup {
     }
 }
 
-/// Builds the spawn floor: `fn main() {}`, statically linked (musl), into
-/// cargo's target tmp dir. Without the musl target, a static glibc no-op
-/// (slower to start, bench/README.md "Start-up"), said so in the output.
-/// Returns the path and how it was linked.
-fn build_noop() -> Result<(PathBuf, &'static str), String> {
+/// How the shipped binary is linked, beyond the release profile:
+/// `.cargo/config.toml`, `[target.x86_64-unknown-linux-musl] rustflags`.
+/// The floor must be linked the same way (checked at run time: `elf_kind`).
+const SHIPPED_FLAGS: &[&str] = &["-C", "relocation-model=static"];
+
+/// Builds a spawn floor: `fn main() {}`, statically linked (musl), with the
+/// release profile's code generation (opt-level 3, one codegen unit, fat
+/// LTO, stripped) and `extra` flags, into cargo's target tmp dir as `name`.
+/// Without the musl target, a static glibc no-op (slower to start,
+/// bench/README.md "Start-up"), said so in the output. Returns the path and
+/// how it was linked.
+fn build_noop(name: &str, extra: &[&str]) -> Result<(PathBuf, String), String> {
     let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("spawn-floor");
     std::fs::create_dir_all(&dir).map_err(|e| e.to_string())?;
     let src = dir.join("noop.rs");
     std::fs::write(&src, "fn main() {}\n").map_err(|e| e.to_string())?;
-    let out = dir.join("noop");
+    let out = dir.join(name);
     let mut why = String::new();
     for (flags, what) in [
-        (&["--target", MUSL][..], "static musl"),
+        (&["--target", MUSL][..], "musl"),
         (
             &["-C", "target-feature=+crt-static"][..],
-            "static glibc: NO musl target, slower than the musl floor",
+            "glibc: NO musl target, slower than the musl floor",
         ),
     ] {
         let st = Command::new("rustc")
-            .args([
-                "--edition",
-                "2021",
-                "-C",
-                "opt-level=3",
-                "-C",
-                "strip=symbols",
-            ])
+            .args(["--edition", "2021"])
+            .args(["-C", "opt-level=3", "-C", "codegen-units=1"])
+            .args(["-C", "lto=fat", "-C", "strip=symbols"])
             .args(flags)
+            .args(extra)
             .arg("-o")
             .arg(&out)
             .arg(&src)
@@ -145,7 +160,7 @@ fn build_noop() -> Result<(PathBuf, &'static str), String> {
             .output()
             .map_err(|e| format!("rustc: {e}"))?;
         if st.status.success() {
-            return Ok((out, what));
+            return Ok((out.clone(), format!("{}, {what}", elf_kind(&out))));
         }
         why = String::from_utf8_lossy(&st.stderr)
             .lines()
@@ -154,6 +169,45 @@ fn build_noop() -> Result<(PathBuf, &'static str), String> {
             .to_owned();
     }
     Err(format!("rustc failed: {why}"))
+}
+
+/// How an ELF executable is linked: static or dynamic (a `PT_INTERP`
+/// program header names a loader), position-independent or not (`e_type`
+/// `ET_DYN` or `ET_EXEC`). A static-PIE relocates its own image at every
+/// start; the no-op floor must match podlease here to be fair.
+fn elf_kind(path: &Path) -> &'static str {
+    let Ok(b) = std::fs::read(path) else {
+        return "unreadable";
+    };
+    let u16_at = |o: usize| b.get(o..o + 2).map(|x| u16::from_le_bytes([x[0], x[1]]));
+    let u32_at = |o: usize| {
+        b.get(o..o + 4)
+            .map(|x| u32::from_le_bytes([x[0], x[1], x[2], x[3]]))
+    };
+    let u64_at = |o: usize| {
+        b.get(o..o + 8)
+            .map(|x| u64::from_le_bytes(x.try_into().unwrap()))
+    };
+    // ELF64, little-endian only (x86_64, aarch64).
+    if b.get(..6) != Some(&[0x7f, b'E', b'L', b'F', 2, 1][..]) {
+        return "not a little-endian ELF64 file";
+    }
+    let (Some(e_type), Some(phoff), Some(phentsize), Some(phnum)) =
+        (u16_at(16), u64_at(32), u16_at(54), u16_at(56))
+    else {
+        return "truncated ELF file";
+    };
+    let interp = (0..usize::from(phnum)).any(|i| {
+        let at = usize::try_from(phoff).unwrap_or(usize::MAX) + i * usize::from(phentsize);
+        u32_at(at) == Some(3) // PT_INTERP
+    });
+    match (interp, e_type) {
+        (false, 2) => "static, not PIE (ET_EXEC)",
+        (false, 3) => "static-PIE (ET_DYN)",
+        (true, 2) => "dynamic, not PIE",
+        (true, 3) => "dynamic PIE",
+        _ => "ELF, neither an executable nor PIE",
+    }
 }
 
 /// One plugin call: what came back and how long it took, spawn to exit.
@@ -587,15 +641,32 @@ fn main() {
         );
         return;
     }
-    let (noop, noop_kind) = build_noop().unwrap_or_else(|why| {
-        panic!("cannot build the static no-op (the spawn floor): {why}; rustup target add {MUSL}")
-    });
+    let floor = |name: &str, extra: &[&str]| {
+        build_noop(name, extra).unwrap_or_else(|why| {
+            panic!(
+                "cannot build the static no-op (the spawn floor): {why}; rustup target add {MUSL}"
+            )
+        })
+    };
+    let (noop, noop_kind) = floor("noop", SHIPPED_FLAGS);
+    let (pie_noop, pie_noop_kind) = floor("noop-pie", &[]);
+    let podlease_kind = elf_kind(&a.podlease);
+    // The floor is only fair if it starts the way podlease does.
+    let floor_note = if noop_kind.starts_with(podlease_kind) {
+        String::new()
+    } else {
+        format!(
+            "\n- **WARNING: the floor is not linked like podlease** (podlease: {podlease_kind}; \
+             no-op: {noop_kind}): ratios against the no-op are not fair"
+        )
+    };
     let (parent, why) = choose_parent(a.dir.clone());
     let s = Setup {
         podlease: a.podlease.clone(),
         host_local: a.host_local.clone(),
         true_bin,
         noop,
+        pie_noop,
         root: tempfile::tempdir_in(&parent).unwrap(),
     };
     if a.concurrent_only {
@@ -608,13 +679,14 @@ fn main() {
             println!("{p:?} rounds, ms: {ms:?}");
         }
         println!(
-            "{}: podlease {:.0} µs, host-local {:.0} µs, /bin/true {:.0} µs, static no-op {:.0} µs; \
-             podlease / no-op {:.2}; distinct {}",
+            "{}: podlease {:.0} µs, host-local {:.0} µs, /bin/true {:.0} µs, static no-op {:.0} µs, \
+             static-PIE no-op {:.0} µs; podlease / no-op {:.2}; distinct {}",
             r.name,
             r.of(Prog::Podlease),
             r.of(Prog::HostLocal),
             r.of(Prog::True),
             r.of(Prog::Noop),
+            r.of(Prog::PieNoop),
             r.of(Prog::Podlease) / r.of(Prog::Noop),
             distinct[0]
         );
@@ -626,7 +698,7 @@ fn main() {
     let cpus = std::thread::available_parallelism().map_or(0, usize::from);
     println!("# podlease vs host-local, side by side\n");
     println!(
-        "- podlease: {} ({} bytes, {:.0} KiB)",
+        "- podlease: {} ({} bytes, {:.0} KiB, {podlease_kind})",
         s.podlease.display(),
         size(&s.podlease),
         size(&s.podlease) as f64 / 1024.0
@@ -637,11 +709,15 @@ fn main() {
         size(&s.host_local)
     );
     println!(
-        "- floors, spawned with the same environment and stdin: {} (dynamic) and \
-         {} (`fn main() {{}}`, {noop_kind}, {} bytes, built by this run)",
-        s.true_bin.display(),
+        "- the floor, spawned with the same environment and stdin: {} (`fn main() {{}}`, \
+         {noop_kind}, {} bytes, built by this run, linked like podlease); beside it \
+         {} (the same no-op, {pie_noop_kind}, {} bytes) and {} ({}){floor_note}",
         s.noop.display(),
-        size(&s.noop)
+        size(&s.noop),
+        s.pie_noop.display(),
+        size(&s.pie_noop),
+        s.true_bin.display(),
+        elf_kind(&s.true_bin),
     );
     println!(
         "- data directories: {} on {}",
@@ -749,9 +825,10 @@ fn main() {
     );
     let (er, hr, br, b6r) = (empty.rows(), held.rows(), big.rows(), big6.rows());
     println!(
-        "| case | podlease µs | host-local µs | /bin/true µs | static no-op µs | podlease / host-local | podlease / no-op |"
+        "| case | podlease µs | host-local µs | /bin/true µs | static no-op µs | \
+         static-PIE no-op µs | podlease / host-local | podlease / no-op |"
     );
-    println!("|---|---:|---:|---:|---:|---:|---:|");
+    println!("|---|---:|---:|---:|---:|---:|---:|---:|");
     let all: Vec<&Row> = std::iter::once(&version)
         .chain(&er)
         .chain(&hr)
@@ -761,12 +838,13 @@ fn main() {
         .collect();
     for r in &all {
         println!(
-            "| {} | {:.0} | {:.0} | {:.0} | {:.0} | {:.2} | {:.2} |",
+            "| {} | {:.0} | {:.0} | {:.0} | {:.0} | {:.0} | {:.2} | {:.2} |",
             r.name,
             r.of(Prog::Podlease),
             r.of(Prog::HostLocal),
             r.of(Prog::True),
             r.of(Prog::Noop),
+            r.of(Prog::PieNoop),
             r.of(Prog::Podlease) / r.of(Prog::HostLocal),
             r.of(Prog::Podlease) / r.of(Prog::Noop)
         );

@@ -7,6 +7,7 @@ mod cli;
 
 use std::collections::BTreeMap;
 use std::io::{Read, Write};
+use std::os::fd::AsFd;
 use std::process::ExitCode;
 
 use podlease::config::SpecVersion;
@@ -68,17 +69,35 @@ fn main() -> ExitCode {
         });
     // Warnings first: a runtime may stop reading once it has the result.
     let _ = std::io::stderr().lock().write_all(&outcome.stderr);
-    let mut out = std::io::stdout().lock();
     // If stdout is gone the runtime has gone too; nothing is left to tell.
-    let _ = out.write_all(&outcome.stdout).and_then(|()| out.flush());
+    let _ = write_stdout(&outcome.stdout);
     ExitCode::from(outcome.status)
+}
+
+/// Writes `bytes` to stdout unbuffered, in one `write` as a rule. Rust's
+/// stdout is line-buffered: a pretty-printed result went out in two system
+/// calls, all lines but the last `}`, then that at the flush
+/// (docs/fast-paths.md, "What an ADD costs"). Holds stdout's lock, so
+/// nothing written through `std::io::stdout()` interleaves.
+fn write_stdout(mut bytes: &[u8]) -> std::io::Result<()> {
+    let stdout = std::io::stdout();
+    let mut lock = stdout.lock();
+    lock.flush()?;
+    while !bytes.is_empty() {
+        match rustix::io::write(lock.as_fd(), bytes) {
+            Ok(0) => return Err(std::io::ErrorKind::WriteZero.into()),
+            Ok(n) => bytes = bytes.get(n..).unwrap_or_default(),
+            Err(rustix::io::Errno::INTR) => {}
+            Err(e) => return Err(e.into()),
+        }
+    }
+    Ok(())
 }
 
 /// Writes a CNI result or error and ends the process with status 1, from any
 /// thread: a lock wait that timed out (`store::lock::TimeoutHook`).
 fn exit_with(stdout: &[u8]) -> ! {
-    let mut out = std::io::stdout().lock();
-    let _ = out.write_all(stdout).and_then(|()| out.flush());
+    let _ = write_stdout(stdout);
     #[allow(clippy::exit)] // the one other way out of the process, see above
     std::process::exit(1)
 }
