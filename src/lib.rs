@@ -27,13 +27,14 @@
 //!    the one table from error to CNI code.
 //!
 //! # Layers (a module imports only from those below it)
-//! [`gonet`], [`range`], [`ids`] → [`journal`] → [`config`] → [`alloc`] →
+//! [`gonet`], [`range`], [`ids`], [`bytesearch`] → [`journal`] → [`config`] → [`alloc`] →
 //! [`store`] → [`pool`] → [`ops`] (errors: [`ops::error`]) → `admin` →
 //! [`plugin`] → `main.rs`, `cli/`.
 #![forbid(unsafe_code)]
 
 pub mod admin;
 pub mod alloc;
+pub mod bytesearch;
 pub mod config;
 pub mod gonet;
 pub mod ids;

@@ -3,6 +3,7 @@
 //! not a parse of the whole bucket; a removed record is blanked in place
 //! with spaces, which readers skip (see `index` for why).
 
+use crate::bytesearch;
 use std::collections::BTreeMap;
 use std::net::IpAddr;
 
@@ -58,58 +59,18 @@ pub(super) fn blank_bytes(text: &str) -> usize {
     let bytes = text.as_bytes();
     let mut blank = 0;
     let mut at = 0;
-    while let Some(i) = bytes.get(at..).and_then(|rest| search::byte(b'\n', rest)) {
+    while let Some(i) = bytes
+        .get(at..)
+        .and_then(|rest| bytesearch::byte(b'\n', rest))
+    {
         let line = bytes.get(at + i + 1..).unwrap_or_default();
-        let len = search::byte(b'\n', line).unwrap_or(line.len());
+        let len = bytesearch::byte(b'\n', line).unwrap_or(line.len());
         if line.first() == Some(&b' ') {
             blank += len;
         }
         at += i + 1 + len;
     }
     blank
-}
-
-/// Byte and substring search without run-time CPU feature detection.
-///
-/// memchr's top-level functions pick AVX2 or SSE2 at their first call by
-/// executing `cpuid`, which traps to the hypervisor in a virtual machine:
-/// measured at about 60 µs per process on this project's VMs, more than a
-/// whole index lookup, paid by every ADD, DEL and CHECK. SSE2 is part of
-/// x86_64, so memchr's SSE2 routines need no detection; other architectures
-/// (aarch64 has NEON as baseline) use memchr's own entry points.
-pub(super) mod search {
-    /// The first `needle` in `haystack`.
-    pub fn byte(needle: u8, haystack: &[u8]) -> Option<usize> {
-        #[cfg(target_arch = "x86_64")]
-        {
-            match memchr::arch::x86_64::sse2::memchr::One::new(needle) {
-                Some(one) => one.find(haystack),
-                None => haystack.iter().position(|b| *b == needle),
-            }
-        }
-        #[cfg(not(target_arch = "x86_64"))]
-        {
-            memchr::memchr(needle, haystack)
-        }
-    }
-
-    /// The first occurrence of `needle` in `haystack`.
-    pub fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
-        #[cfg(target_arch = "x86_64")]
-        {
-            use memchr::arch::x86_64::sse2::packedpair::Finder;
-            match Finder::new(needle) {
-                Some(f) if haystack.len() >= f.min_haystack_len() => f.find(haystack, needle),
-                _ => haystack
-                    .windows(needle.len().max(1))
-                    .position(|w| w == needle),
-            }
-        }
-        #[cfg(not(target_arch = "x86_64"))]
-        {
-            memchr::memmem::find(haystack, needle)
-        }
-    }
 }
 
 /// Whether `text` looks like a bucket we wrote: empty (created ahead of its
@@ -152,13 +113,13 @@ pub(super) fn find_record(text: &str, key: &str) -> Option<std::ops::Range<usize
     // SIMD search: std's `str::find` was a tenth of a DEL's time in a
     // bucket of 190 entries.
     let needle = format!("\nkey {key}\n");
-    let start = search::find(text.as_bytes(), needle.as_bytes())? + 1;
+    let start = bytesearch::find(text.as_bytes(), needle.as_bytes())? + 1;
     let mut end = start + "key ".len() + key.len() + 1;
     while let Some(rest) = text.get(end..) {
         if !(rest.starts_with("ip ") || rest.starts_with("pod ")) {
             break;
         }
-        end += search::byte(b'\n', rest.as_bytes()).map_or(rest.len(), |i| i + 1);
+        end += bytesearch::byte(b'\n', rest.as_bytes()).map_or(rest.len(), |i| i + 1);
     }
     Some(start..end)
 }
