@@ -93,7 +93,10 @@ impl LocalBlocks {
     /// a block forgotten here could be claimed twice by this node.
     pub fn read(meta: &Path) -> Result<Self, PoolError> {
         let p = path(meta);
-        let mut text = Vec::new();
+        // Room for a typical record up front: `take` hides the file's size
+        // from `read_to_end`, which would otherwise grow the buffer (and
+        // read again) from 32 bytes, five reads for a few hundred bytes.
+        let mut text = Vec::with_capacity(8192);
         match File::open(&p) {
             Ok(f) => {
                 f.take(MAX_FILE)
