@@ -2,7 +2,7 @@
 //! whole lines, under the network's lock, rotating first when they would
 //! take the file past `maxBytes`. Nothing here ever fails an operation.
 
-use std::fs::{self, File, OpenOptions};
+use std::fs::{File, OpenOptions};
 use std::io::{self, Write};
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::PathBuf;
@@ -122,28 +122,34 @@ impl Journal {
         }
     }
 
-    fn open(&self) -> io::Result<File> {
-        OpenOptions::new()
+    /// Opens the journal for appending: only ever a regular file. A symlink
+    /// is refused by `O_NOFOLLOW`; a FIFO without a reader by `O_NONBLOCK`
+    /// (`ENXIO`: a blocking open would hold the operation, and the lock,
+    /// until someone reads it); anything else by its type, from the `fstat`
+    /// the size check needs anyway.
+    fn open(&self) -> io::Result<(File, u64)> {
+        let file = OpenOptions::new()
             .append(true)
             .create(true)
             .mode(0o600)
+            .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK)
             .open(&self.path)
+            .map_err(|e| match e.raw_os_error() {
+                Some(libc::ELOOP | libc::ENXIO) => io::Error::other("not a regular file"),
+                _ => e,
+            })?;
+        let meta = file.metadata()?;
+        if !meta.file_type().is_file() {
+            return Err(io::Error::other("not a regular file"));
+        }
+        Ok((file, meta.len()))
     }
 
     fn append(&self, text: &[u8]) -> io::Result<()> {
-        // Only ever a regular file: opening a FIFO for writing would block
-        // the operation (and the lock) until someone reads it.
-        if let Ok(m) = fs::symlink_metadata(&self.path)
-            && !m.file_type().is_file()
-        {
-            return Err(io::Error::other("not a regular file"));
-        }
-        let mut file = self.open()?;
-        let mut size = file.metadata()?.len();
+        let (mut file, mut size) = self.open()?;
         if size > 0 && size + text.len() as u64 > self.opts.max_bytes {
             rotate(&self.path, self.opts.max_files)?;
-            file = self.open()?;
-            size = file.metadata()?.len();
+            (file, size) = self.open()?;
         }
         // One write of whole lines: a reader sees all of them or a torn last
         // line (only a full disk or a crash cuts it), never another

@@ -193,6 +193,20 @@ fn a_failing_write_is_remembered_not_returned() {
 }
 
 #[test]
+fn a_symlink_is_never_written_through() {
+    let dir = tempfile::tempdir().unwrap();
+    let elsewhere = dir.path().join("elsewhere");
+    std::fs::write(&elsewhere, "not ours\n").unwrap();
+    let path = dir.path().join(FILE_NAME);
+    std::os::unix::fs::symlink(&elsewhere, &path).unwrap();
+    let mut j = Journal::new(path, JournalOptions::default());
+    j.push(Record::now(Event::Allocate, ip("10.0.0.2"), Reason::Add));
+    j.flush();
+    assert!(j.failure().unwrap().contains("not a regular file"));
+    assert_eq!(std::fs::read_to_string(&elsewhere).unwrap(), "not ours\n");
+}
+
+#[test]
 fn a_fifo_is_never_opened() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join(FILE_NAME);

@@ -12,10 +12,12 @@ use std::time::Duration;
 
 use fs2::FileExt;
 
-/// Proof that the network's lock is held. Unlocks on drop.
+/// Proof that the network's lock is held. Dropping it closes the lock
+/// file's only descriptor, which releases the `flock` (an explicit unlock
+/// before the close was one more system call for nothing).
 #[derive(Debug)]
 pub struct NetworkLock {
-    file: File,
+    _file: File,
 }
 
 /// Why the lock could not be taken.
@@ -83,7 +85,7 @@ impl NetworkLock {
             .open(path)
             .map_err(io_error(path))?;
         if try_lock(&file, Mode::Exclusive).map_err(io_error(path))? {
-            return Ok(Self { file });
+            return Ok(Self { _file: file });
         }
         match on_timeout {
             Some(hook) => wait_here(file, path, timeout, hook),
@@ -104,7 +106,7 @@ impl NetworkLock {
             .open(path)
             .map_err(io_error(path))?;
         if try_lock(&file, Mode::Shared).map_err(io_error(path))? {
-            return Ok(Self { file });
+            return Ok(Self { _file: file });
         }
         wait_on_helper(file, path, timeout, Mode::Shared)
     }
@@ -198,7 +200,7 @@ fn wait_here(
         }
     }
     let _ = done.send(());
-    Ok(NetworkLock { file })
+    Ok(NetworkLock { _file: file })
 }
 
 /// Waits for the lock on a helper thread, giving up after `timeout`.
@@ -215,23 +217,18 @@ fn wait_on_helper(
     std::thread::Builder::new()
         .stack_size(64 * 1024)
         .spawn(move || {
+            let locked = mode.lock(&waiter);
+            // Closed before the caller hears of it: the caller's descriptor
+            // is then the lock's only one, and dropping it releases the lock.
+            drop(waiter);
             // The send fails only if we already gave up; the process is then exiting.
-            let _ = tx.send(mode.lock(&waiter));
+            let _ = tx.send(locked);
         })
         .map_err(io_error(path))?;
     match rx.recv_timeout(timeout) {
-        Ok(Ok(())) => Ok(NetworkLock { file }),
+        Ok(Ok(())) => Ok(NetworkLock { _file: file }),
         Ok(Err(e)) => Err(io_error(path)(e)),
         Err(_) => Err(timed_out(path, timeout)),
-    }
-}
-
-impl Drop for NetworkLock {
-    #[allow(clippy::disallowed_methods)]
-    fn drop(&mut self) {
-        // Closing the descriptor would release the lock as well; unlocking
-        // first makes the release explicit and independent of other clones.
-        let _ = FileExt::unlock(&self.file);
     }
 }
 
