@@ -117,11 +117,10 @@ fn already_held(
     cfg: &IpamConfig,
 ) -> Result<Placed, Error> {
     let held = net.find_exact(who)?;
-    place_held(&cfg.range_sets, &cfg.requested, &held).map_err(|why| {
-        Error::AttachmentMismatch(format!(
-            "container {} interface {} already {why}; a repeated ADD must match the first one (DEL it first to change it)",
-            who.container_id, who.ifname
-        ))
+    place_held(&cfg.range_sets, &cfg.requested, &held).map_err(|why| Error::RepeatedAddDiffers {
+        container_id: who.container_id.to_string(),
+        ifname: who.ifname.to_string(),
+        why,
     })
 }
 
@@ -129,10 +128,10 @@ fn already_held(
 /// interface of the container: giving it to this one could give it to two.
 fn refuse_legacy(net: &mut LockedNetwork, who: &Attachment) -> Result<(), Error> {
     match net.find_legacy(&who.container_id)?.first() {
-        Some(ip) => Err(Error::AttachmentMismatch(format!(
-            "container {} holds {ip} through a legacy id-only reservation, which cannot tell its interfaces apart; DEL the container (or `podlease release {ip}`) first",
-            who.container_id
-        ))),
+        Some(ip) => Err(Error::LegacyReservation {
+            container_id: who.container_id.to_string(),
+            ip: *ip,
+        }),
         None => Ok(()),
     }
 }

@@ -77,11 +77,10 @@ fn check_once(
             ifname: who.ifname.to_string(),
         });
     }
-    let mismatch = |why: String| {
-        Error::AttachmentMismatch(format!(
-            "container {} interface {} {why}",
-            who.container_id, who.ifname
-        ))
+    let mismatch = |why: String| Error::CheckMismatch {
+        container_id: who.container_id.to_string(),
+        ifname: who.ifname.to_string(),
+        why,
     };
     entries_matching(&cfg.range_sets, &cfg.requested, &held).map_err(mismatch)?;
     if let Some(prev) = prev_result {

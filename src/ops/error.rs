@@ -64,15 +64,63 @@ pub enum Error {
         /// Who holds it.
         holder: String,
     },
-    /// The attachment's addresses do not match what is expected. (Still a
-    /// sentence: its three producers, ADD, CHECK and the pools' CHECK, each
-    /// word a different mismatch.)
-    #[error("{0}")]
-    AttachmentMismatch(String),
-    /// STATUS: ADD cannot be served. (A sentence: the reasons come from the
-    /// store, the pools' local state and the subnet file.)
-    #[error("{0}")]
-    NotAvailable(String),
+    /// A repeated ADD asks for other addresses than the attachment holds.
+    #[error(
+        "container {container_id} interface {ifname} already {why}; a repeated ADD must match the first one (DEL it first to change it)"
+    )]
+    RepeatedAddDiffers {
+        /// Container id.
+        container_id: String,
+        /// Interface.
+        ifname: String,
+        /// What it holds that the ADD does not ask for (`alloc::placement`).
+        why: String,
+    },
+    /// An ADD for a container that holds an address through a legacy,
+    /// id-only file (host-local before 2018), which names no interface.
+    #[error(
+        "container {container_id} holds {ip} through a legacy id-only reservation, which cannot tell its interfaces apart; DEL the container (or `podlease release {ip}`) first"
+    )]
+    LegacyReservation {
+        /// Container id.
+        container_id: String,
+        /// The address the legacy file holds.
+        ip: IpAddr,
+    },
+    /// CHECK: what the attachment holds does not match the config or the
+    /// previous result.
+    #[error("container {container_id} interface {ifname} {why}")]
+    CheckMismatch {
+        /// Container id.
+        container_id: String,
+        /// Interface.
+        ifname: String,
+        /// The mismatch (`alloc::placement`, or an address `prevResult`
+        /// does not list).
+        why: String,
+    },
+    /// STATUS: the state directory cannot be used.
+    #[error("state directory unusable: {reason}")]
+    StateUnusable {
+        /// The store's error, as its message.
+        reason: String,
+    },
+    /// STATUS: a range set has no free address.
+    #[error("range set {set} ({ranges}) of network {network} has no free address")]
+    RangeSetFull {
+        /// Range set index.
+        set: usize,
+        /// Its ranges.
+        ranges: String,
+        /// Network.
+        network: String,
+    },
+    /// STATUS: the node's range (`subnetFile`) is not there yet.
+    #[error("{message}")]
+    NodeRangeMissing {
+        /// The subnet file's problem, as config words it.
+        message: String,
+    },
     /// ADD failed and undoing its partial work failed too.
     #[error("{cause}; undoing the partial allocation also failed: {rollback}")]
     RolledBack {

@@ -33,10 +33,11 @@ impl Addresses for Looking<'_> {
 /// unless a range set is (nearly) full.
 ///
 /// # Errors
-/// [`Error::NotAvailable`] with the reason.
+/// [`Error::StateUnusable`] or [`Error::RangeSetFull`] (code 50).
 pub fn status(network: &NetworkName, cfg: &IpamConfig, opts: &StoreOptions) -> Result<(), Error> {
-    let unusable =
-        |e: &dyn std::fmt::Display| Error::NotAvailable(format!("state directory unusable: {e}"));
+    let unusable = |e: &dyn std::fmt::Display| Error::StateUnusable {
+        reason: e.to_string(),
+    };
     let mut net = LockedNetwork::open(&cfg.data_dir, network, opts).map_err(|e| unusable(&e))?;
     net.check_writable().map_err(|e| unusable(&e))?;
     // No reuse delay, no sticky address: any free address will do.
@@ -56,9 +57,11 @@ pub fn status(network: &NetworkName, cfg: &IpamConfig, opts: &StoreOptions) -> R
     }
     net.commit().map_err(|e| unusable(&e))?;
     if let Some((idx, set)) = full {
-        return Err(Error::NotAvailable(format!(
-            "range set {idx} ({set}) of network {network} has no free address"
-        )));
+        return Err(Error::RangeSetFull {
+            set: idx,
+            ranges: set.to_string(),
+            network: network.to_string(),
+        });
     }
     Ok(())
 }

@@ -86,8 +86,12 @@ pub fn operation(e: &OpError) -> ErrorCode {
         OpError::UnknownAttachment { .. } => ErrorCode::UnknownContainer,
         OpError::Exhausted { .. } => ErrorCode::PoolExhausted,
         OpError::AddressInUse { .. } => ErrorCode::AddressInUse,
-        OpError::AttachmentMismatch(_) => ErrorCode::AttachmentMismatch,
-        OpError::NotAvailable(_) => ErrorCode::NotAvailable,
+        OpError::RepeatedAddDiffers { .. }
+        | OpError::LegacyReservation { .. }
+        | OpError::CheckMismatch { .. } => ErrorCode::AttachmentMismatch,
+        OpError::StateUnusable { .. }
+        | OpError::RangeSetFull { .. }
+        | OpError::NodeRangeMissing { .. } => ErrorCode::NotAvailable,
         OpError::Internal(_) => ErrorCode::Internal,
         OpError::RolledBack { cause, .. } => operation(cause),
         OpError::Pool(e) => pool(e),

@@ -198,7 +198,7 @@ fn read_gc(network: NetworkName, root: &Value) -> Result<Request, PluginError> {
 fn read_status(network: NetworkName, net: &NetworkConfig) -> Result<Request, PluginError> {
     // A node range that is not there yet means "not available", not a bad config.
     let cfg = IpamConfig::parse(&net.root, net.version, &[]).map_err(|e| match e {
-        ConfigError::SubnetFile { message, .. } => OpError::NotAvailable(message),
+        ConfigError::SubnetFile { message, .. } => OpError::NodeRangeMissing { message },
         other => OpError::Config(other),
     })?;
     let cfg = crate::pool::for_status(&cfg, &network)?.unwrap_or(cfg);
