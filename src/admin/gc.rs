@@ -8,7 +8,7 @@ use super::{Admin, AdminError, AllocationInfo, listed};
 use crate::ids::NetworkName;
 use crate::ops::error::Error;
 use crate::ops::gc::{KeepRule, collect, partition};
-use crate::store::{Allocation, inspect};
+use crate::store::Allocation;
 
 /// One network of `podlease gc`.
 #[derive(Debug, Clone, Serialize)]
@@ -82,13 +82,7 @@ impl Admin {
             kept,
         };
         if dry_run {
-            let found = inspect(
-                &self.data_dir,
-                network,
-                &self.opts_for(network),
-                self.reclaim_of(network),
-            )?
-            .ok_or_else(|| self.no_state(network))?;
+            let found = self.inspect_existing(network)?;
             let (kept, doomed) = partition(rule, found.allocations);
             return Ok(report(&doomed, kept.len()));
         }

@@ -48,7 +48,7 @@ pub use verify::{NetworkVerify, VerifyReport, verify};
 use crate::config::discovery::Configs;
 use crate::ids::NetworkName;
 use crate::store::view;
-use crate::store::{Allocation, LockedNetwork, ReleaseReason, StoreOptions, inspect};
+use crate::store::{Allocation, Inspection, LockedNetwork, ReleaseReason, StoreOptions, inspect};
 
 /// The operator's handle on one data directory.
 #[derive(Debug, Clone)]
@@ -156,6 +156,23 @@ impl Admin {
         ))
     }
 
+    /// What `network`'s state holds and what recovery would do to it,
+    /// changing nothing (`store::inspect`, as the network's config says);
+    /// `None` for a network without state.
+    fn inspect(&self, network: &NetworkName) -> Result<Option<Inspection>, AdminError> {
+        Ok(inspect(
+            &self.data_dir,
+            network,
+            &self.opts_for(network),
+            self.reclaim_of(network),
+        )?)
+    }
+
+    /// Like [`Self::inspect`], for a network that must have state.
+    fn inspect_existing(&self, network: &NetworkName) -> Result<Inspection, AdminError> {
+        self.inspect(network)?.ok_or_else(|| self.no_state(network))
+    }
+
     /// Takes the network's lock for a change and runs recovery (as the
     /// network's config says; see [`Self::opts_for`]); never creates a
     /// directory for a network without state.
@@ -174,13 +191,7 @@ impl Admin {
         network: &NetworkName,
         target: Option<&Target>,
     ) -> Result<Vec<AllocationInfo>, AdminError> {
-        let found = inspect(
-            &self.data_dir,
-            network,
-            &self.opts_for(network),
-            self.reclaim_of(network),
-        )?
-        .ok_or_else(|| self.no_state(network))?;
+        let found = self.inspect_existing(network)?;
         let cfg = self.configs.get(network);
         let conditional = if self.reclaim_of(network).is_none() {
             " (if reclaimOnReboot is on: the network's config was not found)"

@@ -15,7 +15,7 @@ use crate::alloc::Skips;
 use crate::alloc::{integers_of, skips_for};
 use crate::ids::NetworkName;
 use crate::range::{Family, RangeSet};
-use crate::store::{Allocation, inspect};
+use crate::store::Allocation;
 
 /// A range, as configured and as validated.
 #[derive(Debug, Clone, Serialize)]
@@ -182,14 +182,10 @@ impl Admin {
         };
         let mut networks = Vec::new();
         for network in names {
-            let allocs = inspect(
-                &self.data_dir,
-                &network,
-                &self.opts_for(&network),
-                self.reclaim_of(&network),
-            )?
-            .map(|i| i.allocations)
-            .unwrap_or_default();
+            let allocs = self
+                .inspect(&network)?
+                .map(|i| i.allocations)
+                .unwrap_or_default();
             networks.push(self.network_usage(&network, &allocs));
         }
         Ok(UsageReport {

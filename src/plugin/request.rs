@@ -148,14 +148,24 @@ impl Request {
     }
 }
 
+/// `CNI_ARGS` and the config, whose requested addresses include CNI_ARGS'
+/// `IP=` (ADD and CHECK read both).
+fn parse_with_args(
+    net: &NetworkConfig,
+    cni_args: &str,
+) -> Result<(CniArgs, IpamConfig), PluginError> {
+    let args = CniArgs::parse(cni_args)?;
+    let cfg = IpamConfig::parse(&net.root, net.version, &args.ips)?;
+    Ok((args, cfg))
+}
+
 fn read_add(
     network: NetworkName,
     who: Attachment,
     net: &NetworkConfig,
     cni_args: &str,
 ) -> Result<Request, PluginError> {
-    let args = CniArgs::parse(cni_args)?;
-    let cfg = IpamConfig::parse(&net.root, net.version, &args.ips)?;
+    let (args, cfg) = parse_with_args(net, cni_args)?;
     let pod = match (&args.pod_namespace, &args.pod_name) {
         (Some(ns), Some(n)) => Some(format!("{ns}/{n}")),
         _ => None,
@@ -175,8 +185,7 @@ fn read_check(
     net: &NetworkConfig,
     cni_args: &str,
 ) -> Result<Request, PluginError> {
-    let args = CniArgs::parse(cni_args)?;
-    let cfg = IpamConfig::parse(&net.root, net.version, &args.ips)?;
+    let (_, cfg) = parse_with_args(net, cni_args)?;
     let cfg = crate::pool::for_check(&cfg, &network)?.unwrap_or(cfg);
     let prev_result = net.top().and_then(|t| go_get(t, "prevResult")).cloned();
     Ok(Request::Check {
