@@ -6,8 +6,7 @@
 mod cli;
 
 use std::collections::BTreeMap;
-use std::io::{Read, Write};
-use std::os::fd::AsFd;
+use std::io::Write;
 use std::process::ExitCode;
 
 use podlease::config::SpecVersion;
@@ -41,15 +40,12 @@ fn main() -> ExitCode {
     if !env.contains_key("CNI_COMMAND") {
         return cli::main(std::env::args_os().skip(1).collect(), &env);
     }
-    let mut stdin = Vec::new();
     let needs_stdin = env.get("CNI_COMMAND").is_some_and(|c| c != "VERSION");
-    if needs_stdin {
-        // Read one byte past the limit so an oversized config is detected, not truncated.
-        let _ = std::io::stdin()
-            .lock()
-            .take(MAX_STDIN as u64 + 1)
-            .read_to_end(&mut stdin);
-    }
+    let stdin = if needs_stdin {
+        read_stdin()
+    } else {
+        Vec::new()
+    };
     let raw = RawInvocation {
         env,
         stdin,
@@ -74,17 +70,40 @@ fn main() -> ExitCode {
     ExitCode::from(outcome.status)
 }
 
-/// Writes `bytes` to stdout unbuffered, in one `write` as a rule. Rust's
-/// stdout is line-buffered: a pretty-printed result went out in two system
-/// calls, all lines but the last `}`, then that at the flush
-/// (docs/fast-paths.md, "What an ADD costs"). Holds stdout's lock, so
-/// nothing written through `std::io::stdout()` interleaves.
+/// The config on stdin, up to one byte past the limit (so an oversized
+/// config is detected, not truncated), read straight from the descriptor:
+/// `std::io::stdin()` would first set up its buffered reader (a lock and an
+/// 8 KiB buffer) for a read that needs neither. A read error ends the input
+/// there, as a closed pipe would; the config then fails to decode (code 6).
+fn read_stdin() -> Vec<u8> {
+    let limit = MAX_STDIN + 1;
+    let mut buf = vec![0; limit.min(4096)];
+    let mut len = 0;
+    while len < limit {
+        if len == buf.len() {
+            buf.resize((len * 2).min(limit), 0);
+        }
+        let room = buf.get_mut(len..).unwrap_or_default();
+        match rustix::io::read(rustix::stdio::stdin(), room) {
+            Ok(0) => break,
+            Ok(n) => len += n,
+            Err(rustix::io::Errno::INTR) => {}
+            Err(_) => break,
+        }
+    }
+    buf.truncate(len);
+    buf
+}
+
+/// Writes `bytes` to stdout unbuffered, in one `write` as a rule, straight
+/// to the descriptor: Rust's stdout is line-buffered, and a pretty-printed
+/// result went out in two system calls, all lines but the last `}`, then
+/// that at the flush (docs/fast-paths.md, "What an ADD costs"). Nothing else
+/// writes to stdout: the lock's watchdog (`exit_with`) runs only while this
+/// thread waits for the lock, before any result exists.
 fn write_stdout(mut bytes: &[u8]) -> std::io::Result<()> {
-    let stdout = std::io::stdout();
-    let mut lock = stdout.lock();
-    lock.flush()?;
     while !bytes.is_empty() {
-        match rustix::io::write(lock.as_fd(), bytes) {
+        match rustix::io::write(rustix::stdio::stdout(), bytes) {
             Ok(0) => return Err(std::io::ErrorKind::WriteZero.into()),
             Ok(n) => bytes = bytes.get(n..).unwrap_or_default(),
             Err(rustix::io::Errno::INTR) => {}

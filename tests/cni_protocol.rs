@@ -1830,3 +1830,31 @@ fn range_set_added_keeps_running_pods_valid() {
     Call::new("DEL", &dual).run(&bin()).success_empty();
     Call::new("CHECK", &dual).run(&bin()).error(3);
 }
+
+/// A config of exactly the limit (4 MiB, padded with JSON whitespace) is read
+/// whole and served; one byte more is refused as too large (code 6), never
+/// truncated into something that parses.
+#[test]
+fn stdin_is_read_whole_up_to_the_limit_and_refused_past_it() {
+    const LIMIT: usize = 4 << 20;
+    let dir = tempfile::tempdir().unwrap();
+    let conf = serde_json::to_vec(&v4("1.0.0", dir.path())).unwrap();
+    let padded = |len: usize| {
+        let mut b = conf.clone();
+        b.resize(len, b' ');
+        b
+    };
+    let r = Call::new("ADD", &json!({}))
+        .id("whole")
+        .stdin_bytes(&padded(LIMIT))
+        .run(&bin());
+    assert!(r.ok(), "{r:?}");
+    assert_eq!(r.json()["ips"].as_array().map(Vec::len), Some(1), "{r:?}");
+    let r = Call::new("ADD", &json!({}))
+        .id("too-big")
+        .stdin_bytes(&padded(LIMIT + 1))
+        .run(&bin());
+    let msg = r.error(6);
+    assert!(msg.contains("more than the 4194304"), "{msg}");
+    assert_eq!(ip_files(dir.path()).len(), 1, "the refused ADD allocated");
+}
