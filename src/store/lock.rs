@@ -248,6 +248,27 @@ mod tests {
         assert!(again.is_ok());
     }
 
+    /// Dropping a lock that was won by waiting releases it at once: the
+    /// helper thread's duplicate of the descriptor is closed before the
+    /// caller hears of the lock, so no other descriptor keeps it.
+    #[test]
+    fn a_lock_won_by_waiting_is_released_by_its_drop() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("lock");
+        for _ in 0..100 {
+            let held = NetworkLock::acquire(&path, Duration::from_secs(5), None).unwrap();
+            let p2 = path.clone();
+            let waiter = std::thread::spawn(move || {
+                NetworkLock::acquire(&p2, Duration::from_secs(5), None).unwrap()
+            });
+            std::thread::sleep(Duration::from_millis(2));
+            drop(held);
+            drop(waiter.join().unwrap());
+            let probe = File::open(&path).unwrap();
+            assert!(try_lock(&probe, Mode::Exclusive).unwrap(), "still locked");
+        }
+    }
+
     #[test]
     fn waits_for_release() {
         let dir = tempfile::tempdir().unwrap();
