@@ -12,6 +12,8 @@ mod candidates;
 mod picker;
 mod placement;
 mod skips;
+#[cfg(test)]
+mod test_support;
 
 pub use candidates::Candidates;
 pub use picker::{Addresses, PickError, Picker};

@@ -2,30 +2,8 @@ use std::collections::BTreeSet;
 use std::net::IpAddr;
 
 use super::*;
+use crate::alloc::test_support::{gateways, ip, set};
 use crate::range::{Range, RangeSet};
-
-fn ip(s: &str) -> IpAddr {
-    s.parse().unwrap()
-}
-
-fn set(subnets: &[&str]) -> RangeSet {
-    RangeSet::new(
-        subnets
-            .iter()
-            .map(|s| Range::new(s.parse().unwrap(), None, None, None).unwrap())
-            .collect(),
-    )
-    .unwrap()
-}
-
-fn gateways(set: &RangeSet) -> Skips {
-    Skips::new(
-        set.ranges()
-            .iter()
-            .map(|r| (to_u128(r.gateway), to_u128(r.gateway)))
-            .collect(),
-    )
-}
 
 fn first(set: &RangeSet, taken: &[&str], cursor: Option<&str>) -> Option<IpAddr> {
     let skips = gateways(set);

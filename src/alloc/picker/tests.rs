@@ -5,33 +5,11 @@ use std::collections::BTreeSet;
 use std::net::IpAddr;
 
 use super::*;
+use crate::alloc::test_support::{gateways, ip, set};
 use crate::range::{Range, RangeSet};
-
-fn ip(s: &str) -> IpAddr {
-    s.parse().unwrap()
-}
 
 fn ips(list: &[&str]) -> BTreeSet<IpAddr> {
     list.iter().map(|s| ip(s)).collect()
-}
-
-fn set(subnets: &[&str]) -> RangeSet {
-    RangeSet::new(
-        subnets
-            .iter()
-            .map(|s| Range::new(s.parse().unwrap(), None, None, None).unwrap())
-            .collect(),
-    )
-    .unwrap()
-}
-
-fn gateways(set: &RangeSet) -> Skips {
-    Skips::new(
-        set.ranges()
-            .iter()
-            .map(|r| (to_u128(r.gateway), to_u128(r.gateway)))
-            .collect(),
-    )
 }
 
 /// The state in memory: what is taken, what a listing would not show (a file

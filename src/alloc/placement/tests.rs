@@ -1,19 +1,10 @@
 //! Matching held addresses to range sets, for a repeated ADD and for CHECK.
 
-use std::net::IpAddr;
-
 use super::*;
-use crate::range::Range;
-
-fn ip(s: &str) -> IpAddr {
-    s.parse().unwrap()
-}
+use crate::alloc::test_support::{self, ip};
 
 fn set(subnet: &str) -> RangeSet {
-    RangeSet::new(vec![
-        Range::new(subnet.parse().unwrap(), None, None, None).unwrap(),
-    ])
-    .unwrap()
+    test_support::set(&[subnet])
 }
 
 /// A dual-stack config: set 0 IPv4, set 1 IPv6.
